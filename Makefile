@@ -1,0 +1,40 @@
+# braininabox: the two commands are `make demo` (the main job) and `make test`.
+# Each sets up what it needs: a virtualenv in .venv with the package built in place
+# (cffi compiles csrc/ into braininabox/_bb_c) and, for the Cortex-M parts, Debian's
+# arm-none-eabi toolchain and QEMU (scripts/setup_system.sh).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-c test-py install system bench clean
+
+demo: install
+	$(PY) examples/demo.py
+
+test: install system test-c test-py
+
+test-py: install
+	$(PY) -m pytest -q
+
+test-c: system
+	bash tests/c/run.sh
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py braininabox/_build_ffi.py $(wildcard csrc/*.c csrc/*.h)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "setuptools>=77" wheel "cffi>=1.15" "numpy>=1.21" "pytest>=7"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	touch $(STAMP)
+
+system:
+	bash scripts/setup_system.sh
+
+bench: install
+	$(PY) bench/bench_core.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info braininabox/_bb_c.* braininabox/__pycache__

@@ -1,0 +1,55 @@
+"""Builds braininabox._bb_c, the cffi extension over csrc/ (out-of-line API mode).
+
+setuptools runs this through `cffi_modules` in setup.py. The cdef is derived from
+the public C headers themselves, so the Python view of the C API cannot drift from it.
+
+Build flags: optimized for the building machine (-march=native) unless the
+environment sets BB_PORTABLE=1, which builds a binary for any x86-64 / aarch64 CPU.
+"""
+import os
+import re
+import sys
+from pathlib import Path
+
+from cffi import FFI
+
+ROOT = Path(__file__).resolve().parent.parent
+CSRC = ROOT / "csrc"
+UMBRELLA = "braininabox.h"
+
+
+def public_headers():
+    """The headers braininabox.h includes, in its order."""
+    text = (CSRC / UMBRELLA).read_text()
+    return re.findall(r'#include "([^"]+)"', text)
+
+
+def cdef_from_header(text):
+    """Strip comments and preprocessor lines: what is left is plain declarations cffi parses."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def compile_args():
+    # -fno-math-errno: sqrtf and friends need not set errno, so loops using them vectorize.
+    args = ["-std=c99", "-O3", "-fno-math-errno", "-Wall", "-Wextra"]
+    if sys.platform == "win32":
+        return ["/O2"]
+    if os.environ.get("BB_PORTABLE", "") not in ("1", "true", "yes"):
+        args.append("-march=native")
+    return args
+
+
+ffibuilder = FFI()
+ffibuilder.cdef("\n".join(cdef_from_header((CSRC / h).read_text()) for h in public_headers()))
+ffibuilder.set_source(
+    "braininabox._bb_c",
+    f'#include "{UMBRELLA}"',
+    sources=[str(p.relative_to(ROOT)) for p in sorted(CSRC.glob("*.c"))],
+    include_dirs=[str(CSRC.relative_to(ROOT))],
+    extra_compile_args=compile_args(),
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

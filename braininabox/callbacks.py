@@ -1,0 +1,104 @@
+"""Callbacks hook into Sequential.fit: History, EarlyStopping and ModelCheckpoint."""
+import math
+
+
+class Callback:
+    model = None
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class History(Callback):
+    """Per-epoch lists of every logged value: history.history["val_loss"][epoch]."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+def _better(mode, monitor):
+    if mode == "auto":
+        mode = "max" if any(w in monitor for w in ("acc", "precision", "recall")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+    return (lambda new, best, delta: new < best - delta) if mode == "min" else \
+        (lambda new, best, delta: new > best + delta)
+
+
+def _monitored(logs, monitor, who):
+    if monitor not in (logs or {}):
+        raise KeyError(f"{who} monitors {monitor!r}, but the logs only have {sorted(logs or {})}"
+                       + (" (pass validation_data or validation_split to fit)"
+                          if monitor.startswith("val_") else ""))
+    return logs[monitor]
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by min_delta for `patience` epochs."""
+
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
+                 restore_best_weights=False):
+        self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
+        self.improved = _better(mode, monitor)
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.best_weights, self.stopped_epoch = None, 0, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(logs, self.monitor, "EarlyStopping")
+        if self.best is None or self.improved(value, self.best, self.min_delta):
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_weights = [p.data.copy() for p in self.model.parameters()]
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.model.stop_training = True
+            self.stopped_epoch = epoch
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            for p, best in zip(self.model.parameters(), self.best_weights):
+                p.data[...] = best
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch (or only when `monitor` improves) to filepath.
+
+    filepath may contain {epoch} and any logged value, e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.bb".
+    """
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
+        self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
+        self.improved = _better(mode, monitor)
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if not math.isfinite(value) or (self.best is not None
+                                            and not self.improved(value, self.best, 0.0)):
+                return
+            self.best = value
+        self.model.save(self.filepath.format(epoch=epoch + 1, **logs))
+

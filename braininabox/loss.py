@@ -1,0 +1,92 @@
+"""Loss objects for Sequential.compile: each is called as loss(outputs, targets)."""
+import numpy as np
+
+from . import functional as F
+from .tensor import Tensor
+
+
+class Loss:
+    """A loss also says how to turn model outputs into predicted classes (for metrics)."""
+
+    def __call__(self, outputs, targets, class_weight=None):
+        raise NotImplementedError
+
+    def predicted_classes(self, outputs):
+        raise ValueError(f"{type(self).__name__} is a regression loss: classification metrics "
+                         f"(accuracy, precision, recall) do not apply")
+
+    def check_targets(self, targets, outputs_shape):
+        """Raise a clear error before training when targets cannot match the outputs."""
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy over the last axis, from logits.
+
+    Targets are integer class labels (N,) or one-hot / probability rows (N, classes).
+    weight: optional per-class weights (PyTorch's weighted mean).
+    """
+
+    def __init__(self, weight=None):
+        self.weight = None if weight is None else np.asarray(weight, dtype=np.float32)
+
+    def __call__(self, outputs, targets, class_weight=None):
+        weight = self.weight if class_weight is None else class_weight
+        targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        if targets.ndim == outputs.ndim and targets.shape == outputs.shape:
+            if weight is not None:
+                raise ValueError("class weights need integer labels, not one-hot targets")
+            return -(F.log_softmax(outputs) * targets).sum() * (1.0 / outputs.shape[0])
+        return F.cross_entropy(outputs, targets, weight)
+
+    def predicted_classes(self, outputs):
+        return outputs.argmax(axis=-1)
+
+    def check_targets(self, targets, outputs_shape):
+        classes = outputs_shape[-1]
+        if targets.ndim == len(outputs_shape):
+            if targets.shape[1:] != tuple(outputs_shape[1:]):
+                raise ValueError(f"one-hot targets have shape {targets.shape[1:]} per sample but "
+                                 f"the model outputs {tuple(outputs_shape[1:])}")
+            return
+        F._class_labels(targets, targets.shape, classes)
+
+
+class MSE(Loss):
+    """Mean squared error."""
+
+    def __call__(self, outputs, targets, class_weight=None):
+        if class_weight is not None:
+            raise ValueError("class_weight applies to classification losses, not MSE")
+        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets,
+                             dtype=outputs.dtype)
+        return F.mse(outputs, targets.reshape(outputs.shape))
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy for one output per sample; from_logits=True expects raw scores."""
+
+    def __init__(self, from_logits=True, pos_weight=None):
+        self.from_logits = from_logits
+        self.pos_weight = pos_weight
+
+    def __call__(self, outputs, targets, class_weight=None):
+        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets,
+                             dtype=outputs.dtype).reshape(outputs.shape)
+        weight = None
+        if class_weight is not None:
+            weight = np.where(targets > 0.5, class_weight.get(1, 1.0), class_weight.get(0, 1.0))
+        if self.from_logits:
+            return F.binary_cross_entropy_with_logits(outputs, targets, weight, self.pos_weight)
+        # Probabilities in: clip away from 0 and 1 so the logs stay finite.
+        p = outputs * (1 - 2e-7) + 1e-7
+        losses = -(targets * p.log() + (1 - targets) * (1 - p).log())
+        return (losses * (1 if weight is None else weight)).mean()
+
+    def predicted_classes(self, outputs):
+        threshold = 0.0 if self.from_logits else 0.5
+        return (outputs.reshape(len(outputs), -1)[:, 0] > threshold).astype(np.int64)
+
+    def check_targets(self, targets, outputs_shape):
+        values = np.asarray(targets, dtype=np.float64)
+        if values.size and (values.min() < 0 or values.max() > 1):
+            raise ValueError("binary cross-entropy targets must be in [0, 1]")

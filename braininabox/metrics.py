@@ -1,0 +1,65 @@
+"""Classification metrics, accumulated batch by batch from a confusion matrix.
+
+With one or two classes, precision and recall are those of class 1 (the positive class);
+with more, they are macro averages over the classes.
+"""
+import numpy as np
+
+
+class Metric:
+    name = ""
+
+    def __init__(self, classes):
+        self.classes = max(int(classes), 2)
+        self.reset()
+
+    def reset(self):
+        self.confusion = np.zeros((self.classes, self.classes), dtype=np.int64)
+
+    def update(self, true_classes, predicted_classes):
+        k = self.classes
+        codes = np.asarray(true_classes, dtype=np.int64) * k + np.asarray(predicted_classes)
+        self.confusion += np.bincount(codes.ravel(), minlength=k * k).reshape(k, k)
+
+    def result(self):
+        raise NotImplementedError
+
+    def _per_class(self, axis):
+        """Diagonal over row (axis=1: recall) or column (axis=0: precision) sums; 0 when empty."""
+        totals = self.confusion.sum(axis=axis)
+        diag = np.diag(self.confusion)
+        scores = np.divide(diag, totals, out=np.zeros(self.classes), where=totals > 0)
+        return scores[1] if self.classes == 2 else scores.mean()
+
+
+class Accuracy(Metric):
+    name = "accuracy"
+
+    def result(self):
+        total = self.confusion.sum()
+        return float(np.trace(self.confusion) / total) if total else 0.0
+
+
+class Precision(Metric):
+    name = "precision"
+
+    def result(self):
+        return float(self._per_class(axis=0))
+
+
+class Recall(Metric):
+    name = "recall"
+
+    def result(self):
+        return float(self._per_class(axis=1))
+
+
+METRICS = {m.name: m for m in (Accuracy, Precision, Recall)}
+ALIASES = {"acc": "accuracy"}
+
+
+def get(name, classes):
+    key = ALIASES.get(name, name)
+    if key not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; choose from {sorted(METRICS)}")
+    return METRICS[key](classes)

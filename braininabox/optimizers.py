@@ -1,0 +1,79 @@
+"""Optimizers: update parameters in place from their .grad, in the C core.
+
+An optimizer made without params is bound to the model's parameters by compile().
+"""
+import numpy as np
+
+from . import _core
+
+
+class Optimizer:
+    def __init__(self, params=None, lr=0.01):
+        if lr < 0:
+            raise ValueError(f"learning rate must be >= 0, got {lr}")
+        self.lr = lr
+        self.params = []
+        self.state = {}
+        if params is not None:
+            self.bind(params)
+
+    def bind(self, params):
+        """Attach the parameters this optimizer updates."""
+        self.params = list(params)
+        for p in self.params:
+            if p.dtype != np.float32 or not p.data.flags.c_contiguous:
+                p.data = np.ascontiguousarray(p.data, dtype=np.float32)
+        self.state = {}
+        return self
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        if not self.params:
+            raise RuntimeError(f"{type(self).__name__} has no parameters: pass params= or "
+                               f"use it through model.compile()")
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self._update(i, p.data, _core.as_f32(p.grad).reshape(p.shape))
+
+    def _update(self, index, param, grad):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay."""
+
+    def __init__(self, params=None, lr=0.01, momentum=0.0, weight_decay=0.0, nesterov=False):
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError("momentum and weight_decay must be >= 0")
+        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        super().__init__(params, lr)
+
+    def _update(self, index, param, grad):
+        velocity = None
+        if self.momentum:
+            velocity = self.state.setdefault(index, np.zeros_like(param))
+        _core.sgd_step(param, grad, velocity, self.lr, self.momentum, self.weight_decay,
+                       self.nesterov)
+
+
+class Adam(Optimizer):
+    """Adam, with the same update as torch.optim.Adam (L2 weight_decay, not AdamW)."""
+
+    def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"Adam betas must be in [0, 1), got {betas}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError("eps and weight_decay must be >= 0")
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        super().__init__(params, lr)
+
+    def _update(self, index, param, grad):
+        if index not in self.state:
+            self.state[index] = [np.zeros_like(param), np.zeros_like(param), 0]
+        state = self.state[index]
+        state[2] += 1
+        _core.adam_step(param, grad, state[0], state[1], self.lr, self.betas[0], self.betas[1],
+                        self.eps, self.weight_decay, state[2])

@@ -1,0 +1,304 @@
+/* bb_conv2d.c: 2-D convolution as im2col + SGEMM.
+ *
+ * Per image, im2col unrolls every receptive field of x[n] into a column of a
+ * (C*kh*kw, oh*ow) matrix, so the convolution becomes one matrix product
+ * y[n] = W @ col with W viewed as (OC, C*kh*kw). The backward pass reuses the same
+ * view: dW = sum_n dy[n] @ col[n]^T and dx[n] = col2im(W^T @ dy[n]).
+ *
+ * The caller's scratch holds one column buffer and the SGEMM packing buffers. */
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include "bb_conv2d.h"
+#include "bb_matmul.h"
+
+#define ALIGN 64
+
+/* Sizes derived from validated params; products are size_t, GEMM dimensions int. */
+typedef struct conv_dims {
+    int oh, ow;
+    int k;      /* C * kh * kw: rows of the column matrix */
+    int plane;  /* oh * ow: columns of the column matrix */
+    int direct; /* 1x1, stride 1, no padding: the column matrix is x[n] itself */
+} conv_dims;
+
+static size_t round_up_size(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+static void *align_up(void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    return (void *)((u + ALIGN - 1) / ALIGN * ALIGN);
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* 64-bit intermediate arithmetic so that huge or hostile params cannot overflow int. */
+static bb_status output_len(int in, int kernel, int stride, int pad, int *out)
+{
+    long long padded = (long long)in + 2LL * pad;
+    if (padded > INT_MAX || padded < kernel)
+        return BB_ERR_SHAPE;
+    *out = (int)((padded - kernel) / stride + 1);
+    return BB_OK;
+}
+
+static bb_status validate(const bb_conv2d_params *p, conv_dims *d)
+{
+    if (p == NULL)
+        return BB_ERR_NULL;
+    if (p->batch <= 0 || p->in_channels <= 0 || p->in_height <= 0 || p->in_width <= 0 ||
+        p->out_channels <= 0 || p->kernel_height <= 0 || p->kernel_width <= 0)
+        return BB_ERR_SHAPE;
+    if (p->stride_height <= 0 || p->stride_width <= 0 || p->pad_height < 0 || p->pad_width < 0)
+        return BB_ERR_ARGUMENT;
+    bb_status s = output_len(p->in_height, p->kernel_height, p->stride_height, p->pad_height, &d->oh);
+    if (s != BB_OK)
+        return s;
+    s = output_len(p->in_width, p->kernel_width, p->stride_width, p->pad_width, &d->ow);
+    if (s != BB_OK)
+        return s;
+    /* GEMM dimensions are int, and the column buffer's byte count must fit size_t
+     * (with room for the alignment slack) on 32-bit targets too. */
+    long long k = (long long)p->in_channels * p->kernel_height * p->kernel_width;
+    long long plane = (long long)d->oh * d->ow;
+    if (k > INT_MAX || plane > INT_MAX)
+        return BB_ERR_SHAPE;
+    if ((size_t)k > (SIZE_MAX / 4 - 4 * ALIGN) / sizeof(float) / (size_t)plane)
+        return BB_ERR_SHAPE;
+    d->k = (int)k;
+    d->plane = (int)plane;
+    d->direct = p->kernel_height == 1 && p->kernel_width == 1 && p->stride_height == 1 &&
+                p->stride_width == 1 && p->pad_height == 0 && p->pad_width == 0;
+    return BB_OK;
+}
+
+bb_status bb_conv2d_output_hw(const bb_conv2d_params *p, int *out_height, int *out_width)
+{
+    conv_dims d;
+    bb_status s = validate(p, &d);
+    if (s != BB_OK)
+        return s;
+    if (out_height == NULL || out_width == NULL)
+        return BB_ERR_NULL;
+    *out_height = d.oh;
+    *out_width = d.ow;
+    return BB_OK;
+}
+
+/* Layout: [slack to 64][column buffer, rounded to 64][SGEMM scratch]. */
+static size_t col_bytes(const conv_dims *d)
+{
+    return d->direct ? 0 : round_up_size((size_t)d->k * (size_t)d->plane * sizeof(float));
+}
+
+static size_t forward_bytes(const bb_conv2d_params *p, const conv_dims *d)
+{
+    return ALIGN + col_bytes(d) + bb_sgemm_scratch_size(p->out_channels, d->plane, d->k);
+}
+
+static size_t backward_bytes(const bb_conv2d_params *p, const conv_dims *d, int want_dx, int want_dw)
+{
+    size_t gemm = 0;
+    if (want_dw)
+        gemm = max_size(gemm, bb_sgemm_scratch_size(p->out_channels, d->k, d->plane));
+    if (want_dx)
+        gemm = max_size(gemm, bb_sgemm_scratch_size(d->k, d->plane, p->out_channels));
+    if (!want_dx && !want_dw)
+        return 0; /* only db: a plain reduction over dy */
+    return ALIGN + col_bytes(d) + gemm;
+}
+
+size_t bb_conv2d_f32_scratch_size(const bb_conv2d_params *p)
+{
+    conv_dims d;
+    return validate(p, &d) == BB_OK ? forward_bytes(p, &d) : 0;
+}
+
+size_t bb_conv2d_backward_f32_scratch_size(const bb_conv2d_params *p)
+{
+    conv_dims d;
+    return validate(p, &d) == BB_OK ? backward_bytes(p, &d, 1, 1) : 0;
+}
+
+/* The outputs o in [0, out_len) whose input index o * stride + offset lies in
+ * [0, in_len): [*lo, *hi). Everything outside reads (or writes) zero padding. */
+static void valid_range(int out_len, int in_len, int stride, int offset, int *lo, int *hi)
+{
+    long long first = offset >= 0 ? 0 : (-(long long)offset + stride - 1) / stride;
+    long long last = (long long)in_len - 1 - offset < 0 ? -1 : ((long long)in_len - 1 - offset) / stride;
+    *lo = first < out_len ? (int)first : out_len;
+    *hi = last + 1 < out_len ? (int)(last + 1) : out_len;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* col[(c*kh + i)*kw + j][oy*ow + ox] = x[c][oy*sh - ph + i][ox*sw - pw + j], or 0 in the padding. */
+static void im2col(const bb_conv2d_params *p, const conv_dims *d, const float *restrict x,
+                   float *restrict col)
+{
+    const int sh = p->stride_height, sw = p->stride_width;
+    for (int c = 0; c < p->in_channels; c++) {
+        const float *xc = x + (size_t)c * p->in_height * p->in_width;
+        for (int i = 0; i < p->kernel_height; i++) {
+            for (int j = 0; j < p->kernel_width; j++) {
+                int x_off = j - p->pad_width, lo, hi;
+                valid_range(d->ow, p->in_width, sw, x_off, &lo, &hi);
+                for (int oy = 0; oy < d->oh; oy++) {
+                    int iy = oy * sh - p->pad_height + i;
+                    if (iy < 0 || iy >= p->in_height) {
+                        memset(col, 0, (size_t)d->ow * sizeof(float));
+                    } else {
+                        const float *xrow = xc + (size_t)iy * p->in_width;
+                        for (int ox = 0; ox < lo; ox++)
+                            col[ox] = 0.0f;
+                        if (sw == 1 && lo < hi) {
+                            memcpy(col + lo, xrow + lo + x_off, (size_t)(hi - lo) * sizeof(float));
+                        } else {
+                            for (int ox = lo; ox < hi; ox++)
+                                col[ox] = xrow[ox * sw + x_off];
+                        }
+                        for (int ox = hi; ox < d->ow; ox++)
+                            col[ox] = 0.0f;
+                    }
+                    col += d->ow;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col: x is zeroed, then every column entry is added back to the
+ * input position it was copied from (overlapping windows accumulate). */
+static void col2im(const bb_conv2d_params *p, const conv_dims *d, const float *restrict col,
+                   float *restrict x)
+{
+    const int sh = p->stride_height, sw = p->stride_width;
+    memset(x, 0, (size_t)p->in_channels * p->in_height * p->in_width * sizeof(float));
+    for (int c = 0; c < p->in_channels; c++) {
+        float *xc = x + (size_t)c * p->in_height * p->in_width;
+        for (int i = 0; i < p->kernel_height; i++) {
+            for (int j = 0; j < p->kernel_width; j++) {
+                int x_off = j - p->pad_width, lo, hi;
+                valid_range(d->ow, p->in_width, sw, x_off, &lo, &hi);
+                for (int oy = 0; oy < d->oh; oy++) {
+                    int iy = oy * sh - p->pad_height + i;
+                    if (iy >= 0 && iy < p->in_height) {
+                        float *xrow = xc + (size_t)iy * p->in_width;
+                        if (sw == 1) { /* a unit stride lets the compiler vectorize */
+                            for (int ox = lo; ox < hi; ox++)
+                                xrow[ox + x_off] += col[ox];
+                        } else {
+                            for (int ox = lo; ox < hi; ox++)
+                                xrow[ox * sw + x_off] += col[ox];
+                        }
+                    }
+                    col += d->ow;
+                }
+            }
+        }
+    }
+}
+
+bb_status bb_conv2d_f32(const bb_conv2d_params *p, const float *x, const float *w,
+                        const float *bias, float *y, void *scratch, size_t scratch_bytes)
+{
+    conv_dims d;
+    bb_status s = validate(p, &d);
+    if (s != BB_OK)
+        return s;
+    if (x == NULL || w == NULL || y == NULL)
+        return BB_ERR_NULL;
+    if (scratch == NULL || scratch_bytes < forward_bytes(p, &d))
+        return BB_ERR_SCRATCH;
+
+    float *col = align_up(scratch);
+    size_t cbytes = col_bytes(&d);
+    void *gemm_scratch = (char *)col + cbytes;
+    size_t gemm_bytes = scratch_bytes - (size_t)((char *)gemm_scratch - (char *)scratch);
+    const size_t x_stride = (size_t)p->in_channels * p->in_height * p->in_width;
+    const size_t y_stride = (size_t)p->out_channels * d.plane;
+
+    for (int n = 0; n < p->batch; n++) {
+        const float *xn = x + (size_t)n * x_stride;
+        float *yn = y + (size_t)n * y_stride;
+        if (!d.direct)
+            im2col(p, &d, xn, col);
+        s = bb_sgemm(0, 0, p->out_channels, d.plane, d.k, 1.0f, w, d.k, d.direct ? xn : col,
+                     d.plane, 0.0f, yn, d.plane, gemm_scratch, gemm_bytes);
+        if (s != BB_OK)
+            return s;
+        if (bias != NULL) {
+            for (int oc = 0; oc < p->out_channels; oc++) {
+                float *row = yn + (size_t)oc * d.plane;
+                const float b = bias[oc];
+                for (int q = 0; q < d.plane; q++)
+                    row[q] += b;
+            }
+        }
+    }
+    return BB_OK;
+}
+
+bb_status bb_conv2d_backward_f32(const bb_conv2d_params *p, const float *x, const float *w,
+                                 const float *dy, float *dx, float *dw, float *db,
+                                 void *scratch, size_t scratch_bytes)
+{
+    conv_dims d;
+    bb_status s = validate(p, &d);
+    if (s != BB_OK)
+        return s;
+    /* x is read only for dw, w only for dx. */
+    if (dy == NULL || (dw != NULL && x == NULL) || (dx != NULL && w == NULL))
+        return BB_ERR_NULL;
+    const int want_dx = dx != NULL, want_dw = dw != NULL;
+    const size_t need = backward_bytes(p, &d, want_dx, want_dw);
+    if (need > 0 && (scratch == NULL || scratch_bytes < need))
+        return BB_ERR_SCRATCH;
+
+    const int oc_count = p->out_channels;
+    const size_t x_stride = (size_t)p->in_channels * p->in_height * p->in_width;
+    const size_t y_stride = (size_t)oc_count * d.plane;
+
+    if (db != NULL) {
+        for (int oc = 0; oc < oc_count; oc++) {
+            double sum = 0.0; /* batch * oh * ow terms: float would drift */
+            for (int n = 0; n < p->batch; n++) {
+                const float *row = dy + (size_t)n * y_stride + (size_t)oc * d.plane;
+                for (int q = 0; q < d.plane; q++)
+                    sum += row[q];
+            }
+            db[oc] = (float)sum;
+        }
+    }
+    if (!want_dx && !want_dw)
+        return BB_OK;
+
+    /* One column buffer serves both: col[n] is consumed by dW before W^T @ dy[n]
+     * overwrites it, which halves the scratch compared with two buffers. */
+    float *col = align_up(scratch);
+    void *gemm_scratch = (char *)col + col_bytes(&d);
+    size_t gemm_bytes = scratch_bytes - (size_t)((char *)gemm_scratch - (char *)scratch);
+
+    for (int n = 0; n < p->batch; n++) {
+        const float *dyn = dy + (size_t)n * y_stride;
+        if (want_dw) {
+            const float *xn = x + (size_t)n * x_stride;
+            if (!d.direct)
+                im2col(p, &d, xn, col);
+            s = bb_sgemm(0, 1, oc_count, d.k, d.plane, 1.0f, dyn, d.plane, d.direct ? xn : col,
+                         d.plane, n == 0 ? 0.0f : 1.0f, dw, d.k, gemm_scratch, gemm_bytes);
+            if (s != BB_OK)
+                return s;
+        }
+        if (want_dx) {
+            float *dxn = dx + (size_t)n * x_stride;
+            s = bb_sgemm(1, 0, d.k, d.plane, oc_count, 1.0f, w, d.k, dyn, d.plane, 0.0f,
+                         d.direct ? dxn : col, d.plane, gemm_scratch, gemm_bytes);
+            if (s != BB_OK)
+                return s;
+            if (!d.direct)
+                col2im(p, &d, col, dxn);
+        }
+    }
+    return BB_OK;
+}

@@ -1,0 +1,190 @@
+/* bb_pool2d.c: max and average pooling without padding.
+ *
+ * The loops run over one output row at a time and put the output column ox
+ * innermost: for each kernel offset (ky, kx) every output of the row takes one
+ * step of its reduction. Each output still sees its window in row-major order
+ * (so ties and rounding match a naive per-window scan), while the inner loop
+ * writes contiguously and the compiler can vectorize it. */
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include "bb_pool2d.h"
+
+static bb_status validate(const bb_pool2d_params *p, int *oh, int *ow)
+{
+    if (p == NULL)
+        return BB_ERR_NULL;
+    if (p->batch <= 0 || p->channels <= 0 || p->in_height <= 0 || p->in_width <= 0)
+        return BB_ERR_SHAPE;
+    if (p->kernel_height <= 0 || p->kernel_width <= 0 || p->stride_height <= 0 ||
+        p->stride_width <= 0)
+        return BB_ERR_ARGUMENT;
+    if (p->kernel_height > p->in_height || p->kernel_width > p->in_width)
+        return BB_ERR_SHAPE;
+    /* argmax stores an int32 index within one input plane. */
+    if ((long long)p->in_height * p->in_width > INT32_MAX)
+        return BB_ERR_SHAPE;
+    *oh = (p->in_height - p->kernel_height) / p->stride_height + 1;
+    *ow = (p->in_width - p->kernel_width) / p->stride_width + 1;
+    return BB_OK;
+}
+
+bb_status bb_pool2d_output_hw(const bb_pool2d_params *p, int *out_height, int *out_width)
+{
+    int oh, ow;
+    bb_status s = validate(p, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (out_height == NULL || out_width == NULL)
+        return BB_ERR_NULL;
+    *out_height = oh;
+    *out_width = ow;
+    return BB_OK;
+}
+
+static size_t plane_count(const bb_pool2d_params *p) { return (size_t)p->batch * (size_t)p->channels; }
+
+bb_status bb_max_pool2d_f32(const bb_pool2d_params *p, const float *x, float *y, int32_t *argmax)
+{
+    int oh, ow;
+    bb_status s = validate(p, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (x == NULL || y == NULL)
+        return BB_ERR_NULL;
+    const int w = p->in_width, sh = p->stride_height, sw = p->stride_width;
+    const size_t in_plane = (size_t)p->in_height * (size_t)w, out_plane = (size_t)oh * (size_t)ow;
+    const size_t planes = plane_count(p);
+
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * in_plane;
+        for (int oy = 0; oy < oh; oy++) {
+            float *restrict yrow = y + pl * out_plane + (size_t)oy * (size_t)ow;
+            int32_t *restrict arow = argmax ? argmax + pl * out_plane + (size_t)oy * (size_t)ow : NULL;
+            const int y0 = oy * sh;
+            /* Start from each window's top-left element, then scan the rest. */
+            const float *x0 = xp + (size_t)y0 * (size_t)w;
+            for (int ox = 0; ox < ow; ox++)
+                yrow[ox] = x0[ox * sw];
+            if (arow != NULL) {
+                for (int ox = 0; ox < ow; ox++)
+                    arow[ox] = (int32_t)(y0 * w + ox * sw);
+            }
+            for (int ky = 0; ky < p->kernel_height; ky++) {
+                const int iy = y0 + ky;
+                const float *xrow = xp + (size_t)iy * (size_t)w;
+                for (int kx = ky == 0 ? 1 : 0; kx < p->kernel_width; kx++) {
+                    /* Strict '>' keeps the first maximum; a NaN replaces any number
+                     * and is then never replaced, so it propagates as in PyTorch. */
+                    if (arow != NULL) {
+                        for (int ox = 0; ox < ow; ox++) {
+                            float v = xrow[ox * sw + kx], best = yrow[ox];
+                            if (v > best || (v != v && best == best)) {
+                                yrow[ox] = v;
+                                arow[ox] = (int32_t)(iy * w + ox * sw + kx);
+                            }
+                        }
+                    } else {
+                        for (int ox = 0; ox < ow; ox++) {
+                            float v = xrow[ox * sw + kx], best = yrow[ox];
+                            yrow[ox] = (v > best || (v != v && best == best)) ? v : best;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return BB_OK;
+}
+
+bb_status bb_max_pool2d_backward_f32(const bb_pool2d_params *p, const float *dy,
+                                     const int32_t *argmax, float *dx)
+{
+    int oh, ow;
+    bb_status s = validate(p, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (dy == NULL || argmax == NULL || dx == NULL)
+        return BB_ERR_NULL;
+    const size_t in_plane = (size_t)p->in_height * (size_t)p->in_width;
+    const size_t out_total = plane_count(p) * (size_t)oh * (size_t)ow;
+    const size_t out_plane = (size_t)oh * (size_t)ow;
+
+    /* Check every index before touching dx, so a corrupt argmax writes nothing. */
+    for (size_t i = 0; i < out_total; i++) {
+        if (argmax[i] < 0 || (size_t)argmax[i] >= in_plane)
+            return BB_ERR_ARGUMENT;
+    }
+    memset(dx, 0, plane_count(p) * in_plane * sizeof(float));
+    for (size_t pl = 0; pl < plane_count(p); pl++) {
+        float *dxp = dx + pl * in_plane;
+        const float *dyp = dy + pl * out_plane;
+        const int32_t *ap = argmax + pl * out_plane;
+        for (size_t i = 0; i < out_plane; i++)
+            dxp[ap[i]] += dyp[i]; /* += because overlapping windows can share a maximum */
+    }
+    return BB_OK;
+}
+
+bb_status bb_avg_pool2d_f32(const bb_pool2d_params *p, const float *x, float *y)
+{
+    int oh, ow;
+    bb_status s = validate(p, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (x == NULL || y == NULL)
+        return BB_ERR_NULL;
+    const int w = p->in_width, sh = p->stride_height, sw = p->stride_width;
+    const size_t in_plane = (size_t)p->in_height * (size_t)w, out_plane = (size_t)oh * (size_t)ow;
+    const size_t planes = plane_count(p);
+    const float count = (float)p->kernel_height * (float)p->kernel_width;
+
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * in_plane;
+        for (int oy = 0; oy < oh; oy++) {
+            float *restrict yrow = y + pl * out_plane + (size_t)oy * (size_t)ow;
+            for (int ox = 0; ox < ow; ox++)
+                yrow[ox] = 0.0f;
+            for (int ky = 0; ky < p->kernel_height; ky++) {
+                const float *xrow = xp + (size_t)(oy * sh + ky) * (size_t)w;
+                for (int kx = 0; kx < p->kernel_width; kx++) {
+                    for (int ox = 0; ox < ow; ox++)
+                        yrow[ox] += xrow[ox * sw + kx];
+                }
+            }
+            for (int ox = 0; ox < ow; ox++)
+                yrow[ox] /= count;
+        }
+    }
+    return BB_OK;
+}
+
+bb_status bb_avg_pool2d_backward_f32(const bb_pool2d_params *p, const float *dy, float *dx)
+{
+    int oh, ow;
+    bb_status s = validate(p, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (dy == NULL || dx == NULL)
+        return BB_ERR_NULL;
+    const int w = p->in_width, sh = p->stride_height, sw = p->stride_width;
+    const size_t in_plane = (size_t)p->in_height * (size_t)w, out_plane = (size_t)oh * (size_t)ow;
+    const size_t planes = plane_count(p);
+    const float count = (float)p->kernel_height * (float)p->kernel_width;
+
+    memset(dx, 0, planes * in_plane * sizeof(float));
+    for (size_t pl = 0; pl < planes; pl++) {
+        float *dxp = dx + pl * in_plane;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *dyrow = dy + pl * out_plane + (size_t)oy * (size_t)ow;
+            for (int ky = 0; ky < p->kernel_height; ky++) {
+                float *dxrow = dxp + (size_t)(oy * sh + ky) * (size_t)w;
+                for (int kx = 0; kx < p->kernel_width; kx++) {
+                    for (int ox = 0; ox < ow; ox++)
+                        dxrow[ox * sw + kx] += dyrow[ox] / count;
+                }
+            }
+        }
+    }
+    return BB_OK;
+}

@@ -1,0 +1,16 @@
+#include "bb_status.h"
+
+/* A switch without a default: -Wswitch flags any enum value added without a message. */
+const char *bb_status_message(bb_status status)
+{
+    switch (status) {
+    case BB_OK: return "ok";
+    case BB_ERR_NULL: return "a required pointer is NULL";
+    case BB_ERR_SHAPE: return "invalid or inconsistent shape";
+    case BB_ERR_ARGUMENT: return "argument out of range";
+    case BB_ERR_SCRATCH: return "scratch buffer too small or misaligned";
+    case BB_ERR_LABEL: return "class label out of range";
+    case BB_ERR_VERSION: return "model format version mismatch";
+    }
+    return "unknown status";
+}

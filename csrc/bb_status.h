@@ -1,0 +1,22 @@
+/* bb_status.h: the one status type every braininabox kernel returns.
+ *
+ * 0 is success, errors are negative (the CMSIS-NN convention). Kernels check
+ * their arguments and return one of these instead of reading or writing out
+ * of bounds; the Python binding turns them into exceptions with context. */
+#ifndef BB_STATUS_H
+#define BB_STATUS_H
+
+typedef enum bb_status {
+    BB_OK = 0,
+    BB_ERR_NULL = -1,     /* a required pointer is NULL */
+    BB_ERR_SHAPE = -2,    /* a dimension is negative, zero where it may not be, or inconsistent */
+    BB_ERR_ARGUMENT = -3, /* a stride, kernel size, flag or hyper-parameter is out of range */
+    BB_ERR_SCRATCH = -4,  /* scratch buffer smaller than its *_scratch_size() or misaligned */
+    BB_ERR_LABEL = -5,    /* a class label outside [0, classes) */
+    BB_ERR_VERSION = -6   /* a model blob from another format version */
+} bb_status;
+
+/* A short human-readable description of a status; never NULL. */
+const char *bb_status_message(bb_status status);
+
+#endif /* BB_STATUS_H */

@@ -1,0 +1,861 @@
+/* test_kernels.c: checks every braininabox C kernel against naive reference loops.
+ *
+ * The references are written the obvious way, in double, directly from the
+ * definitions (no im2col, no packing), so they share no code with the kernels.
+ * Every error status path is exercised too. Build and run with tests/c/run.sh. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "braininabox.h"
+
+static int passed, failed;
+
+static void check(int ok, const char *fmt, ...)
+{
+    if (ok) {
+        passed++;
+        return;
+    }
+    failed++;
+    va_list args;
+    va_start(args, fmt);
+    printf("FAIL: ");
+    vprintf(fmt, args);
+    printf("\n");
+    va_end(args);
+}
+
+static void check_status(bb_status got, bb_status want, const char *name)
+{
+    check(got == want, "%s: status %d (%s), expected %d", name, (int)got,
+          bb_status_message(got), (int)want);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint32_t rng = 12345u;
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+static void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (p == NULL) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static float *rand_floats(size_t n)
+{
+    float *p = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand();
+    return p;
+}
+
+static float *filled(size_t n, float value)
+{
+    float *p = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        p[i] = value;
+    return p;
+}
+
+static double *zeros_d(size_t n)
+{
+    double *p = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        p[i] = 0.0;
+    return p;
+}
+
+/* One check per array: |got - ref| <= atol + rtol * |ref| everywhere (NaN fails). */
+static void check_close(const char *name, const float *got, const double *ref, size_t n,
+                        double atol, double rtol)
+{
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - ref[i]);
+        if (!(err <= atol + rtol * fabs(ref[i]))) {
+            check(0, "%s: index %lu got %.9g expected %.9g", name, (unsigned long)i,
+                  (double)got[i], ref[i]);
+            return;
+        }
+    }
+    check(1, "%s", name);
+}
+
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(x[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- status messages ---------------------------------------------------- */
+
+static void test_status(void)
+{
+    const bb_status all[] = {BB_OK, BB_ERR_NULL, BB_ERR_SHAPE, BB_ERR_ARGUMENT,
+                             BB_ERR_SCRATCH, BB_ERR_LABEL, BB_ERR_VERSION};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        check(bb_status_message(all[i]) != NULL && bb_status_message(all[i])[0] != '\0',
+              "bb_status_message(%d)", (int)all[i]);
+}
+
+/* ---- sgemm -------------------------------------------------------------- */
+
+static void test_sgemm_case(int ta, int tb, int m, int n, int k, float alpha, float beta, int pad)
+{
+    char name[160];
+    snprintf(name, sizeof name, "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d",
+             ta, tb, m, n, k, (double)alpha, (double)beta, pad);
+    const int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    const size_t a_rows = (size_t)(ta ? k : m), b_rows = (size_t)(tb ? n : k);
+    float *a = rand_floats(a_rows * (size_t)lda);
+    float *b = rand_floats(b_rows * (size_t)ldb);
+    float *c = rand_floats((size_t)m * (size_t)ldc);
+    double *ref = zeros_d((size_t)m * (size_t)n);
+
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (int p = 0; p < k; p++) {
+                double av = ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                double bv = tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                acc += av * bv;
+            }
+            ref[(size_t)i * n + j] = alpha * acc + (beta != 0.0f ? beta * c[(size_t)i * ldc + j] : 0.0);
+        }
+    }
+    /* beta == 0 must not read C: poison it. Padding columns of C must stay untouched. */
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < ldc; j++) {
+            if (j >= n)
+                c[(size_t)i * ldc + j] = 777.0f;
+            else if (beta == 0.0f)
+                c[(size_t)i * ldc + j] = NAN;
+        }
+    }
+    size_t bytes = bb_sgemm_scratch_size(m, n, k);
+    unsigned char *scratch = xmalloc(bytes);
+    check_status(bb_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch, bytes),
+                 BB_OK, name);
+
+    float *packed = xmalloc((size_t)m * (size_t)n * sizeof(float));
+    int pad_ok = 1;
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < ldc; j++) {
+            if (j < n)
+                packed[(size_t)i * n + j] = c[(size_t)i * ldc + j];
+            else if (c[(size_t)i * ldc + j] != 777.0f)
+                pad_ok = 0;
+        }
+    }
+    check_close(name, packed, ref, (size_t)m * (size_t)n, 1e-5 * (1.0 + k), 1e-5);
+    check(pad_ok, "%s: C padding columns modified", name);
+    free(a), free(b), free(c), free(ref), free(scratch), free(packed);
+}
+
+static void test_sgemm(void)
+{
+    static const int sizes[][3] = {
+        {7, 33, 300}, {1, 1, 1}, {13, 17, 5}, {6, 16, 256}, {6, 16, 257},
+        {125, 37, 520}, /* crosses the MC and KC blocking */
+        {5, 2050, 3},   /* crosses the NC blocking */
+        {33, 7, 1},
+    };
+    static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 2.0f}, {-1.5f, 1.0f}};
+    int variant = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (int ta = 0; ta < 2; ta++) {
+            for (int tb = 0; tb < 2; tb++) {
+                const float *v = ab[variant % 3];
+                test_sgemm_case(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], v[0], v[1],
+                                (variant % 2) ? 3 : 0);
+                variant++;
+            }
+        }
+    }
+
+    /* alpha == 0 and k == 0 only scale C (no scratch needed); m == 0 is a no-op. */
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 2, 3, 4, 5, 6};
+    float c[4] = {1, 2, 3, 4};
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 0.0f, a, 3, b, 2, 0.5f, c, 2, NULL, 0), BB_OK,
+                 "sgemm alpha=0");
+    check(c[0] == 0.5f && c[3] == 2.0f, "sgemm alpha=0 scales C by beta");
+    check_status(bb_sgemm(0, 0, 2, 2, 0, 1.0f, NULL, 1, NULL, 2, 0.0f, c, 2, NULL, 0), BB_OK,
+                 "sgemm k=0");
+    check(c[0] == 0.0f && c[1] == 0.0f && c[2] == 0.0f && c[3] == 0.0f, "sgemm k=0 beta=0 zeroes C");
+    check_status(bb_sgemm(0, 0, 0, 2, 3, 1.0f, NULL, 3, NULL, 2, 0.0f, NULL, 2, NULL, 0), BB_OK,
+                 "sgemm m=0");
+
+    /* Error paths. */
+    unsigned char scratch[4096];
+    size_t need = bb_sgemm_scratch_size(2, 2, 3);
+    check(need > 0 && need <= sizeof scratch, "sgemm scratch size sane");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, NULL, 3, b, 2, 0.0f, c, 2, scratch, need),
+                 BB_ERR_NULL, "sgemm a NULL");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, NULL, 2, 0.0f, c, 2, scratch, need),
+                 BB_ERR_NULL, "sgemm b NULL");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, NULL, 2, scratch, need),
+                 BB_ERR_NULL, "sgemm c NULL");
+    check_status(bb_sgemm(0, 0, -1, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2, scratch, need),
+                 BB_ERR_SHAPE, "sgemm m<0");
+    check_status(bb_sgemm(0, 0, 2, 2, -3, 1.0f, a, 3, b, 2, 0.0f, c, 2, scratch, need),
+                 BB_ERR_SHAPE, "sgemm k<0");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 2, b, 2, 0.0f, c, 2, scratch, need),
+                 BB_ERR_SHAPE, "sgemm lda too small");
+    check_status(bb_sgemm(1, 0, 2, 2, 3, 1.0f, a, 1, b, 2, 0.0f, c, 2, scratch, need),
+                 BB_ERR_SHAPE, "sgemm trans lda too small");
+    check_status(bb_sgemm(0, 1, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2, scratch, need),
+                 BB_ERR_SHAPE, "sgemm trans ldb too small");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 1, scratch, need),
+                 BB_ERR_SHAPE, "sgemm ldc too small");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2, NULL, need),
+                 BB_ERR_SCRATCH, "sgemm scratch NULL");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2, scratch, need - 1),
+                 BB_ERR_SCRATCH, "sgemm scratch too small");
+}
+
+/* ---- conv2d ------------------------------------------------------------- */
+
+#define X4(t, n, c, h, w, C, H, W) (t)[(((size_t)(n) * (C) + (c)) * (H) + (h)) * (W) + (w)]
+
+static void conv_ref(const bb_conv2d_params *p, int oh, int ow, const float *x, const float *w,
+                     const float *bias, const float *dy, double *y, double *dx, double *dw,
+                     double *db)
+{
+    const int C = p->in_channels, H = p->in_height, W = p->in_width, OC = p->out_channels;
+    const int KH = p->kernel_height, KW = p->kernel_width;
+    for (int n = 0; n < p->batch; n++)
+        for (int oc = 0; oc < OC; oc++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double acc = bias ? bias[oc] : 0.0;
+                    double g = X4(dy, n, oc, oy, ox, OC, oh, ow);
+                    db[oc] += g;
+                    for (int c = 0; c < C; c++)
+                        for (int i = 0; i < KH; i++)
+                            for (int j = 0; j < KW; j++) {
+                                int iy = oy * p->stride_height - p->pad_height + i;
+                                int ix = ox * p->stride_width - p->pad_width + j;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                    continue;
+                                double xv = X4(x, n, c, iy, ix, C, H, W);
+                                double wv = X4(w, oc, c, i, j, C, KH, KW);
+                                acc += xv * wv;
+                                X4(dx, n, c, iy, ix, C, H, W) += wv * g;
+                                X4(dw, oc, c, i, j, C, KH, KW) += xv * g;
+                            }
+                    X4(y, n, oc, oy, ox, OC, oh, ow) = acc;
+                }
+}
+
+static void test_conv_case(const char *label, bb_conv2d_params p)
+{
+    char name[160];
+    int oh = -1, ow = -1;
+    snprintf(name, sizeof name, "conv %s output_hw", label);
+    check_status(bb_conv2d_output_hw(&p, &oh, &ow), BB_OK, name);
+    if (oh <= 0 || ow <= 0)
+        return;
+    const size_t xn = (size_t)p.batch * p.in_channels * p.in_height * p.in_width;
+    const size_t wn = (size_t)p.out_channels * p.in_channels * p.kernel_height * p.kernel_width;
+    const size_t yn = (size_t)p.batch * p.out_channels * oh * ow;
+    const size_t bn = (size_t)p.out_channels;
+    float *x = rand_floats(xn), *w = rand_floats(wn), *bias = rand_floats(bn), *dy = rand_floats(yn);
+    double *ry = zeros_d(yn), *rdx = zeros_d(xn), *rdw = zeros_d(wn), *rdb = zeros_d(bn);
+    double *ry_nobias = zeros_d(yn), *tmp_x = zeros_d(xn), *tmp_w = zeros_d(wn), *tmp_b = zeros_d(bn);
+    conv_ref(&p, oh, ow, x, w, bias, dy, ry, rdx, rdw, rdb);
+    conv_ref(&p, oh, ow, x, w, NULL, dy, ry_nobias, tmp_x, tmp_w, tmp_b);
+
+    const int k = p.in_channels * p.kernel_height * p.kernel_width;
+    const double tol_y = 1e-5 * (1.0 + k);
+    const double tol_dw = 1e-5 * (1.0 + (double)p.batch * oh * ow);
+    const double tol_dx = 1e-5 * (1.0 + p.out_channels * p.kernel_height * p.kernel_width);
+
+    /* Forward, with scratch deliberately misaligned: the size includes alignment slack. */
+    size_t fbytes = bb_conv2d_f32_scratch_size(&p);
+    unsigned char *fbuf = xmalloc(fbytes + 1);
+    float *y = filled(yn, NAN);
+    snprintf(name, sizeof name, "conv %s forward", label);
+    check_status(bb_conv2d_f32(&p, x, w, bias, y, fbuf + 1, fbytes), BB_OK, name);
+    check_close(name, y, ry, yn, tol_y, 1e-5);
+    snprintf(name, sizeof name, "conv %s forward no bias", label);
+    check_status(bb_conv2d_f32(&p, x, w, NULL, y, fbuf + 1, fbytes), BB_OK, name);
+    check_close(name, y, ry_nobias, yn, tol_y, 1e-5);
+    snprintf(name, sizeof name, "conv %s forward scratch too small", label);
+    check_status(bb_conv2d_f32(&p, x, w, bias, y, fbuf + 1, fbytes - 1), BB_ERR_SCRATCH, name);
+
+    /* Backward: outputs are poisoned to prove they are overwritten, not accumulated. */
+    size_t bbytes = bb_conv2d_backward_f32_scratch_size(&p);
+    unsigned char *bbuf = xmalloc(bbytes + 3);
+    float *dx = filled(xn, NAN), *dw = filled(wn, NAN), *db = filled(bn, NAN);
+    snprintf(name, sizeof name, "conv %s backward", label);
+    check_status(bb_conv2d_backward_f32(&p, x, w, dy, dx, dw, db, bbuf + 3, bbytes), BB_OK, name);
+    snprintf(name, sizeof name, "conv %s backward dx", label);
+    check_close(name, dx, rdx, xn, tol_dx, 1e-5);
+    snprintf(name, sizeof name, "conv %s backward dw", label);
+    check_close(name, dw, rdw, wn, tol_dw, 1e-5);
+    snprintf(name, sizeof name, "conv %s backward db", label);
+    check_close(name, db, rdb, bn, tol_dw, 1e-6);
+
+    /* Each gradient alone; inputs that are not needed may be NULL. */
+    float *dx2 = filled(xn, NAN), *dw2 = filled(wn, NAN), *db2 = filled(bn, NAN);
+    snprintf(name, sizeof name, "conv %s backward dx only", label);
+    check_status(bb_conv2d_backward_f32(&p, NULL, w, dy, dx2, NULL, NULL, bbuf, bbytes), BB_OK, name);
+    check_close(name, dx2, rdx, xn, tol_dx, 1e-5);
+    snprintf(name, sizeof name, "conv %s backward dw only", label);
+    check_status(bb_conv2d_backward_f32(&p, x, NULL, dy, NULL, dw2, NULL, bbuf, bbytes), BB_OK, name);
+    check_close(name, dw2, rdw, wn, tol_dw, 1e-5);
+    snprintf(name, sizeof name, "conv %s backward db only (no scratch)", label);
+    check_status(bb_conv2d_backward_f32(&p, NULL, NULL, dy, NULL, NULL, db2, NULL, 0), BB_OK, name);
+    check_close(name, db2, rdb, bn, tol_dw, 1e-6);
+    snprintf(name, sizeof name, "conv %s backward scratch too small", label);
+    check_status(bb_conv2d_backward_f32(&p, x, w, dy, dx, dw, db, bbuf, bbytes - 1), BB_ERR_SCRATCH,
+                 name);
+    snprintf(name, sizeof name, "conv %s backward scratch NULL", label);
+    check_status(bb_conv2d_backward_f32(&p, x, w, dy, dx, NULL, NULL, NULL, bbytes), BB_ERR_SCRATCH,
+                 name);
+
+    free(x), free(w), free(bias), free(dy), free(ry), free(rdx), free(rdw), free(rdb);
+    free(ry_nobias), free(tmp_x), free(tmp_w), free(tmp_b), free(fbuf), free(y), free(bbuf);
+    free(dx), free(dw), free(db), free(dx2), free(dw2), free(db2);
+}
+
+static bb_conv2d_params conv_params(int n, int c, int h, int w, int oc, int kh, int kw, int sh,
+                                    int sw, int ph, int pw)
+{
+    bb_conv2d_params p;
+    p.batch = n, p.in_channels = c, p.in_height = h, p.in_width = w, p.out_channels = oc;
+    p.kernel_height = kh, p.kernel_width = kw, p.stride_height = sh, p.stride_width = sw;
+    p.pad_height = ph, p.pad_width = pw;
+    return p;
+}
+
+static void test_conv(void)
+{
+    test_conv_case("3x3 s1 p1 c3", conv_params(2, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1));
+    test_conv_case("3x3 s2 p0 c1", conv_params(1, 1, 8, 9, 2, 3, 3, 2, 2, 0, 0));
+    test_conv_case("2x4 s(2,1) p(2,1)", conv_params(2, 3, 10, 7, 5, 2, 4, 2, 1, 2, 1));
+    test_conv_case("1x1 direct", conv_params(3, 3, 5, 6, 4, 1, 1, 1, 1, 0, 0));
+    test_conv_case("1x1 s2", conv_params(1, 2, 5, 5, 3, 1, 1, 2, 2, 0, 0));
+    test_conv_case("1x1 p1", conv_params(2, 1, 4, 3, 2, 1, 1, 1, 1, 1, 1));
+    test_conv_case("5x5 s1 p2 c1", conv_params(2, 1, 12, 12, 8, 5, 5, 1, 1, 2, 2));
+    test_conv_case("kernel > input", conv_params(1, 2, 2, 3, 3, 5, 5, 1, 1, 2, 2));
+    test_conv_case("3x3 s3 p2", conv_params(2, 3, 9, 8, 2, 3, 3, 3, 3, 2, 2));
+    test_conv_case("K=288 > KC", conv_params(2, 32, 6, 6, 7, 3, 3, 1, 1, 1, 1));
+    test_conv_case("3x1 s(1,2) p(1,0)", conv_params(1, 3, 6, 7, 2, 3, 1, 1, 2, 1, 0));
+
+    /* Error paths. */
+    bb_conv2d_params good = conv_params(1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0), p;
+    int oh, ow;
+    float x[16] = {0}, w[9] = {0}, y[4], dy[4] = {0}, dx[16], dw[9], db[1];
+    unsigned char scratch[8192];
+    size_t fb = bb_conv2d_f32_scratch_size(&good), bb = bb_conv2d_backward_f32_scratch_size(&good);
+    check(fb > 0 && fb <= sizeof scratch && bb > 0 && bb <= sizeof scratch, "conv small scratch sizes");
+    check_status(bb_conv2d_output_hw(&good, &oh, &ow), BB_OK, "conv output_hw");
+    check(oh == 2 && ow == 2, "conv output_hw values");
+    check_status(bb_conv2d_output_hw(NULL, &oh, &ow), BB_ERR_NULL, "conv output_hw p NULL");
+    check_status(bb_conv2d_output_hw(&good, NULL, &ow), BB_ERR_NULL, "conv output_hw out NULL");
+    check(bb_conv2d_f32_scratch_size(NULL) == 0, "conv scratch size of NULL params is 0");
+
+    p = good, p.batch = 0;
+    check_status(bb_conv2d_output_hw(&p, &oh, &ow), BB_ERR_SHAPE, "conv batch 0");
+    check(bb_conv2d_f32_scratch_size(&p) == 0 && bb_conv2d_backward_f32_scratch_size(&p) == 0,
+          "conv scratch size of invalid params is 0");
+    p = good, p.in_channels = -1;
+    check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_SHAPE, "conv channels<0");
+    p = good, p.kernel_width = 0;
+    check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_SHAPE, "conv kernel 0");
+    p = good, p.kernel_height = 5;
+    check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_SHAPE, "conv kernel > input");
+    p = good, p.stride_width = 0;
+    check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_ARGUMENT, "conv stride 0");
+    p = good, p.pad_height = -1;
+    check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_ARGUMENT, "conv pad<0");
+    p = good, p.in_height = 2000000000, p.pad_height = 2000000000;
+    check_status(bb_conv2d_output_hw(&p, &oh, &ow), BB_ERR_SHAPE, "conv padded height overflows int");
+    check_status(bb_conv2d_f32(NULL, x, w, NULL, y, scratch, fb), BB_ERR_NULL, "conv p NULL");
+    check_status(bb_conv2d_f32(&good, NULL, w, NULL, y, scratch, fb), BB_ERR_NULL, "conv x NULL");
+    check_status(bb_conv2d_f32(&good, x, NULL, NULL, y, scratch, fb), BB_ERR_NULL, "conv w NULL");
+    check_status(bb_conv2d_f32(&good, x, w, NULL, NULL, scratch, fb), BB_ERR_NULL, "conv y NULL");
+    check_status(bb_conv2d_f32(&good, x, w, NULL, y, NULL, fb), BB_ERR_SCRATCH, "conv scratch NULL");
+    check_status(bb_conv2d_f32(&good, x, w, NULL, y, scratch, fb - 1), BB_ERR_SCRATCH,
+                 "conv scratch short");
+    check_status(bb_conv2d_backward_f32(&good, x, w, NULL, dx, dw, db, scratch, bb), BB_ERR_NULL,
+                 "conv backward dy NULL");
+    check_status(bb_conv2d_backward_f32(&good, x, NULL, dy, dx, NULL, NULL, scratch, bb), BB_ERR_NULL,
+                 "conv backward dx needs w");
+    check_status(bb_conv2d_backward_f32(&good, NULL, w, dy, NULL, dw, NULL, scratch, bb), BB_ERR_NULL,
+                 "conv backward dw needs x");
+    check_status(bb_conv2d_backward_f32(NULL, x, w, dy, dx, dw, db, scratch, bb), BB_ERR_NULL,
+                 "conv backward p NULL");
+    p = good, p.stride_height = -2;
+    check_status(bb_conv2d_backward_f32(&p, x, w, dy, dx, dw, db, scratch, bb), BB_ERR_ARGUMENT,
+                 "conv backward stride<0");
+    check_status(bb_conv2d_backward_f32(&good, x, w, dy, dx, dw, db, NULL, 0), BB_ERR_SCRATCH,
+                 "conv backward scratch NULL");
+    check_status(bb_conv2d_backward_f32(&good, x, w, dy, NULL, NULL, NULL, NULL, 0), BB_OK,
+                 "conv backward nothing requested");
+}
+
+/* ---- pool2d ------------------------------------------------------------- */
+
+static bb_pool2d_params pool_params(int n, int c, int h, int w, int kh, int kw, int sh, int sw)
+{
+    bb_pool2d_params p;
+    p.batch = n, p.channels = c, p.in_height = h, p.in_width = w;
+    p.kernel_height = kh, p.kernel_width = kw, p.stride_height = sh, p.stride_width = sw;
+    return p;
+}
+
+/* Naive max pool: row-major scan, strict '>' (first maximum wins), NaN beats numbers. */
+static void max_pool_ref(const bb_pool2d_params *p, int oh, int ow, const float *x, float *y,
+                         int32_t *arg)
+{
+    const size_t planes = (size_t)p->batch * p->channels;
+    for (size_t pl = 0; pl < planes; pl++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                int best_i = -1;
+                float best = 0.0f;
+                for (int ky = 0; ky < p->kernel_height; ky++)
+                    for (int kx = 0; kx < p->kernel_width; kx++) {
+                        int iy = oy * p->stride_height + ky, ix = ox * p->stride_width + kx;
+                        float v = x[pl * p->in_height * p->in_width + (size_t)iy * p->in_width + ix];
+                        if (best_i < 0 || v > best || (isnan(v) && !isnan(best))) {
+                            best = v;
+                            best_i = iy * p->in_width + ix;
+                        }
+                    }
+                y[(pl * oh + oy) * ow + ox] = best;
+                arg[(pl * oh + oy) * ow + ox] = best_i;
+            }
+}
+
+static void test_pool_case(const char *label, bb_pool2d_params p, int ties)
+{
+    char name[160];
+    int oh, ow;
+    snprintf(name, sizeof name, "pool %s output_hw", label);
+    check_status(bb_pool2d_output_hw(&p, &oh, &ow), BB_OK, name);
+    const size_t planes = (size_t)p.batch * p.channels;
+    const size_t xn = planes * p.in_height * p.in_width, yn = planes * oh * ow;
+    check(oh == (p.in_height - p.kernel_height) / p.stride_height + 1 &&
+          ow == (p.in_width - p.kernel_width) / p.stride_width + 1, "pool %s output size", label);
+    float *x = rand_floats(xn), *dy = rand_floats(yn);
+    if (ties) { /* few distinct values: most windows have tied maxima */
+        for (size_t i = 0; i < xn; i++)
+            x[i] = (float)(int)(x[i] * 1.5f);
+    }
+    float *ry = xmalloc(yn * sizeof(float));
+    int32_t *rarg = xmalloc(yn * sizeof(int32_t));
+    max_pool_ref(&p, oh, ow, x, ry, rarg);
+
+    float *y = filled(yn, NAN), *y2 = filled(yn, NAN);
+    int32_t *arg = xmalloc(yn * sizeof(int32_t));
+    snprintf(name, sizeof name, "max pool %s", label);
+    check_status(bb_max_pool2d_f32(&p, x, y, arg), BB_OK, name);
+    check(memcmp(y, ry, yn * sizeof(float)) == 0, "%s: values", name);
+    check(memcmp(arg, rarg, yn * sizeof(int32_t)) == 0, "%s: argmax", name);
+    check_status(bb_max_pool2d_f32(&p, x, y2, NULL), BB_OK, name);
+    check(memcmp(y2, ry, yn * sizeof(float)) == 0, "%s: values without argmax", name);
+
+    /* Backward: dy routed to the argmax, accumulating where windows overlap. */
+    double *rdx = zeros_d(xn);
+    for (size_t pl = 0; pl < planes; pl++)
+        for (size_t i = 0; i < (size_t)oh * ow; i++)
+            rdx[pl * p.in_height * p.in_width + (size_t)rarg[pl * oh * ow + i]] += dy[pl * oh * ow + i];
+    float *dx = filled(xn, NAN);
+    snprintf(name, sizeof name, "max pool backward %s", label);
+    check_status(bb_max_pool2d_backward_f32(&p, dy, arg, dx), BB_OK, name);
+    check_close(name, dx, rdx, xn, 1e-6, 1e-6);
+
+    /* Average pooling. */
+    double *ravg = zeros_d(yn), *rdavg = zeros_d(xn);
+    const double count = (double)p.kernel_height * p.kernel_width;
+    for (size_t pl = 0; pl < planes; pl++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                size_t o = (pl * oh + oy) * ow + ox;
+                for (int ky = 0; ky < p.kernel_height; ky++)
+                    for (int kx = 0; kx < p.kernel_width; kx++) {
+                        size_t i = pl * p.in_height * p.in_width +
+                                   (size_t)(oy * p.stride_height + ky) * p.in_width +
+                                   (size_t)(ox * p.stride_width + kx);
+                        ravg[o] += x[i] / count;
+                        rdavg[i] += dy[o] / count;
+                    }
+            }
+    snprintf(name, sizeof name, "avg pool %s", label);
+    check_status(bb_avg_pool2d_f32(&p, x, y), BB_OK, name);
+    check_close(name, y, ravg, yn, 1e-6, 1e-5);
+    snprintf(name, sizeof name, "avg pool backward %s", label);
+    check_status(bb_avg_pool2d_backward_f32(&p, dy, dx), BB_OK, name);
+    check_close(name, dx, rdavg, xn, 1e-6, 1e-5);
+
+    free(x), free(dy), free(ry), free(rarg), free(y), free(y2), free(arg), free(rdx), free(dx);
+    free(ravg), free(rdavg);
+}
+
+static void test_pool(void)
+{
+    for (int ties = 0; ties < 2; ties++) {
+        test_pool_case(ties ? "2x2 s2 ties" : "2x2 s2", pool_params(2, 3, 4, 4, 2, 2, 2, 2), ties);
+        test_pool_case(ties ? "3x3 s2 overlap ties" : "3x3 s2 overlap",
+                       pool_params(1, 2, 7, 7, 3, 3, 2, 2), ties);
+        test_pool_case(ties ? "3x2 s(2,1) ties" : "3x2 s(2,1)", pool_params(2, 1, 6, 8, 3, 2, 2, 1), ties);
+        test_pool_case(ties ? "2x2 s2 floor ties" : "2x2 s2 floor", pool_params(1, 1, 5, 5, 2, 2, 2, 2), ties);
+        test_pool_case(ties ? "whole plane ties" : "whole plane", pool_params(1, 2, 3, 5, 3, 5, 1, 1), ties);
+    }
+
+    /* All-equal window: the first (top-left) element wins. */
+    bb_pool2d_params p = pool_params(1, 1, 4, 4, 2, 2, 2, 2);
+    float x[16], y[4], dx[16], dy[4] = {1, 2, 3, 4};
+    int32_t arg[4];
+    for (int i = 0; i < 16; i++)
+        x[i] = 5.0f;
+    check_status(bb_max_pool2d_f32(&p, x, y, arg), BB_OK, "max pool all equal");
+    check(arg[0] == 0 && arg[1] == 2 && arg[2] == 8 && arg[3] == 10, "max pool tie -> first element");
+
+    /* NaN propagates; the first NaN in row-major order is the argmax. */
+    x[1] = NAN, x[4] = NAN;   /* window 0: positions 1 and 4 */
+    x[2] = 9.0f, x[7] = NAN;  /* window 1: a larger number before the NaN */
+    check_status(bb_max_pool2d_f32(&p, x, y, arg), BB_OK, "max pool NaN");
+    check(isnan(y[0]) && arg[0] == 1, "max pool NaN propagates (window 0, first NaN)");
+    check(isnan(y[1]) && arg[1] == 7, "max pool NaN beats larger number (window 1)");
+    check(y[2] == 5.0f && y[3] == 5.0f, "max pool NaN-free windows unaffected");
+    check_status(bb_max_pool2d_f32(&p, x, y, NULL), BB_OK, "max pool NaN no argmax");
+    check(isnan(y[0]) && isnan(y[1]) && y[3] == 5.0f, "max pool NaN propagates without argmax");
+
+    /* Error paths. */
+    int oh, ow;
+    bb_pool2d_params q;
+    check_status(bb_pool2d_output_hw(NULL, &oh, &ow), BB_ERR_NULL, "pool output_hw p NULL");
+    check_status(bb_pool2d_output_hw(&p, &oh, NULL), BB_ERR_NULL, "pool output_hw out NULL");
+    q = p, q.channels = 0;
+    check_status(bb_max_pool2d_f32(&q, x, y, arg), BB_ERR_SHAPE, "pool channels 0");
+    q = p, q.kernel_height = 5;
+    check_status(bb_max_pool2d_f32(&q, x, y, arg), BB_ERR_SHAPE, "pool kernel > input");
+    q = p, q.kernel_width = 0;
+    check_status(bb_avg_pool2d_f32(&q, x, y), BB_ERR_ARGUMENT, "pool kernel 0");
+    q = p, q.stride_height = 0;
+    check_status(bb_avg_pool2d_backward_f32(&q, dy, dx), BB_ERR_ARGUMENT, "pool stride 0");
+    check_status(bb_max_pool2d_f32(&p, NULL, y, arg), BB_ERR_NULL, "max pool x NULL");
+    check_status(bb_max_pool2d_f32(&p, x, NULL, arg), BB_ERR_NULL, "max pool y NULL");
+    check_status(bb_max_pool2d_backward_f32(&p, dy, NULL, dx), BB_ERR_NULL, "max pool backward argmax NULL");
+    check_status(bb_max_pool2d_backward_f32(&p, NULL, arg, dx), BB_ERR_NULL, "max pool backward dy NULL");
+    check_status(bb_avg_pool2d_f32(&p, x, NULL), BB_ERR_NULL, "avg pool y NULL");
+    check_status(bb_avg_pool2d_backward_f32(&p, dy, NULL), BB_ERR_NULL, "avg pool backward dx NULL");
+    for (int i = 0; i < 16; i++)
+        dx[i] = -1.0f;
+    int32_t bad[4] = {0, 2, 16, 10};
+    check_status(bb_max_pool2d_backward_f32(&p, dy, bad, dx), BB_ERR_ARGUMENT, "max pool backward argmax out of range");
+    check(dx[0] == -1.0f && dx[15] == -1.0f, "max pool backward bad argmax writes nothing");
+    bad[2] = -1;
+    check_status(bb_max_pool2d_backward_f32(&p, dy, bad, dx), BB_ERR_ARGUMENT, "max pool backward argmax negative");
+}
+
+/* ---- softmax and cross-entropy ----------------------------------------- */
+
+static void softmax_ref(int rows, int cols, const float *x, double *sm, double *lsm)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *xi = x + (size_t)i * cols;
+        double max = xi[0], sum = 0.0;
+        for (int j = 1; j < cols; j++)
+            max = xi[j] > max ? xi[j] : max;
+        for (int j = 0; j < cols; j++)
+            sum += exp(xi[j] - max);
+        for (int j = 0; j < cols; j++) {
+            sm[(size_t)i * cols + j] = exp(xi[j] - max) / sum;
+            lsm[(size_t)i * cols + j] = xi[j] - max - log(sum);
+        }
+    }
+}
+
+static void test_softmax_case(const char *label, int rows, int cols, float scale)
+{
+    char name[160];
+    const size_t n = (size_t)rows * cols;
+    float *x = rand_floats(n), *dy = rand_floats(n), *y = filled(n, NAN), *dx = filled(n, NAN);
+    for (size_t i = 0; i < n; i++)
+        x[i] *= scale;
+    double *sm = zeros_d(n), *lsm = zeros_d(n), *rdx = zeros_d(n);
+    softmax_ref(rows, cols, x, sm, lsm);
+
+    snprintf(name, sizeof name, "softmax %s", label);
+    check_status(bb_softmax_f32(rows, cols, x, y), BB_OK, name);
+    check_close(name, y, sm, n, 1e-7, 1e-5);
+    /* Backward from the kernel's own y, against the formula in double. */
+    for (int i = 0; i < rows; i++) {
+        double dot = 0.0;
+        for (int j = 0; j < cols; j++)
+            dot += (double)dy[(size_t)i * cols + j] * y[(size_t)i * cols + j];
+        for (int j = 0; j < cols; j++)
+            rdx[(size_t)i * cols + j] = y[(size_t)i * cols + j] * (dy[(size_t)i * cols + j] - dot);
+    }
+    snprintf(name, sizeof name, "softmax backward %s", label);
+    check_status(bb_softmax_backward_f32(rows, cols, y, dy, dx), BB_OK, name);
+    check_close(name, dx, rdx, n, 1e-6, 1e-5);
+
+    snprintf(name, sizeof name, "log_softmax %s", label);
+    check_status(bb_log_softmax_f32(rows, cols, x, y), BB_OK, name);
+    check_close(name, y, lsm, n, 1e-5, 1e-6);
+    for (int i = 0; i < rows; i++) {
+        double sum = 0.0;
+        for (int j = 0; j < cols; j++)
+            sum += dy[(size_t)i * cols + j];
+        for (int j = 0; j < cols; j++)
+            rdx[(size_t)i * cols + j] = dy[(size_t)i * cols + j] - exp((double)y[(size_t)i * cols + j]) * sum;
+    }
+    snprintf(name, sizeof name, "log_softmax backward %s", label);
+    check_status(bb_log_softmax_backward_f32(rows, cols, y, dy, dx), BB_OK, name);
+    check_close(name, dx, rdx, n, 1e-5, 1e-5);
+    free(x), free(dy), free(y), free(dx), free(sm), free(lsm), free(rdx);
+}
+
+static void cross_entropy_ref(int rows, int cols, const float *x, const int32_t *labels,
+                              const float *weights, double *loss, double *grad)
+{
+    double *sm = zeros_d((size_t)rows * cols), *lsm = zeros_d((size_t)rows * cols);
+    softmax_ref(rows, cols, x, sm, lsm);
+    double total = 0.0, wsum = 0.0;
+    for (int i = 0; i < rows; i++) {
+        double w = weights ? weights[labels[i]] : 1.0;
+        total += -w * lsm[(size_t)i * cols + labels[i]];
+        wsum += w;
+    }
+    *loss = total / wsum;
+    for (int i = 0; i < rows; i++) {
+        double w = weights ? weights[labels[i]] : 1.0;
+        for (int j = 0; j < cols; j++)
+            grad[(size_t)i * cols + j] = (sm[(size_t)i * cols + j] - (j == labels[i])) * w / wsum;
+    }
+    free(sm), free(lsm);
+}
+
+static void test_cross_entropy_case(const char *label, int rows, int cols, int weighted)
+{
+    char name[160];
+    const size_t n = (size_t)rows * cols;
+    float *x = rand_floats(n), *g = filled(n, NAN), *w = NULL;
+    int32_t *labels = xmalloc((size_t)rows * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++)
+        x[i] *= 4.0f;
+    for (int i = 0; i < rows; i++)
+        labels[i] = (int32_t)((unsigned)(i * 7 + 3) % (unsigned)cols);
+    if (weighted) {
+        w = rand_floats((size_t)cols);
+        for (int j = 0; j < cols; j++)
+            w[j] = w[j] + 1.0f; /* [0, 2) */
+    }
+    double rloss, *rg = zeros_d(n);
+    cross_entropy_ref(rows, cols, x, labels, w, &rloss, rg);
+    float loss = NAN, loss2 = NAN;
+    snprintf(name, sizeof name, "cross_entropy %s", label);
+    check_status(bb_cross_entropy_f32(rows, cols, x, labels, w, &loss, g), BB_OK, name);
+    check(fabs(loss - rloss) <= 1e-6 + 1e-6 * fabs(rloss), "%s: loss %.9g expected %.9g", name,
+          (double)loss, rloss);
+    check_close(name, g, rg, n, 1e-7, 1e-5);
+    check_status(bb_cross_entropy_f32(rows, cols, x, labels, w, &loss2, NULL), BB_OK, name);
+    check(loss2 == loss, "%s: same loss without dlogits", name);
+    free(x), free(g), free(w), free(labels), free(rg);
+}
+
+static void test_softmax(void)
+{
+    test_softmax_case("5x10", 5, 10, 1.0f);
+    test_softmax_case("1x1", 1, 1, 1.0f);
+    test_softmax_case("3x1000 x10", 3, 1000, 10.0f);
+    test_softmax_case("4x7 x50", 4, 7, 50.0f);
+
+    /* Huge logits: exact results, no inf or NaN. */
+    const float big[8] = {1e4f, -1e4f, 1e4f, 1e4f, -1e4f, 0.0f, 0.0f, -1e4f};
+    float y[8], dx[8];
+    check_status(bb_softmax_f32(4, 2, big, y), BB_OK, "softmax huge");
+    check(all_finite(y, 8) && y[0] == 1.0f && y[1] == 0.0f && y[2] == 0.5f && y[3] == 0.5f &&
+          y[4] == 0.0f && y[5] == 1.0f && y[6] == 1.0f && y[7] == 0.0f, "softmax huge exact");
+    check_status(bb_log_softmax_f32(4, 2, big, y), BB_OK, "log_softmax huge");
+    check(all_finite(y, 8) && y[0] == 0.0f && y[1] == -2e4f && y[2] == (float)-log(2.0) &&
+          y[3] == (float)-log(2.0) && y[4] == -1e4f && y[5] == 0.0f && y[7] == -1e4f,
+          "log_softmax huge exact");
+    const float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    check_status(bb_log_softmax_backward_f32(4, 2, y, ones, dx), BB_OK, "log_softmax backward huge");
+    check(all_finite(dx, 8) && dx[0] == -1.0f && dx[1] == 1.0f, "log_softmax backward huge exact");
+
+    test_cross_entropy_case("6x5", 6, 5, 0);
+    test_cross_entropy_case("6x5 weighted", 6, 5, 1);
+    test_cross_entropy_case("1x1", 1, 1, 0);
+    test_cross_entropy_case("9x100 weighted", 9, 100, 1);
+
+    const float opposed[4] = {1e4f, -1e4f, -1e4f, 1e4f};
+    const int32_t lab[2] = {0, 0}; /* row losses 0 and 2e4 */
+    float loss = 0.0f, g[4];
+    check_status(bb_cross_entropy_f32(2, 2, opposed, lab, NULL, &loss, g), BB_OK, "cross_entropy huge");
+    check(loss == 1e4f && g[0] == 0.0f && g[1] == 0.0f && g[2] == -0.5f && g[3] == 0.5f,
+          "cross_entropy huge exact (loss %.9g)", (double)loss);
+    const float cw[2] = {3.0f, 1.0f};
+    const int32_t lab2[2] = {0, 1}; /* rows: [1e4,-1e4] label 0, [1e4,1e4] label 1 */
+    check_status(bb_cross_entropy_f32(2, 2, big, lab2, cw, &loss, g), BB_OK, "cross_entropy huge weighted");
+    check(loss == (float)(log(2.0) / 4.0) && g[0] == 0.0f && g[1] == 0.0f &&
+          g[2] == 0.125f && g[3] == -0.125f, "cross_entropy huge weighted exact");
+
+    /* Error paths: nothing is written on error. */
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    int32_t bad[2] = {0, 3};
+    float sentinel[6] = {7, 7, 7, 7, 7, 7};
+    loss = 7.0f;
+    check_status(bb_cross_entropy_f32(2, 3, x, bad, NULL, &loss, sentinel), BB_ERR_LABEL, "cross_entropy label == cols");
+    bad[1] = -1;
+    check_status(bb_cross_entropy_f32(2, 3, x, bad, NULL, &loss, sentinel), BB_ERR_LABEL, "cross_entropy label < 0");
+    check(loss == 7.0f && sentinel[0] == 7.0f && sentinel[5] == 7.0f, "cross_entropy bad label writes nothing");
+    const int32_t ok_lab[2] = {0, 2};
+    const float neg_w[3] = {1.0f, -1.0f, 1.0f}, zero_w[3] = {0.0f, 1.0f, 0.0f}, nan_w[3] = {1.0f, NAN, 1.0f};
+    check_status(bb_cross_entropy_f32(2, 3, x, ok_lab, neg_w, &loss, sentinel), BB_ERR_ARGUMENT, "cross_entropy negative weight");
+    check_status(bb_cross_entropy_f32(2, 3, x, ok_lab, zero_w, &loss, sentinel), BB_ERR_ARGUMENT, "cross_entropy zero weight sum");
+    check_status(bb_cross_entropy_f32(2, 3, x, ok_lab, nan_w, &loss, sentinel), BB_ERR_ARGUMENT, "cross_entropy NaN weight");
+    check(loss == 7.0f && sentinel[0] == 7.0f, "cross_entropy bad weights write nothing");
+    check_status(bb_cross_entropy_f32(2, 3, NULL, ok_lab, NULL, &loss, NULL), BB_ERR_NULL, "cross_entropy logits NULL");
+    check_status(bb_cross_entropy_f32(2, 3, x, NULL, NULL, &loss, NULL), BB_ERR_NULL, "cross_entropy labels NULL");
+    check_status(bb_cross_entropy_f32(2, 3, x, ok_lab, NULL, NULL, NULL), BB_ERR_NULL, "cross_entropy loss NULL");
+    check_status(bb_cross_entropy_f32(0, 3, x, ok_lab, NULL, &loss, NULL), BB_ERR_SHAPE, "cross_entropy rows 0");
+    check_status(bb_cross_entropy_f32(2, 0, x, ok_lab, NULL, &loss, NULL), BB_ERR_SHAPE, "cross_entropy cols 0");
+
+    check_status(bb_softmax_f32(0, 3, x, y), BB_ERR_SHAPE, "softmax rows 0");
+    check_status(bb_softmax_f32(2, -1, x, y), BB_ERR_SHAPE, "softmax cols<0");
+    check_status(bb_softmax_f32(2, 3, NULL, y), BB_ERR_NULL, "softmax x NULL");
+    check_status(bb_softmax_f32(2, 3, x, NULL), BB_ERR_NULL, "softmax y NULL");
+    check_status(bb_log_softmax_f32(2, 0, x, y), BB_ERR_SHAPE, "log_softmax cols 0");
+    check_status(bb_log_softmax_f32(2, 3, NULL, y), BB_ERR_NULL, "log_softmax x NULL");
+    check_status(bb_softmax_backward_f32(2, 3, x, NULL, dx), BB_ERR_NULL, "softmax backward dy NULL");
+    check_status(bb_softmax_backward_f32(0, 3, x, x, dx), BB_ERR_SHAPE, "softmax backward rows 0");
+    check_status(bb_log_softmax_backward_f32(2, 3, NULL, x, dx), BB_ERR_NULL, "log_softmax backward y NULL");
+    check_status(bb_log_softmax_backward_f32(2, 0, x, x, dx), BB_ERR_SHAPE, "log_softmax backward cols 0");
+}
+
+/* ---- optimizers --------------------------------------------------------- */
+
+static void test_sgd_case(const char *label, float lr, float momentum, float wd, int nesterov)
+{
+    enum { N = 37, STEPS = 5 };
+    float param[N], vel[N], grad[N];
+    double rp[N], rv[N];
+    for (int i = 0; i < N; i++) {
+        param[i] = frand(), rp[i] = param[i];
+        vel[i] = 0.0f, rv[i] = 0.0;
+    }
+    int ok = 1;
+    for (int s = 0; s < STEPS; s++) {
+        for (int i = 0; i < N; i++)
+            grad[i] = frand();
+        if (bb_sgd_step_f32(N, param, grad, momentum != 0.0f ? vel : NULL, lr, momentum, wd,
+                            nesterov) != BB_OK)
+            ok = 0;
+        for (int i = 0; i < N; i++) {
+            double g = grad[i] + (double)wd * rp[i];
+            if (momentum != 0.0f) {
+                rv[i] = momentum * rv[i] + g;
+                g = nesterov ? g + momentum * rv[i] : rv[i];
+            }
+            rp[i] -= lr * g;
+        }
+    }
+    check(ok, "sgd %s status", label);
+    check_close(label, param, rp, N, 1e-6, 1e-5);
+}
+
+static void test_adam_case(const char *label, float lr, float beta1, float beta2, float eps, float wd)
+{
+    enum { N = 41, STEPS = 12 };
+    float param[N], m[N], v[N], grad[N];
+    double rp[N], rm[N], rv[N];
+    for (int i = 0; i < N; i++) {
+        param[i] = frand(), rp[i] = param[i];
+        m[i] = v[i] = 0.0f, rm[i] = rv[i] = 0.0;
+    }
+    int ok = 1;
+    for (int step = 1; step <= STEPS; step++) {
+        for (int i = 0; i < N; i++)
+            grad[i] = frand() * (i % 3 == 0 ? 1e-3f : 1.0f);
+        if (bb_adam_step_f32(N, param, grad, m, v, lr, beta1, beta2, eps, wd, step) != BB_OK)
+            ok = 0;
+        double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
+        for (int i = 0; i < N; i++) {
+            double g = grad[i] + (double)wd * rp[i];
+            rm[i] = beta1 * rm[i] + (1.0 - beta1) * g;
+            rv[i] = beta2 * rv[i] + (1.0 - beta2) * g * g;
+            rp[i] -= (lr / bc1) * rm[i] / (sqrt(rv[i]) / sqrt(bc2) + eps);
+        }
+    }
+    char name[160];
+    check(ok, "adam %s status", label);
+    snprintf(name, sizeof name, "adam %s param", label);
+    check_close(name, param, rp, N, 1e-6, 1e-5);
+    snprintf(name, sizeof name, "adam %s m", label);
+    check_close(name, m, rm, N, 1e-7, 1e-5);
+    snprintf(name, sizeof name, "adam %s v", label);
+    check_close(name, v, rv, N, 1e-9, 1e-5);
+}
+
+static void test_optim(void)
+{
+    test_sgd_case("sgd plain", 0.1f, 0.0f, 0.0f, 0);
+    test_sgd_case("sgd weight decay", 0.05f, 0.0f, 0.1f, 0);
+    test_sgd_case("sgd momentum", 0.1f, 0.9f, 0.0f, 0);
+    test_sgd_case("sgd nesterov + weight decay", 0.1f, 0.9f, 0.01f, 1);
+    test_adam_case("defaults", 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f);
+    test_adam_case("weight decay", 1e-2f, 0.9f, 0.99f, 1e-6f, 0.05f);
+    test_adam_case("beta1 < 0.5", 1e-2f, 0.3f, 0.5f, 1e-8f, 0.0f);
+    test_adam_case("beta1 = 0", 1e-2f, 0.0f, 0.9f, 1e-8f, 0.0f);
+
+    float p[2] = {1, 2}, g[2] = {1, 1}, b[2] = {0, 0}, m[2] = {0, 0}, v[2] = {0, 0};
+    check_status(bb_sgd_step_f32(0, NULL, NULL, NULL, 0.1f, 0.9f, 0.0f, 0), BB_OK, "sgd n=0");
+    check_status(bb_sgd_step_f32(2, NULL, g, b, 0.1f, 0.9f, 0.0f, 0), BB_ERR_NULL, "sgd param NULL");
+    check_status(bb_sgd_step_f32(2, p, NULL, b, 0.1f, 0.9f, 0.0f, 0), BB_ERR_NULL, "sgd grad NULL");
+    check_status(bb_sgd_step_f32(2, p, g, NULL, 0.1f, 0.9f, 0.0f, 0), BB_ERR_NULL, "sgd velocity NULL with momentum");
+    check_status(bb_sgd_step_f32(2, p, g, NULL, 0.1f, 0.0f, 0.0f, 0), BB_OK, "sgd velocity NULL without momentum");
+    check_status(bb_sgd_step_f32(2, p, g, b, -0.1f, 0.9f, 0.0f, 0), BB_ERR_ARGUMENT, "sgd lr<0");
+    check_status(bb_sgd_step_f32(2, p, g, b, NAN, 0.9f, 0.0f, 0), BB_ERR_ARGUMENT, "sgd lr NaN");
+    check_status(bb_sgd_step_f32(2, p, g, b, 0.1f, -0.9f, 0.0f, 0), BB_ERR_ARGUMENT, "sgd momentum<0");
+    check_status(bb_sgd_step_f32(2, p, g, b, 0.1f, 0.9f, -1.0f, 0), BB_ERR_ARGUMENT, "sgd weight_decay<0");
+    check_status(bb_sgd_step_f32(2, p, g, b, 0.1f, 0.0f, 0.0f, 1), BB_ERR_ARGUMENT, "sgd nesterov without momentum");
+
+    check_status(bb_adam_step_f32(0, NULL, NULL, NULL, NULL, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), BB_OK, "adam n=0");
+    check_status(bb_adam_step_f32(2, p, g, NULL, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), BB_ERR_NULL, "adam m NULL");
+    check_status(bb_adam_step_f32(2, p, g, m, NULL, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), BB_ERR_NULL, "adam v NULL");
+    check_status(bb_adam_step_f32(2, NULL, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), BB_ERR_NULL, "adam param NULL");
+    check_status(bb_adam_step_f32(2, p, NULL, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), BB_ERR_NULL, "adam grad NULL");
+    check_status(bb_adam_step_f32(2, p, g, m, v, -1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), BB_ERR_ARGUMENT, "adam lr<0");
+    check_status(bb_adam_step_f32(2, p, g, m, v, 1e-3f, 1.0f, 0.999f, 1e-8f, 0.0f, 1), BB_ERR_ARGUMENT, "adam beta1=1");
+    check_status(bb_adam_step_f32(2, p, g, m, v, 1e-3f, 0.9f, -0.1f, 1e-8f, 0.0f, 1), BB_ERR_ARGUMENT, "adam beta2<0");
+    check_status(bb_adam_step_f32(2, p, g, m, v, 1e-3f, 0.9f, NAN, 1e-8f, 0.0f, 1), BB_ERR_ARGUMENT, "adam beta2 NaN");
+    check_status(bb_adam_step_f32(2, p, g, m, v, 1e-3f, 0.9f, 0.999f, -1e-8f, 0.0f, 1), BB_ERR_ARGUMENT, "adam eps<0");
+    check_status(bb_adam_step_f32(2, p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, -0.1f, 1), BB_ERR_ARGUMENT, "adam weight_decay<0");
+    check_status(bb_adam_step_f32(2, p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0), BB_ERR_ARGUMENT, "adam step 0");
+    check(p[0] == 1.0f - 0.1f && m[0] == 0.0f && v[0] == 0.0f, "optimizer errors write nothing");
+}
+
+int main(void)
+{
+    test_status();
+    test_sgemm();
+    test_conv();
+    test_pool();
+    test_softmax();
+    test_optim();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
