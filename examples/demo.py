@@ -24,7 +24,7 @@ def seed_cnn():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--subset", type=int, default=None,
                         help="train on the first N training images only (quick runs)")
