@@ -37,6 +37,7 @@ def linear(x, weight, bias=None):
     if x.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input has {x.shape[1]} features but the weight expects "
                          f"{weight.shape[1]} (weight shape {weight.shape})")
+    bias = None if bias is None else _tensor(bias)
     xd, wd = x.data, weight.data
     out = _core.matmul(xd, wd.T)
     parents = (x, weight)
@@ -57,6 +58,7 @@ def linear(x, weight, bias=None):
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution of x (N, C, H, W) with weight (out, C, kh, kw), zero padding."""
     x, weight = _tensor(x), _tensor(weight)
+    bias = None if bias is None else _tensor(bias)
     _check_ndim(x, 4, "conv2d", "(N, C, H, W)")
     _check_ndim(weight, 4, "conv2d weight", "(out_channels, in_channels, kh, kw)")
     if x.shape[1] != weight.shape[1]:
@@ -204,7 +206,7 @@ def binary_cross_entropy_with_logits(logits, targets, weight=None, pos_weight=No
     losses = (1 - t) * x + scale * softplus_neg
     w = 1 if weight is None else np.asarray(weight, dtype=x.dtype)
     loss = np.asarray(np.mean(w * losses), dtype=x.dtype)
-    sigmoid_neg = np.exp(-softplus_neg)  # = sigmoid(-x)
+    sigmoid_neg = np.exp(-np.logaddexp(0, x))  # = 1 / (1 + e^x) = sigmoid(-x)
 
     def backward(g):
         return (g * w * ((1 - t) - scale * sigmoid_neg) / x.size,)

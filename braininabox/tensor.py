@@ -44,7 +44,8 @@ def _as_array(data, dtype):
     array = np.asarray(data)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"cannot make a Tensor from data of dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=dtype) if array.dtype != dtype else array
+    # asarray, not ascontiguousarray: the latter turns 0-d data into shape (1,).
+    return np.asarray(array, dtype=dtype, order="C") if array.dtype != dtype else array
 
 
 def _unbroadcast(grad, shape):
@@ -275,7 +276,8 @@ class Tensor:
             if not keepdims and axis is not None:
                 g = np.expand_dims(g, axis)
             winners = (x == top)  # ties share the gradient equally
-            return (winners * (g / winners.sum(axis=axis, keepdims=True)),)
+            share = winners * (g / winners.sum(axis=axis, keepdims=True))
+            return (share.astype(x.dtype, copy=False),)
         out = top if keepdims else np.asarray(x.max(axis=axis))
         return self._result(out, (self,), backward, "max")
 
@@ -332,7 +334,7 @@ class Tensor:
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        axes = axes or tuple(reversed(range(self.ndim)))
+        axes = tuple(a + self.ndim if a < 0 else a for a in axes) or tuple(reversed(range(self.ndim)))
         inverse = tuple(np.argsort(axes))
         return self._result(self.data.transpose(axes), (self,),
                             lambda g: (g.transpose(inverse),), "transpose")
@@ -358,10 +360,10 @@ def _batched_matmul_backward(a, b):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
+        if b.ndim == 1:  # first, so that 1-D @ 1-D (a 0-d g) becomes (1, 1)
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         da = np.matmul(g2, np.swapaxes(b2, -1, -2))
         db = np.matmul(np.swapaxes(a2, -1, -2), g2)
         if a.ndim == 1:

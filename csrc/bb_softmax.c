@@ -32,14 +32,14 @@ static double exp_shifted(int cols, const float *x, float max, float *e)
     return sum;
 }
 
-/* log(sum_j exp(x[j])), computed stably. */
-static double log_sum_exp(int cols, const float *x)
+/* log(sum_j exp(x[j] - max)). Callers subtract max from x[j] first and this second:
+ * adding max back here would round log(sum) away for logits beyond ~1e10. */
+static double log_sum_exp_shifted(int cols, const float *x, float max)
 {
-    const float max = row_max(cols, x);
     double sum = 0.0;
     for (int j = 0; j < cols; j++)
         sum += expf(x[j] - max);
-    return (double)max + log(sum);
+    return log(sum);
 }
 
 bb_status bb_softmax_f32(int rows, int cols, const float *x, float *y)
@@ -91,10 +91,11 @@ bb_status bb_log_softmax_f32(int rows, int cols, const float *x, float *y)
     for (int i = 0; i < rows; i++) {
         const float *xi = x + (size_t)i * (size_t)cols;
         float *yi = y + (size_t)i * (size_t)cols;
-        /* Subtracting in double rounds once: x = max gives exactly -log(sum). */
-        const double lse = log_sum_exp(cols, xi);
+        /* In double, rounded once: x = max gives exactly -log(sum). */
+        const float max = row_max(cols, xi);
+        const double lse = log_sum_exp_shifted(cols, xi, max);
         for (int j = 0; j < cols; j++)
-            yi[j] = (float)((double)xi[j] - lse);
+            yi[j] = (float)(((double)xi[j] - (double)max) - lse);
     }
     return BB_OK;
 }
@@ -151,13 +152,14 @@ bb_status bb_cross_entropy_f32(int rows, int cols, const float *logits, const in
         const float *xi = logits + (size_t)i * (size_t)cols;
         const int label = (int)labels[i];
         const double w = class_weights != NULL ? (double)class_weights[label] : 1.0;
-        /* -log_softmax(x)[label] = log(sum exp(x)) - x[label], in double. */
-        total += w * (log_sum_exp(cols, xi) - (double)xi[label]);
+        /* -log_softmax(x)[label] = log(sum exp(x - max)) - (x[label] - max), in double. */
+        const float max = row_max(cols, xi);
+        total += w * (log_sum_exp_shifted(cols, xi, max) - ((double)xi[label] - (double)max));
         if (dlogits != NULL) {
             /* softmax * w / weight_sum, minus the same factor at the label. */
             float *gi = dlogits + (size_t)i * (size_t)cols;
             const double scale = w / weight_sum;
-            const double sum = exp_shifted(cols, xi, row_max(cols, xi), gi);
+            const double sum = exp_shifted(cols, xi, max, gi);
             const float k = (float)(scale / sum);
             for (int j = 0; j < cols; j++)
                 gi[j] *= k;
