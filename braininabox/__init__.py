@@ -12,10 +12,11 @@ Sequential API on top:
 from . import callbacks, data, datasets, functional, layers, loss, metrics, optimizers
 from ._rng import seed
 from .model import Sequential, load
+from .quantize import quantize
 from .tensor import Tensor, concat, is_grad_enabled, no_grad, stack
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Sequential", "load", "concat", "stack", "no_grad", "is_grad_enabled",
-           "seed", "callbacks", "data", "datasets", "functional", "layers", "loss", "metrics",
+           "seed", "quantize", "callbacks", "data", "datasets", "functional", "layers", "loss", "metrics",
            "optimizers"]

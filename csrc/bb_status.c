@@ -11,6 +11,7 @@ const char *bb_status_message(bb_status status)
     case BB_ERR_SCRATCH: return "scratch buffer too small or misaligned";
     case BB_ERR_LABEL: return "class label out of range";
     case BB_ERR_VERSION: return "model format version mismatch";
+    case BB_ERR_ARENA: return "arena smaller than the model's memory plan";
     }
     return "unknown status";
 }

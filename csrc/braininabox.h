@@ -1,4 +1,4 @@
-/* braininabox.h: the whole float32 C core in one include. */
+/* braininabox.h: the whole C core in one include: float32 training kernels and int8 inference kernels. */
 #ifndef BRAININABOX_H
 #define BRAININABOX_H
 
@@ -8,5 +8,7 @@
 #include "bb_pool2d.h"
 #include "bb_softmax.h"
 #include "bb_optim.h"
+#include "bb_requantize.h"
+#include "bb_int8.h"
 
 #endif /* BRAININABOX_H */

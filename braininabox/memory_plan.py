@@ -1,0 +1,95 @@
+"""The activation arena of an int8 model, planned once at export time.
+
+Every activation is a buffer with a lifetime: from the op that writes it to the last
+op that reads it (op i runs at time i; the model input is read at time 0). Buffers
+whose lifetimes overlap may not share bytes; all others may. Placement is greedy,
+largest buffer first, each at the lowest 4-byte-aligned offset that does not collide
+with an already placed buffer alive at the same time (the strategy of TFLite Micro's
+greedy planner). For a chain of layers this reaches the lower bound: the largest
+(input + output) pair of any single op.
+
+A standalone ReLU (clamp) runs in place, so its output is its input's buffer.
+"""
+from dataclasses import dataclass
+
+ALIGN = 4
+
+
+@dataclass
+class Buffer:
+    name: str
+    size: int
+    first: int  # time of the op that writes it (0 for the model input)
+    last: int  # time of the last op that reads it
+    offset: int = -1
+
+    def alive_with(self, other):
+        return self.first <= other.last and other.first <= self.last
+
+
+@dataclass
+class MemoryPlan:
+    buffers: list  # Buffer, in creation order: the input, then op outputs
+    op_io: list  # (input_offset, output_offset) per op, in bytes
+    arena_bytes: int
+    scratch_bytes: int  # extra working memory the kernels need (none for these kernels)
+    flash_bytes: int  # weights, biases, requantization parameters, tables
+    peak_op: int  # the op at which the most activation bytes are alive
+    peak_bytes: int
+    op_names: list
+
+    @property
+    def activation_bytes(self):
+        """All activation buffers laid end to end: what the arena would be without sharing."""
+        return sum(b.size for b in self.buffers)
+
+    @property
+    def ram_bytes(self):
+        return self.arena_bytes + self.scratch_bytes
+
+    def __str__(self):
+        lines = [f"arena {self.arena_bytes:,} B (all activations unshared: "
+                 f"{self.activation_bytes:,} B), scratch {self.scratch_bytes:,} B, "
+                 f"weights {self.flash_bytes:,} B in flash",
+                 f"peak at op {self.peak_op} ({self.op_names[self.peak_op]}): "
+                 f"{self.peak_bytes:,} B alive"]
+        for b in self.buffers:
+            lines.append(f"  {b.name:<40} {b.size:>8,} B at {b.offset:>7,}  ops {b.first}..{b.last}")
+        return "\n".join(lines)
+
+
+def _place(buffers):
+    placed = []
+    for buf in sorted(buffers, key=lambda b: (-b.size, b.first)):
+        offset = 0
+        for other in sorted((p for p in placed if p.alive_with(buf)), key=lambda p: p.offset):
+            if offset + buf.size <= other.offset:
+                break  # fits in the gap before `other`
+            offset = max(offset, -(-(other.offset + other.size) // ALIGN) * ALIGN)
+        buf.offset = offset
+        placed.append(buf)
+
+
+def plan_memory(q):
+    """The MemoryPlan of QuantizedModel q."""
+    ops = q.ops
+    current = Buffer("input", q.input_size, 0, 0)
+    buffers = [current]
+    io = []
+    for t, op in enumerate(ops):
+        current.last = t
+        if op.kind == "clamp":  # in place: the same bytes go on living
+            io.append((current, current))
+            continue
+        out = Buffer(f"{op.name} output", op.out_size, t, t)
+        buffers.append(out)
+        io.append((current, out))
+        current = out
+    _place(buffers)
+    arena = max(b.offset + b.size for b in buffers)
+    alive = [sum(b.size for b in buffers if b.first <= t <= b.last) for t in range(len(ops))]
+    peak = max(range(len(ops)), key=lambda t: alive[t])
+    return MemoryPlan(buffers=buffers, op_io=[(i.offset, o.offset) for i, o in io],
+                      arena_bytes=-(-arena // ALIGN) * ALIGN, scratch_bytes=0,
+                      flash_bytes=sum(op.flash_bytes() for op in ops), peak_op=peak,
+                      peak_bytes=alive[peak], op_names=[op.name for op in ops])

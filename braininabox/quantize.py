@@ -1,0 +1,176 @@
+"""Post-training int8 quantization of a trained Sequential model.
+
+    q = bb.quantize(model, calibration_data)
+
+The scheme is TensorFlow Lite's:
+- activations int8, asymmetric, one (scale, zero_point) per tensor, from the ranges
+  the calibration data produces (always including 0, so padding and ReLU are exact);
+- weights int8, symmetric, one scale per output channel;
+- biases int32 at scale input_scale * weight_scale[channel];
+- requantization by a Q31 multiplier and a shift per output channel (csrc/bb_requantize.h).
+A ReLU right after a Conv2D or Linear is fused into its clamp. Dropout is the identity
+at inference and disappears; Flatten is free in NCHW (the bytes do not move).
+"""
+import math
+
+import numpy as np
+
+from .layers import AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Softmax
+from .quantized import Int8Op, QuantizedModel
+from .tensor import Tensor, no_grad
+
+SUPPORTED = (Conv2D, Linear, MaxPool, AvgPool, ReLU, Flatten, Softmax, Dropout)
+EXP_TABLE_ONE = 1 << 20  # exp(0) in the softmax table's fixed point
+
+
+def round_half_away(x):
+    """Round to nearest, ties away from zero (C's round(), TFLite's choice), as int64."""
+    x = np.asarray(x, dtype=np.float64)
+    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+
+
+def quantize_multiplier(real):
+    """(multiplier, shift) with real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    if real <= 0:
+        return 0, 0
+    mantissa, exponent = math.frexp(real)  # real = mantissa * 2^exponent, mantissa in [0.5, 1)
+    multiplier = int(round_half_away(mantissa * (1 << 31)))
+    if multiplier == 1 << 31:  # mantissa rounded up to 1.0
+        multiplier //= 2
+        exponent += 1
+    if exponent < -31:  # too small to represent: the layer's output is a constant
+        return 0, 0
+    if exponent > 30:
+        raise ValueError(f"requantization multiplier {real:g} is too large for int8 "
+                         f"(the layer's output range is tiny compared with its input's)")
+    return multiplier, exponent
+
+
+def activation_qparams(lo, hi):
+    """(scale, zero_point) mapping [lo, hi] (widened to include 0) onto int8 [-128, 127]."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-12:
+        return 1.0, 0  # a constant-zero tensor: any scale represents it exactly
+    scale = float(np.float32((hi - lo) / 255.0))
+    zero_point = int(np.clip(round_half_away(-128 - lo / scale), -128, 127))
+    return scale, zero_point
+
+
+def quantize_tensor(x, scale, zero_point):
+    """float -> int8 with the given per-tensor parameters."""
+    q = round_half_away(np.asarray(x, dtype=np.float64) / scale) + zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def _stages(model):
+    """Group layers into int8 ops: (kind, layers, index of the first layer), fusing a ReLU
+    into the Conv2D or Linear before it."""
+    stages = []
+    for index, layer in enumerate(model.layers):
+        if not isinstance(layer, SUPPORTED):
+            names = ", ".join(cls.__name__ for cls in SUPPORTED)
+            raise ValueError(f"quantize: layer {index} ({type(layer).__name__}) is not supported "
+                             f"for int8; supported layers: {names}")
+        if isinstance(layer, Dropout):
+            continue
+        if (isinstance(layer, ReLU) and stages and stages[-1][0] in ("conv2d", "linear")
+                and len(stages[-1][1]) == 1):
+            stages[-1][1].append(layer)
+            continue
+        kind = {Conv2D: "conv2d", Linear: "linear", MaxPool: "max_pool2d", AvgPool: "avg_pool2d",
+                ReLU: "clamp", Flatten: "reshape", Softmax: "softmax"}[type(layer)]
+        if kind == "softmax" and layer.axis not in (-1, 1):
+            raise ValueError(f"quantize: layer {index} (Softmax) must be over the feature axis")
+        stages.append((kind, [layer], index))
+    return stages
+
+
+def _calibrate(model, stages, X, batch_size):
+    """Min and max of the input and of every stage's output over the calibration data."""
+    lo = np.full(len(stages) + 1, np.inf)
+    hi = np.full(len(stages) + 1, -np.inf)
+    model.eval()
+    with no_grad():
+        for start in range(0, len(X), batch_size):
+            x = Tensor(X[start:start + batch_size])
+            lo[0], hi[0] = min(lo[0], x.data.min()), max(hi[0], x.data.max())
+            for i, (_, layers, _) in enumerate(stages, start=1):
+                for layer in layers:
+                    x = layer(x)
+                lo[i], hi[i] = min(lo[i], x.data.min()), max(hi[i], x.data.max())
+    return lo, hi
+
+
+def _weighted_op(kind, layers, name, in_shape, out_shape, in_q, out_q):
+    layer = layers[0]
+    weight = layer.weight.data.astype(np.float64)
+    channels = weight.shape[0]
+    flat = weight.reshape(channels, -1)
+    w_scale = np.abs(flat).max(axis=1) / 127.0
+    w_scale = np.where(w_scale > 0, w_scale, 1.0).astype(np.float32).astype(np.float64)
+    weights = np.clip(round_half_away(flat / w_scale[:, None]), -127, 127).astype(np.int8)
+    bias = None
+    if layer.bias is not None:
+        bias_scale = in_q[0] * w_scale
+        bias = np.clip(round_half_away(layer.bias.data / bias_scale),
+                       -2**31, 2**31 - 1).astype(np.int32)
+    pairs = [quantize_multiplier(in_q[0] * s / out_q[0]) for s in w_scale]
+    relu = len(layers) == 2
+    op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q,
+                out_q=out_q, weights=weights.reshape(weight.shape), bias=bias,
+                multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
+                shift=np.array([s for _, s in pairs], dtype=np.int32),
+                act_min=out_q[1] if relu else -128, act_max=127, weight_scales=w_scale)
+    if kind == "conv2d":
+        op.kernel, op.stride, op.padding = layer.kernel, layer.stride, layer.padding
+    return op
+
+
+def quantize(model, calibration_data, batch_size=256):
+    """An int8 QuantizedModel of `model`, with activation ranges from calibration_data.
+
+    calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
+    """
+    from .model import Sequential, _as_features
+    if not isinstance(model, Sequential):
+        raise TypeError(f"quantize expects a Sequential model, got {type(model).__name__}")
+    X = _as_features(calibration_data, "quantize (calibration_data)")
+    model._build_for(X)
+    stages = _stages(model)
+    if not any(stage[0] in ("conv2d", "linear") for stage in stages):
+        raise ValueError("quantize: the model has no Conv2D or Linear layer")
+    lo, hi = _calibrate(model, stages, X, batch_size)
+
+    shapes = [tuple(model.input_shape)]
+    with no_grad():
+        x = Tensor(np.zeros((1,) + shapes[0], dtype=np.float32))
+        for _, layers, _ in stages:
+            for layer in layers:
+                x = layer(x)
+            shapes.append(tuple(x.shape[1:]))
+
+    input_q = activation_qparams(lo[0], hi[0])
+    ops, current_q = [], input_q
+    for i, (kind, layers, index) in enumerate(stages):
+        name = f"layer {index} ({' + '.join(type(l).__name__ for l in layers)})"
+        in_shape, out_shape = shapes[i], shapes[i + 1]
+        if kind == "reshape":
+            continue  # NCHW flatten: same bytes, same quantization
+        if kind in ("conv2d", "linear"):
+            out_q = activation_qparams(lo[i + 1], hi[i + 1])
+            op = _weighted_op(kind, layers, name, in_shape, out_shape, current_q, out_q)
+        elif kind in ("max_pool2d", "avg_pool2d"):
+            op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,
+                        in_q=current_q, out_q=current_q, kernel=layers[0].size,
+                        stride=layers[0].stride)
+        elif kind == "clamp":
+            op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,
+                        in_q=current_q, out_q=current_q, act_min=current_q[1], act_max=127)
+        else:  # softmax: output scale 1/256, zero point -128
+            distances = np.arange(256, dtype=np.float64) * current_q[0]
+            table = round_half_away(EXP_TABLE_ONE * np.exp(-distances)).astype(np.int32)
+            op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,
+                        in_q=current_q, out_q=(1.0 / 256.0, -128), exp_table=table)
+        ops.append(op)
+        current_q = op.out_q
+    return QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])
