@@ -14,13 +14,12 @@ def _tensor(x):
 
 
 def _pair(value, name):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}")
-        pair = tuple(int(v) for v in value)
-    else:
-        pair = (int(value), int(value))
-    return pair
+    """(height, width) from an int or a pair of ints; anything else is refused, not truncated."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                   for v in values):
+        raise ValueError(f"{name} must be an int or a pair (height, width) of ints, got {value!r}")
+    return tuple(int(v) for v in values)
 
 
 def _check_ndim(x, ndim, what, layout):

@@ -68,6 +68,12 @@ def _zeros(n):
     return Tensor(np.zeros(n, dtype=np.float32), requires_grad=True)
 
 
+def _check_init(init, layer):
+    if init not in ("he", "glorot"):
+        raise ValueError(f"{layer}: init must be 'he' or 'glorot', got {init!r}")
+    return init
+
+
 def _positive_int(value, name, layer):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
@@ -81,7 +87,7 @@ class Linear(Layer):
         super().__init__()
         self.units = _positive_int(units, "units", "Linear")
         self.use_bias = use_bias
-        self.init = init
+        self.init = _check_init(init, "Linear")
         self.in_features = in_features
         self.weight = self.bias = None
         if in_features is not None:
@@ -129,7 +135,7 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D: kernel and stride must be >= 1, got {kernel} and {stride}")
         self.padding = self._resolve_padding(padding)
         self.use_bias = use_bias
-        self.init = init
+        self.init = _check_init(init, "Conv2D")
         self.in_channels = in_channels
         self.weight = self.bias = None
         if in_channels is not None:
@@ -143,6 +149,9 @@ class Conv2D(Layer):
             if self.stride != (1, 1) or self.kernel[0] % 2 == 0 or self.kernel[1] % 2 == 0:
                 raise ValueError("Conv2D: padding='same' needs stride 1 and an odd kernel")
             return (self.kernel[0] // 2, self.kernel[1] // 2)
+        if isinstance(padding, str):
+            raise ValueError(f"Conv2D: padding must be 'valid', 'same', an int or a pair, "
+                             f"got {padding!r}")
         pad = F._pair(padding, "padding")
         if min(pad) < 0:
             raise ValueError(f"Conv2D: padding must be >= 0, got {padding}")

@@ -1,7 +1,7 @@
 """Classification metrics, accumulated batch by batch from a confusion matrix.
 
 With one or two classes, precision and recall are those of class 1 (the positive class);
-with more, they are macro averages over the classes.
+with more, they are macro averages over the classes that occur (as a label or a prediction).
 """
 import numpy as np
 
@@ -29,7 +29,12 @@ class Metric:
         totals = self.confusion.sum(axis=axis)
         diag = np.diag(self.confusion)
         scores = np.divide(diag, totals, out=np.zeros(self.classes), where=totals > 0)
-        return scores[1] if self.classes == 2 else scores.mean()
+        if self.classes == 2:
+            return scores[1]
+        # Macro average over the classes seen (as label or prediction), as scikit-learn does:
+        # a class absent from both has no precision or recall and must not count as 0.
+        seen = (self.confusion.sum(axis=0) + self.confusion.sum(axis=1)) > 0
+        return scores[seen].mean() if seen.any() else 0.0
 
 
 class Accuracy(Metric):

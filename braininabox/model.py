@@ -346,12 +346,17 @@ def load(path):
     try:
         with open(path, "rb") as f:
             raw = f.read()
-        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+        archive = np.load(io.BytesIO(raw), allow_pickle=False)
+        if isinstance(archive, np.ndarray):  # a lone .npy array, not an npz archive
+            raise ValueError("it holds a single numpy array, not an npz archive")
+        with archive:
             header = json.loads(str(archive["__header__"]))
             arrays = {k: archive[k] for k in archive.files if k != "__header__"}
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
         raise ValueError(f"{path} is not a readable braininabox model file "
                          f"(corrupted or another format): {exc}") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is not a braininabox model file (its header is not a JSON object)")
     if header.get("format") != FORMAT:
         raise ValueError(f"{path} is not a braininabox model file (format {header.get('format')!r})")
     if header.get("version") != FORMAT_VERSION:

@@ -9,7 +9,7 @@ from . import _core
 
 class Optimizer:
     def __init__(self, params=None, lr=0.01):
-        if lr < 0:
+        if not lr >= 0:  # also refuses NaN
             raise ValueError(f"learning rate must be >= 0, got {lr}")
         self.lr = lr
         self.params = []
@@ -46,8 +46,10 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay."""
 
     def __init__(self, params=None, lr=0.01, momentum=0.0, weight_decay=0.0, nesterov=False):
-        if momentum < 0 or weight_decay < 0:
+        if not (momentum >= 0 and weight_decay >= 0):
             raise ValueError("momentum and weight_decay must be >= 0")
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
         super().__init__(params, lr)
 
@@ -63,9 +65,9 @@ class Adam(Optimizer):
     """Adam, with the same update as torch.optim.Adam (L2 weight_decay, not AdamW)."""
 
     def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"Adam betas must be in [0, 1), got {betas}")
-        if eps < 0 or weight_decay < 0:
+        if len(betas) != 2 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"Adam betas must be a pair in [0, 1), got {betas}")
+        if not (eps >= 0 and weight_decay >= 0):
             raise ValueError("eps and weight_decay must be >= 0")
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
         super().__init__(params, lr)
