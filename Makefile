@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-c test-py install system bench clean
 
-demo: install
+demo: install system
 	$(PY) examples/demo.py
 
 test: install system test-c test-py
