@@ -20,6 +20,12 @@ _KINDS = {"conv2d": "BB_OP_CONV2D", "linear": "BB_OP_LINEAR", "max_pool2d": "BB_
           "avg_pool2d": "BB_OP_AVG_POOL2D", "clamp": "BB_OP_CLAMP", "softmax": "BB_OP_SOFTMAX"}
 
 
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if "
+    "inline int long register restrict return short signed sizeof static struct switch typedef "
+    "union unsigned void volatile while _Bool _Complex _Imaginary".split())
+
+
 class RamBudgetError(ValueError):
     """The model's memory plan does not fit the RAM budget."""
 
@@ -106,8 +112,8 @@ def export_c(q, path, name="model", ram_budget=128 * 1024):
     whole image must also fit its board's RAM with its stack and static data; the
     board's linker script checks that.
     """
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
-        raise ValueError(f"export_c: name must be a C identifier, got {name!r}")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or "") or name in _C_KEYWORDS:
+        raise ValueError(f"export_c: name must be a C identifier (not a keyword), got {name!r}")
     plan = plan_memory(q)
     if ram_budget is not None and plan.ram_bytes > ram_budget:
         raise RamBudgetError(

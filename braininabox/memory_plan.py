@@ -2,11 +2,14 @@
 
 Every activation is a buffer with a lifetime: from the op that writes it to the last
 op that reads it (op i runs at time i; the model input is read at time 0). Buffers
-whose lifetimes overlap may not share bytes; all others may. Placement is greedy,
-largest buffer first, each at the lowest 4-byte-aligned offset that does not collide
-with an already placed buffer alive at the same time (the strategy of TFLite Micro's
-greedy planner). For a chain of layers this reaches the lower bound: the largest
-(input + output) pair of any single op.
+whose lifetimes overlap may not share bytes; all others may. Two placements are
+tried and the smaller arena kept:
+- greedy, largest buffer first, each at the lowest 4-byte-aligned offset that does not
+  collide with a placed buffer alive at the same time (TFLite Micro's greedy planner);
+  it handles any lifetimes, but can miss the optimum;
+- ping-pong, for a chain (only consecutive buffers ever live together, as in a
+  Sequential model): buffers alternate between the bottom and the top of an arena as
+  large as the biggest consecutive pair, which is the lower bound.
 
 A standalone ReLU (clamp) runs in place, so its output is its input's buffer.
 """
@@ -58,16 +61,38 @@ class MemoryPlan:
         return "\n".join(lines)
 
 
-def _place(buffers):
-    placed = []
+def _aligned(n):
+    return -(-n // ALIGN) * ALIGN
+
+
+def _greedy(buffers):
+    offsets, placed = {}, []
     for buf in sorted(buffers, key=lambda b: (-b.size, b.first)):
         offset = 0
-        for other in sorted((p for p in placed if p.alive_with(buf)), key=lambda p: p.offset):
-            if offset + buf.size <= other.offset:
+        for other in sorted((p for p in placed if p.alive_with(buf)), key=lambda p: offsets[id(p)]):
+            if offset + buf.size <= offsets[id(other)]:
                 break  # fits in the gap before `other`
-            offset = max(offset, -(-(other.offset + other.size) // ALIGN) * ALIGN)
-        buf.offset = offset
+            offset = max(offset, _aligned(offsets[id(other)] + other.size))
+        offsets[id(buf)] = offset
         placed.append(buf)
+    return [offsets[id(b)] for b in buffers]
+
+
+def _ping_pong(buffers):
+    """None unless buffers (in creation order) form a chain."""
+    for i, a in enumerate(buffers):
+        if any(a.alive_with(b) for b in buffers[i + 2:]):
+            return None
+    sizes = [_aligned(b.size) for b in buffers]
+    arena = max([sizes[0]] + [x + y for x, y in zip(sizes, sizes[1:])])
+    return [0 if i % 2 == 0 else arena - size for i, size in enumerate(sizes)]
+
+
+def _place(buffers):
+    candidates = [c for c in (_greedy(buffers), _ping_pong(buffers)) if c is not None]
+    best = min(candidates, key=lambda offs: max(o + b.size for o, b in zip(offs, buffers)))
+    for buf, offset in zip(buffers, best):
+        buf.offset = offset
 
 
 def plan_memory(q):

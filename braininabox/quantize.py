@@ -79,8 +79,6 @@ def _stages(model):
             continue
         kind = {Conv2D: "conv2d", Linear: "linear", MaxPool: "max_pool2d", AvgPool: "avg_pool2d",
                 ReLU: "clamp", Flatten: "reshape", Softmax: "softmax"}[type(layer)]
-        if kind == "softmax" and layer.axis not in (-1, 1):
-            raise ValueError(f"quantize: layer {index} (Softmax) must be over the feature axis")
         stages.append((kind, [layer], index))
     return stages
 
@@ -167,6 +165,9 @@ def quantize(model, calibration_data, batch_size=256):
             op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,
                         in_q=current_q, out_q=current_q, act_min=current_q[1], act_max=127)
         else:  # softmax: output scale 1/256, zero point -128
+            if len(in_shape) != 1:
+                raise ValueError(f"quantize: layer {index} (Softmax) gets per-sample shape {in_shape}; "
+                                 f"int8 softmax runs over a feature vector (put a Flatten before it)")
             distances = np.arange(256, dtype=np.float64) * current_q[0]
             table = round_half_away(EXP_TABLE_ONE * np.exp(-distances)).astype(np.int32)
             op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,

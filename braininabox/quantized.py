@@ -58,6 +58,9 @@ class Int8Op:
 
     def run(self, x):
         """x: int8 (N, in_size) -> int8 (N, out_size), through the C kernel."""
+        if x.ndim != 2 or x.shape[1] != self.in_size:
+            raise ValueError(f"int8 {self.name} expects (N, {self.in_size}) inputs, got {x.shape}")
+        self._check_shapes()
         n = x.shape[0]
         x = np.ascontiguousarray(x, dtype=np.int8)
         y = np.empty((n, self.out_size), dtype=np.int8)
@@ -86,6 +89,32 @@ class Int8Op:
             raise ValueError(f"unknown int8 op kind {self.kind!r}")
         _core.check(status, f"int8 {self.name}")
         return y
+
+    def _check_shapes(self):
+        """The output the kernel will write must be exactly out_shape (no C overrun)."""
+        if self.kind == "conv2d":
+            p = _core.conv2d_params((1,) + self.chw_in, self.weights.shape, self.stride, self.padding)
+            expected = (self.weights.shape[0],) + _core.conv2d_output_hw(p)
+        elif self.kind == "linear":
+            if self.weights.shape != (self.out_size, self.in_size):
+                raise ValueError(f"int8 {self.name}: weights {self.weights.shape} do not map "
+                                 f"{self.in_size} inputs to {self.out_size} outputs")
+            expected = (self.out_size,)
+        elif self.kind in ("max_pool2d", "avg_pool2d"):
+            p = _core.pool2d_params((1,) + self.chw_in, self.kernel, self.stride)
+            expected = (self.chw_in[0],) + _core.pool2d_output_hw(p)
+        else:
+            expected = tuple(self.in_shape)
+        if int(np.prod(expected)) != self.out_size:
+            raise ValueError(f"int8 {self.name}: out_shape {self.out_shape} but the kernel "
+                             f"produces {expected}")
+        for name in ("bias", "multiplier", "shift"):
+            values = getattr(self, name)
+            if values is not None and values.shape != (expected[0],):
+                raise ValueError(f"int8 {self.name}: {name} must have {expected[0]} values, "
+                                 f"got {values.shape}")
+        if self.exp_table is not None and self.exp_table.shape != (256,):
+            raise ValueError(f"int8 {self.name}: exp_table must have 256 entries")
 
     def flash_bytes(self):
         arrays = (self.weights, self.bias, self.multiplier, self.shift, self.exp_table)

@@ -6,7 +6,7 @@ int32_t bb_saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
         return INT32_MAX; /* the only product whose doubling overflows */
     int64_t ab = (int64_t)a * (int64_t)b;
     int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    /* Division truncates toward zero: together with the nudge this rounds half away from zero. */
+    /* Division truncates toward zero; with the nudge this rounds to nearest, ties toward +inf. */
     return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
 }
 

@@ -1,0 +1,392 @@
+"""The activation memory plan (braininabox/memory_plan.py) and the C header export
+(braininabox/export.py): exact offsets, no overlap of live buffers, the RAM budget,
+a header that compiles warning-free as C99 and holds exactly the model, atomic writes.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import braininabox as bb
+from braininabox import export as export_module
+from braininabox.export import RamBudgetError, export_c
+from braininabox.layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Softmax
+from braininabox.memory_plan import plan_memory
+from braininabox.quantized import Int8Op, QuantizedModel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GCC = shutil.which("gcc")
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
+          "-I", os.path.join(ROOT, "csrc"), "-I", os.path.join(ROOT, "embedded")]
+needs_gcc = pytest.mark.skipif(GCC is None, reason="gcc not found")
+
+
+def round4(n):
+    return -(-n // 4) * 4
+
+
+# ------------------------------------------------------------ hand-built models
+def op(kind, in_shape, out_shape, arrays=True, **kw):
+    out = int(np.prod(out_shape))
+    fields = {}
+    if kind in ("conv2d", "linear") and arrays:
+        fields = dict(weights=np.ones((out_shape[0],) + ((in_shape[0], 3, 3) if kind == "conv2d"
+                                                         else (int(np.prod(in_shape)),)), np.int8),
+                      bias=np.zeros(out_shape[0], np.int32),
+                      multiplier=np.full(out_shape[0], 2**30, np.int32),
+                      shift=np.full(out_shape[0], -2, np.int32))
+    if kind == "softmax" and arrays:
+        fields = dict(exp_table=np.full(256, 1 << 20, np.int32))
+    fields.update(kw)
+    return Int8Op(kind=kind, name=f"{kind} {out}", in_shape=tuple(in_shape), out_shape=tuple(out_shape),
+                  in_q=(1.0, 0), out_q=(1.0, 0), **fields)
+
+
+def hand_model():
+    """input (1,10,10) 100 B -> conv 3x3 (4,8,8) 256 B -> max pool (4,4,4) 64 B -> clamp
+    (in place) -> linear 10 B -> softmax 10 B."""
+    ops = [op("conv2d", (1, 10, 10), (4, 8, 8), kernel=(3, 3)),
+           op("max_pool2d", (4, 8, 8), (4, 4, 4), kernel=(2, 2), stride=(2, 2)),
+           op("clamp", (4, 4, 4), (4, 4, 4), act_min=-5),
+           op("linear", (64,), (10,)),
+           op("softmax", (10,), (10,))]
+    return QuantizedModel(ops, (1, 10, 10), (1.0, 0), (10,))
+
+
+def check_plan_invariants(q, plan):
+    buffers = plan.buffers
+    assert plan.arena_bytes % 4 == 0
+    for b in buffers:
+        assert b.offset >= 0 and b.offset % 4 == 0, b
+        assert b.offset + b.size <= plan.arena_bytes, b
+    # every pair of buffers alive at the same time is disjoint
+    for i, a in enumerate(buffers):
+        for b in buffers[i + 1:]:
+            if a.first <= b.last and b.first <= a.last:
+                assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset, (a, b)
+    # each op reads the previous op's output; a clamp writes in place
+    assert len(plan.op_io) == len(q.ops)
+    assert plan.op_io[0][0] == buffers[0].offset
+    for t, (o, (i_at, o_at)) in enumerate(zip(q.ops, plan.op_io)):
+        if t:
+            assert i_at == plan.op_io[t - 1][1]
+        if o.kind == "clamp":
+            assert i_at == o_at
+    # the arena is at least the largest (input + output) of any op
+    lower = max(round4(o.in_size + o.out_size) for o in q.ops if o.kind != "clamp")
+    assert plan.arena_bytes >= lower
+    assert plan.activation_bytes == sum(b.size for b in buffers)
+    alive = [sum(b.size for b in buffers if b.first <= t <= b.last) for t in range(len(q.ops))]
+    assert plan.peak_bytes == max(alive) and alive[plan.peak_op] == plan.peak_bytes
+    assert plan.flash_bytes == sum(o.flash_bytes() for o in q.ops)
+    return lower
+
+
+def test_memory_plan_of_a_hand_built_chain():
+    q = hand_model()
+    plan = plan_memory(q)
+    assert [(b.size, b.first, b.last) for b in plan.buffers] == [
+        (100, 0, 0), (256, 0, 1), (64, 1, 3), (10, 3, 4), (10, 4, 4)]
+    assert [b.offset for b in plan.buffers] == [256, 0, 256, 0, 12]
+    assert plan.op_io == [(256, 0), (0, 256), (256, 256), (256, 0), (0, 12)]
+    assert plan.arena_bytes == 356 == 100 + 256
+    assert plan.activation_bytes == 440
+    assert (plan.peak_op, plan.peak_bytes) == (0, 356)
+    assert plan.scratch_bytes == 0 and plan.ram_bytes == 356
+    assert plan.flash_bytes == (36 + 3 * 16) + (640 + 3 * 40) + 1024
+    assert check_plan_invariants(q, plan) == plan.arena_bytes
+    assert plan == q.memory_plan()
+    text = str(plan)
+    assert "arena 356 B" in text and "peak at op 0 (conv2d 256)" in text
+
+
+def test_memory_plan_random_chains_never_overlap():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        sizes = rng.integers(1, 300, rng.integers(2, 9)).tolist()
+        ops, shape = [], (sizes[0],)
+        for s in sizes[1:]:
+            if rng.random() < 0.25:
+                ops.append(op("clamp", shape, shape))
+            ops.append(op("linear", shape, (s,), arrays=False))
+            shape = (s,)
+        q = QuantizedModel(ops, (sizes[0],), (1.0, 0), shape)
+        plan = plan_memory(q)
+        check_plan_invariants(q, plan)
+        assert plan.arena_bytes <= round4(sum(round4(s) for s in sizes))
+
+
+def test_memory_plan_chain_reaches_the_lower_bound():
+    ops = [op("linear", (8,), (4,)), op("linear", (4,), (4,)), op("linear", (4,), (8,))]
+    q = QuantizedModel(ops, (8,), (1.0, 0), (8,))
+    plan = plan_memory(q)
+    check_plan_invariants(q, plan)
+    assert plan.arena_bytes == 12
+
+
+# ------------------------------------------------------------ real models
+@pytest.fixture(scope="module")
+def small_q():
+    """Conv2D + MaxPool + standalone ReLU + Flatten + Linear + Softmax; every activation a
+    multiple of 4 bytes: input 144, conv 400, pool 100 (clamped in place), linear 8, softmax 8."""
+    bb.seed(0)
+    model = bb.Sequential([Conv2D(4, 3), MaxPool(2), ReLU(), Flatten(), Linear(8), Softmax()])
+    X = np.random.default_rng(0).random((32, 1, 12, 12)).astype(np.float32)
+    return bb.quantize(model, X)
+
+
+def test_memory_plan_of_a_quantized_model(small_q):
+    plan = small_q.memory_plan()
+    assert [o.kind for o in small_q.ops] == ["conv2d", "max_pool2d", "clamp", "linear", "softmax"]
+    lower = check_plan_invariants(small_q, plan)
+    assert plan.arena_bytes == lower == 144 + 400
+    assert plan.activation_bytes == 144 + 400 + 100 + 8 + 8
+    assert plan.op_io[2][0] == plan.op_io[2][1] == plan.op_io[1][1]  # the clamp is in place
+    assert (plan.peak_op, plan.peak_bytes) == (0, 544)
+
+
+# ------------------------------------------------------------ the header
+def test_header_contents(small_q, tmp_path):
+    path = tmp_path / "digits.h"
+    plan = export_c(small_q, path, name="digits")
+    assert plan == plan_memory(small_q)
+    text = path.read_text()
+    assert f"#define DIGITS_ARENA_BYTES {plan.arena_bytes}u\n" in text
+    assert f"#define DIGITS_INPUT_SIZE 144u\n" in text and "#define DIGITS_OUTPUT_SIZE 8u\n" in text
+    assert re.search(r"\.format_version = 1,", text)
+    assert export_module.FORMAT_VERSION == 1
+    bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
+    assert re.search(r"#define BB_MODEL_FORMAT_VERSION 1\b", bb_model_h)
+    assert '.name = "digits"' in text and "#ifndef BB_MODEL_DIGITS_H" in text
+    # top-level declarations: static const data and one static inline accessor, nothing else
+    top = [line for line in text.splitlines() if re.match(r"[A-Za-z_]", line)]
+    assert top and all(line.startswith("static const ") or
+                       line.startswith("static inline const bb_model *digits_model(void)")
+                       for line in top), top
+    symbols = re.findall(r"^static const \w+ (\w+)", text, flags=re.M)
+    assert "digits" in symbols and "digits_ops" in symbols
+    assert all(s == "digits" or s.startswith("digits_") for s in symbols), symbols
+    macros = re.findall(r"^#define (\w+)", text, flags=re.M)
+    assert all(m.startswith(("DIGITS_", "BB_MODEL_DIGITS_")) for m in macros), macros
+    # the op table carries the plan's offsets
+    ats = re.findall(r"\.input_at = (\d+)u, \.output_at = (\d+)u", text)
+    assert [(int(a), int(b)) for a, b in ats] == plan.op_io
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def _compile(args, cwd):
+    result = subprocess.run([GCC] + CFLAGS + args, cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@needs_gcc
+def test_header_compiles_on_its_own(small_q, tmp_path):
+    export_c(small_q, tmp_path / "model.h")
+    _compile(["-x", "c", "-c", "model.h", "-o", "model_h.o"], tmp_path)
+    # and with no non-const data: every object symbol is read-only (no -fpic relocations)
+    _compile(["-fno-pic", "-x", "c", "-c", "model.h", "-o", "nopic.o"], tmp_path)
+    nm = subprocess.run(["nm", "nopic.o"], cwd=tmp_path, capture_output=True, text=True)
+    if nm.returncode == 0:
+        kinds = {line.split()[-2] for line in nm.stdout.splitlines() if line.strip()}
+        assert not kinds & set("dDbBcCgGsS"), nm.stdout
+
+
+DUMP_C = r"""
+#include <stdio.h>
+#include "digits.h"
+#include "other.h"
+
+typedef char arena_matches_plan[(DIGITS_ARENA_BYTES == %(arena)du) ? 1 : -1];
+typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 1) ? 1 : -1];
+
+static void dump8(const char *what, const int8_t *a, long n)
+{
+    long i;
+    printf("%%s", what);
+    for (i = 0; i < n; i++)
+        printf(" %%d", a[i]);
+    printf("\n");
+}
+
+static void dump32(const char *what, const int32_t *a, long n)
+{
+    long i;
+    printf("%%s", what);
+    for (i = 0; a != NULL && i < n; i++)
+        printf(" %%ld", (long)a[i]);
+    printf("\n");
+}
+
+int main(void)
+{
+    const bb_model *m = digits_model();
+    uint32_t i;
+    printf("model %%u %%s %%u %%u %%u %%u %%d %%d %%d %%d %%d %%.9g %%.9g\n",
+           (unsigned)m->format_version, m->name, (unsigned)m->op_count, (unsigned)m->arena_bytes,
+           (unsigned)m->input_size, (unsigned)m->output_size, (int)m->input_c, (int)m->input_h,
+           (int)m->input_w, (int)m->input_zero_point, (int)m->output_zero_point,
+           (double)m->input_scale, (double)m->output_scale);
+    for (i = 0; i < m->op_count; i++) {
+        const bb_op *op = &m->ops[i];
+        long nw = (long)op->out_c * op->in_c * (op->kind == BB_OP_CONV2D ? op->kernel_h * op->kernel_w
+                                                                         : op->in_h * op->in_w);
+        printf("op %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%u %%u\n",
+               (int)op->kind, (int)op->in_c, (int)op->in_h, (int)op->in_w, (int)op->out_c,
+               (int)op->out_h, (int)op->out_w, (int)op->kernel_h, (int)op->kernel_w,
+               (int)op->stride_h, (int)op->stride_w, (int)op->pad_h, (int)op->pad_w,
+               (int)op->quant.input_offset, (int)op->quant.output_offset,
+               (int)op->quant.activation_min, (int)op->quant.activation_max,
+               (unsigned)op->input_at, (unsigned)op->output_at);
+        if (op->weights != NULL)
+            dump8("weights", op->weights, nw);
+        dump32("bias", op->bias, op->out_c);
+        dump32("multiplier", op->multiplier, op->out_c);
+        dump32("shift", op->shift, op->out_c);
+        dump32("exp_table", op->exp_table, 256);
+    }
+    printf("other %%u %%s\n", (unsigned)other_model()->arena_bytes, other_model()->name);
+    return m->format_version == BB_MODEL_FORMAT_VERSION ? 0 : 1;
+}
+"""
+
+
+@needs_gcc
+def test_header_compiled_into_a_program_holds_the_model(small_q, mlp_q, tmp_path):
+    plan = export_c(small_q, tmp_path / "digits.h", name="digits")
+    other_plan = export_c(mlp_q, tmp_path / "other.h", name="other")
+    (tmp_path / "main.c").write_text(DUMP_C % {"arena": plan.arena_bytes})
+    _compile(["main.c", "-o", "main"], tmp_path)
+    run = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    head = lines[0].split()
+    assert len(head) == 14, head
+    assert head[:12] == ["model", "1", "digits", "5", str(plan.arena_bytes), "144", "8", "1", "12",
+                         "12", str(small_q.input_q[1]), str(small_q.output_q[1])]
+    assert float(head[12]) == pytest.approx(small_q.input_q[0], rel=1e-7)
+    assert float(head[13]) == pytest.approx(1 / 256, rel=1e-7)
+    kinds = {"conv2d": 1, "linear": 2, "max_pool2d": 3, "avg_pool2d": 4, "clamp": 5, "softmax": 6}
+    body = lines[1:-1]
+    for i, o in enumerate(small_q.ops):
+        header = body.pop(0).split()
+        c_in, h_in, w_in = o.chw_in
+        c_out, h_out, w_out = o.chw_out
+        expected = [kinds[o.kind], c_in, h_in, w_in, c_out, h_out, w_out, *o.kernel, *o.stride,
+                    *o.padding, -o.in_q[1], o.out_q[1], o.act_min, o.act_max, *plan.op_io[i]]
+        assert header[0] == "op" and [int(v) for v in header[1:]] == expected, (i, header)
+        for field in ("weights", "bias", "multiplier", "shift", "exp_table"):
+            value = getattr(o, field)
+            if field == "weights" and value is None:
+                continue
+            line = body.pop(0).split()
+            assert line[0] == field
+            got = [int(v) for v in line[1:]]
+            assert got == ([] if value is None else np.asarray(value).ravel().tolist()), (i, field)
+    assert not body
+    assert lines[-1] == f"other {other_plan.arena_bytes} other"
+
+
+@pytest.fixture(scope="module")
+def mlp_q():
+    bb.seed(3)
+    model = bb.Sequential([Linear(6), ReLU(), Linear(3)])
+    return bb.quantize(model, np.random.default_rng(3).normal(size=(20, 5)).astype(np.float32))
+
+
+@pytest.mark.parametrize("name", ["1abc", "my-model", "", "a b", "model.h", "ü", None])
+def test_bad_names_are_refused(small_q, tmp_path, name):
+    with pytest.raises(ValueError, match="C identifier"):
+        export_c(small_q, tmp_path / "x.h", name=name)
+    assert not list(tmp_path.iterdir())
+
+
+def test_c_keyword_names_are_refused(small_q, tmp_path):
+    with pytest.raises(ValueError):
+        export_c(small_q, tmp_path / "x.h", name="int")
+
+
+# ------------------------------------------------------------ the RAM budget
+@pytest.fixture(scope="module")
+def big_q():
+    """Conv2D(64, 3) + ReLU on a 64x64 image: 4,096 + 246,016 bytes at its one op."""
+    bb.seed(0)
+    model = bb.Sequential([Conv2D(64, 3), ReLU()])
+    return bb.quantize(model, np.random.default_rng(0).random((4, 1, 64, 64)).astype(np.float32))
+
+
+def test_ram_budget_refusal_names_bytes_budget_and_peak(big_q, tmp_path):
+    plan = plan_memory(big_q)
+    assert plan.ram_bytes == 4096 + 64 * 62 * 62 and plan.peak_op == 0
+    with pytest.raises(RamBudgetError) as info:
+        export_c(big_q, tmp_path / "big.h", ram_budget=128 * 1024)
+    message = str(info.value)
+    assert "250,112 bytes" in message
+    assert "131,072 bytes" in message
+    assert "op 0 (layer 0 (Conv2D + ReLU))" in message
+    assert isinstance(info.value, ValueError)
+    assert not list(tmp_path.iterdir())
+    # exactly the plan's size fits, one byte less does not; None means no limit
+    export_c(big_q, tmp_path / "big.h", ram_budget=plan.ram_bytes)
+    with pytest.raises(RamBudgetError):
+        export_c(big_q, tmp_path / "big2.h", ram_budget=plan.ram_bytes - 1)
+    export_c(big_q, tmp_path / "big3.h", ram_budget=None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.h", "big3.h"]
+
+
+# ------------------------------------------------------------ atomic writes
+def _old_file(tmp_path):
+    path = tmp_path / "model.h"
+    path.write_text("/* the previous export */\n")
+    return path
+
+
+def test_failed_replace_leaves_the_old_file_and_no_temp(small_q, tmp_path, monkeypatch):
+    path = _old_file(tmp_path)
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export_module.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        export_c(small_q, path)
+    assert path.read_text() == "/* the previous export */\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.h"]
+
+
+@pytest.mark.parametrize("error", [OSError("no space left"), KeyboardInterrupt()])
+def test_failure_midway_through_the_write(small_q, tmp_path, monkeypatch, error):
+    path = _old_file(tmp_path)
+    real_fdopen = os.fdopen
+
+    class HalfWriter:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, text):
+            self.f.write(text[:len(text) // 2])
+            self.f.flush()
+            raise error
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+            return False
+
+    monkeypatch.setattr(export_module.os, "fdopen", lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k)))
+    with pytest.raises(type(error)):
+        export_c(small_q, path)
+    assert path.read_text() == "/* the previous export */\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.h"]
+
+
+def test_successful_export_replaces_the_old_file(small_q, tmp_path):
+    path = _old_file(tmp_path)
+    export_c(small_q, str(path), name="digits")
+    assert "BB_MODEL_DIGITS_H" in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.h"]
