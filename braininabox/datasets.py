@@ -1,4 +1,5 @@
-"""MNIST and Fashion-MNIST loaders.
+"""Dataset loaders: MNIST and Fashion-MNIST; the SMS Spam Collection and the
+King County house sales (single files, see the end of this docstring).
 
     (X_train, y_train), (X_test, y_test) = load_mnist()
 
@@ -23,12 +24,26 @@ arrays x_train, y_train, x_test, y_test) or all four IDX files
 (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
 t10k-labels-idx1-ubyte, each plain or ``.gz``). The npz wins over IDX files;
 a folder with only some of the IDX files is skipped.
+
+Single-file data sets are found by ``find_data_file(filename, path=None)``:
+``path`` (a file, or a folder holding ``filename``; nothing else is tried when
+it is given), then ``$BB_DATA_DIR/<filename>``, then the cache folder
+``$XDG_CACHE_HOME/braininabox/data/<filename>``. Two loaders build on it:
+
+- ``load_sms_spam(path=None)`` -> ``(labels, texts)``, the UCI SMS Spam
+  Collection (5,574 messages, 747 spam); downloaded from UCI into the cache
+  folder when not found (unless ``BB_OFFLINE=1``);
+- ``load_house_sales(path=None, columns=None)`` -> ``{column: array}``, the
+  King County house sales CSV (``kc_house_data.csv``, 21,613 sales); it has
+  no public download (Kaggle needs a login), so it must be provided.
 """
 
+import csv
 import gzip
 import hashlib
 import http.client
 import os
+import pathlib
 import pickle
 import socket
 import struct
@@ -42,7 +57,8 @@ import zlib
 import numpy as np
 
 __all__ = ["load_mnist", "load_fashion_mnist", "DatasetNotFoundError",
-           "ChecksumError", "FASHION_MNIST_CLASSES"]
+           "ChecksumError", "FASHION_MNIST_CLASSES", "find_data_file",
+           "load_sms_spam", "load_house_sales"]
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -359,3 +375,279 @@ def _check_split(x, y, where):
     if len(y) and (y.min() < 0 or y.max() > 9):
         raise ValueError(f"{where}: labels outside 0..9 (min {y.min()}, "
                          f"max {y.max()})")
+
+
+# ------------------------------------------------------- single-file data sets
+
+def _offline():
+    """The value of BB_OFFLINE when it disables downloads, else None."""
+    value = os.environ.get("BB_OFFLINE", "")
+    return value if value.strip().lower() not in ("", "0", "false", "no") else None
+
+
+def find_data_file(filename, path=None, *, hint=None):
+    """Find the data file ``filename`` and return its ``pathlib.Path``.
+
+    Looked for, in order: ``path`` when given (the file itself, or a folder
+    holding ``filename``; nothing else is tried), ``$BB_DATA_DIR/<filename>``,
+    then the cache folder ``$XDG_CACHE_HOME/braininabox/data/<filename>``
+    (``~/.cache/...`` by default). Nothing is downloaded here.
+
+    Raises DatasetNotFoundError listing where it looked and how to provide
+    the file; ``hint`` (a sentence) is added to that message.
+    """
+    tail = f" {hint}" if hint else ""
+    if path is not None:
+        p = pathlib.Path(os.fspath(path))
+        if p.is_file():
+            return p
+        if p.is_dir():
+            if (p / filename).is_file():
+                return p / filename
+            raise DatasetNotFoundError(
+                f"{filename}: the given folder {p} does not hold {filename}.{tail}")
+        raise DatasetNotFoundError(
+            f"{filename}: the given path {p} does not exist.{tail}")
+
+    looked = []
+    folders = []
+    if os.environ.get("BB_DATA_DIR"):
+        folders.append(os.environ["BB_DATA_DIR"])
+    else:
+        looked.append("$BB_DATA_DIR (not set)")
+    cache = _cache_dir("data")
+    folders.append(cache)
+    for folder in folders:
+        candidate = pathlib.Path(folder) / filename
+        if candidate.is_file():
+            return candidate
+        looked.append(f"{candidate} ("
+                      + ("no such file" if os.path.isdir(folder)
+                         else "folder does not exist") + ")")
+    raise DatasetNotFoundError(
+        f"{filename} not found. Looked in:\n  - " + "\n  - ".join(looked)
+        + f"\nTo provide it: pass its path (path=, or the program's option), "
+        f"or put it in a folder named by BB_DATA_DIR, or in {cache}.{tail}")
+
+
+# SMS Spam Collection (UCI ML repository, dataset 228; CC BY 4.0).
+SMS_SPAM_URL = ("https://archive.ics.uci.edu/ml/machine-learning-databases/"
+                "00228/smsspamcollection.zip")
+SMS_SPAM_FILE = "SMSSpamCollection"
+SMS_SPAM_COUNT = 5574           # messages in the published collection
+SMS_SPAM_SPAM_COUNT = 747       # of which spam
+
+
+def load_sms_spam(path=None):
+    """Load the SMS Spam Collection: returns ``(labels, texts)``, two lists of
+    str, each label ``'ham'`` or ``'spam'``.
+
+    The file is tab-separated ``label<TAB>text``, one message a line, UTF-8,
+    with no quoting (quotes inside messages are plain characters). It is
+    found by :func:`find_data_file` (``path``, ``$BB_DATA_DIR``, the cache);
+    when it is nowhere and ``path`` is not given, the UCI zip is downloaded
+    and ``SMSSpamCollection`` extracted into the cache (unless BB_OFFLINE=1).
+
+    Raises DatasetNotFoundError (not found, download impossible), ValueError
+    naming the file and line of a malformed row, ChecksumError when a
+    download does not hold the expected collection.
+    """
+    hint = (f"It is downloaded from {SMS_SPAM_URL} when online "
+            "(unset BB_OFFLINE).")
+    try:
+        file = find_data_file(SMS_SPAM_FILE, path,
+                              hint=hint if path is None else None)
+    except DatasetNotFoundError as e:
+        if path is not None:
+            raise
+        offline = _offline()
+        if offline is not None:
+            raise DatasetNotFoundError(
+                f"{e}\n(download skipped: BB_OFFLINE={offline})") from None
+        dest = os.path.join(_cache_dir("data"), SMS_SPAM_FILE)
+        try:
+            _download_sms_spam(dest)
+        except _NETWORK_ERRORS as net:
+            raise DatasetNotFoundError(
+                f"{e}\n(download failed: {net})") from None
+        file = pathlib.Path(dest)
+    with open(file, "rb") as f:
+        data = f.read()
+    return _parse_sms_spam(data, str(file))
+
+
+def _parse_sms_spam(data, source):
+    """Parse the bytes of an SMS Spam Collection file (see load_sms_spam)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"{source}, line {line}: not valid UTF-8 "
+                         f"({e.reason})") from None
+    labels, texts = [], []
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue        # blank lines (e.g. the final newline) carry nothing
+        label, tab, message = line.partition("\t")
+        if not tab:
+            raise ValueError(f"{source}, line {number}: no tab; expected "
+                             f"'ham<TAB>text' or 'spam<TAB>text', got "
+                             f"{line[:40]!r}")
+        if label not in ("ham", "spam"):
+            raise ValueError(f"{source}, line {number}: label {label[:20]!r} "
+                             "is neither 'ham' nor 'spam'")
+        labels.append(label)
+        texts.append(message)
+    if not labels:
+        raise ValueError(f"{source}: no messages (empty file?)")
+    return labels, texts
+
+
+def _download_sms_spam(dest):
+    """Download the UCI zip and extract SMSSpamCollection to ``dest``.
+
+    UCI publishes no checksum for this zip, and none can be pinned offline,
+    so the CONTENT is verified instead: the zip must hold SMSSpamCollection,
+    valid UTF-8, with exactly 5,574 tab-separated lines labelled ham or spam
+    (747 spam). Only then is the file renamed into place (atomically);
+    otherwise ChecksumError and nothing is kept.
+    """
+    folder = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_zip = tempfile.mkstemp(dir=folder, prefix=".smsspam", suffix=".zip.part")
+    tmp_out = None
+    try:
+        print(f"braininabox: downloading {SMS_SPAM_URL}", file=sys.stderr)
+        with os.fdopen(fd, "wb") as f, \
+                urllib.request.urlopen(SMS_SPAM_URL, timeout=TIMEOUT) as response:
+            while True:
+                chunk = response.read(1 << 20)
+                if not chunk:
+                    break
+                f.write(chunk)
+        try:
+            with zipfile.ZipFile(tmp_zip) as z:
+                names = [n for n in z.namelist()
+                         if os.path.basename(n) == SMS_SPAM_FILE]
+                if not names:
+                    raise ChecksumError(
+                        f"{SMS_SPAM_URL}: the zip holds no {SMS_SPAM_FILE} "
+                        f"(has {z.namelist()}); the download was discarded")
+                data = z.read(names[0])
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise ChecksumError(f"{SMS_SPAM_URL}: not a readable zip ({e}); "
+                                "the download was discarded") from None
+        try:
+            labels, _ = _parse_sms_spam(data, f"{SMS_SPAM_URL}:{SMS_SPAM_FILE}")
+        except ValueError as e:
+            raise ChecksumError(f"{e}; the download was discarded") from None
+        n_spam = labels.count("spam")
+        if len(labels) != SMS_SPAM_COUNT or n_spam != SMS_SPAM_SPAM_COUNT:
+            raise ChecksumError(
+                f"{SMS_SPAM_URL}: {SMS_SPAM_FILE} has {len(labels)} messages "
+                f"({n_spam} spam), expected {SMS_SPAM_COUNT} "
+                f"({SMS_SPAM_SPAM_COUNT} spam); the download was discarded")
+        fd, tmp_out = tempfile.mkstemp(dir=folder, prefix="." + SMS_SPAM_FILE,
+                                       suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp_out, dest)
+        tmp_out = None
+    finally:
+        for tmp in (tmp_zip, tmp_out):
+            if tmp is not None:
+                try:
+                    os.remove(tmp)
+                except FileNotFoundError:
+                    pass
+
+
+# King County (Seattle) house sales, May 2014 - May 2015 (Kaggle, CC0).
+HOUSE_SALES_FILE = "kc_house_data.csv"
+HOUSE_SALES_HINT = (
+    "There is no public download without a login: get kc_house_data.csv "
+    "from Kaggle (https://www.kaggle.com/datasets/harlfoxem/housesalesprediction, "
+    "sign in, Download) and put it in one of those places.")
+
+
+def load_house_sales(path=None, columns=None):
+    """Load the King County house sales CSV (or any CSV with a header row).
+
+    Returns a dict ``{column name: numpy array}`` in file order. Columns whose
+    values are all finite numbers come back as float64, the others (such as
+    ``date``) as str arrays. With ``columns`` (a list of names) only those
+    are returned, and every one must exist and be numeric.
+
+    The file is found by :func:`find_data_file` (``path``, ``$BB_DATA_DIR``,
+    the cache); it is never downloaded (Kaggle needs a login).
+    Raises DatasetNotFoundError, or ValueError naming the file (and line)
+    of a malformed row, a missing column or a non-numeric value.
+    """
+    file = find_data_file(HOUSE_SALES_FILE, path, hint=HOUSE_SALES_HINT)
+    source = str(file)
+    try:
+        with open(file, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f, strict=True)
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"{source}: empty file (expected a header line)")
+            header = [name.strip() for name in header]
+            if any(not name for name in header):
+                raise ValueError(f"{source}, line 1: empty column name in "
+                                 "the header")
+            dupes = sorted({n for n in header if header.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{source}, line 1: duplicate column names "
+                                 f"{dupes}")
+            rows, lines = [], []
+            for row in reader:
+                if not row:
+                    continue        # blank line
+                if len(row) != len(header):
+                    raise ValueError(
+                        f"{source}, line {reader.line_num}: {len(row)} fields, "
+                        f"expected {len(header)} (as in the header)")
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{source}: not UTF-8 text ({e.reason})") from None
+    except csv.Error as e:
+        raise ValueError(f"{source}, line {reader.line_num}: malformed CSV "
+                         f"({e})") from None
+    if not rows:
+        raise ValueError(f"{source}: no data rows after the header")
+
+    if columns is None:
+        wanted, strict = header, False
+    else:
+        wanted, strict = list(columns), True
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise ValueError(
+                f"{source}: no column {', '.join(map(repr, missing))} "
+                f"(columns are: {', '.join(header)})")
+    out = {}
+    for name in wanted:
+        j = header.index(name)
+        values = [row[j].strip() for row in rows]
+        try:
+            array = np.array(values, dtype=np.float64)
+            bad = ~np.isfinite(array)
+        except ValueError:
+            array, bad = None, None
+        if array is not None and not bad.any():
+            out[name] = array
+            continue
+        if not strict:
+            out[name] = np.array(values, dtype=str)
+            continue
+        for i, v in enumerate(values):     # find the first bad value, to name it
+            try:
+                if np.isfinite(float(v)):
+                    continue
+            except ValueError:
+                pass
+            raise ValueError(f"{source}, line {lines[i]}: column {name!r} "
+                             f"has the non-numeric value {v[:30]!r}")
+    return out
