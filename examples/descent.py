@@ -508,7 +508,7 @@ def parse_start(text):
             raise ValueError
         point = tuple(float(p) for p in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two numbers like 3,4 (or =-1.2,1), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected two numbers like 3,4 (or =-1.2,1), got {text!r}") from None
     if not all(math.isfinite(v) for v in point):
         raise argparse.ArgumentTypeError(f"the start point must be finite, got {text!r}")
     return point

@@ -155,7 +155,7 @@ def test_header_contents(small_q, tmp_path):
     assert plan == plan_memory(small_q)
     text = path.read_text()
     assert f"#define DIGITS_ARENA_BYTES {plan.arena_bytes}u\n" in text
-    assert f"#define DIGITS_INPUT_SIZE 144u\n" in text and "#define DIGITS_OUTPUT_SIZE 8u\n" in text
+    assert "#define DIGITS_INPUT_SIZE 144u\n" in text and "#define DIGITS_OUTPUT_SIZE 8u\n" in text
     assert re.search(r"\.format_version = 1,", text)
     assert export_module.FORMAT_VERSION == 1
     bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
