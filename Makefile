@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml setup.py braininabox/_build_ffi.py $(wildcard csrc/*.c 
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=77" wheel "cffi>=1.15" "numpy>=1.21" "pytest>=7"
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,examples]"
 	touch $(STAMP)
 
 system:
