@@ -33,7 +33,10 @@ def cdef_from_header(text):
 
 def compile_args():
     # -fno-math-errno: sqrtf and friends need not set errno, so loops using them vectorize.
-    args = ["-std=c99", "-O3", "-fno-math-errno", "-Wall", "-Wextra"]
+    # -fno-wrapv undoes the -fwrapv in Python's own CFLAGS: with wrapping int arithmetic
+    # the compiler cannot widen int indices, and loops stop vectorizing (max-pool measured
+    # 7.0 ms with it, 1.5 ms without). The kernels never overflow (UBSan checks in CI).
+    args = ["-std=c99", "-O3", "-fno-math-errno", "-fno-wrapv", "-Wall", "-Wextra"]
     if sys.platform == "win32":
         return ["/O2"]
     if os.environ.get("BB_PORTABLE", "") not in ("1", "true", "yes"):

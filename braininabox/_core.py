@@ -181,6 +181,26 @@ def avg_pool2d_backward(x_shape, kernel, stride, dy):
     return dx
 
 
+# -------------------------------------------------------------- elementwise
+def relu(x):
+    """max(x, 0): one C pass for float32 (numpy for float64 gradient checks)."""
+    if x.dtype != np.float32 or not x.flags.c_contiguous:
+        return np.maximum(x, 0)
+    y = np.empty_like(x)
+    check(lib.bb_relu_f32(x.size, f32(x), f32(y)), "relu")
+    return y
+
+
+def relu_backward(x, dy):
+    """dy where x > 0, else 0."""
+    if x.dtype != np.float32 or not x.flags.c_contiguous:
+        return dy * (x > 0)
+    dy = as_f32(dy)
+    dx = np.empty_like(x)
+    check(lib.bb_relu_backward_f32(x.size, f32(x), f32(dy), f32(dx)), "relu backward")
+    return dx
+
+
 # ------------------------------------------------------------------ softmax
 def _rows_cols(x):
     return int(np.prod(x.shape[:-1], dtype=np.int64)), x.shape[-1]

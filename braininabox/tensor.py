@@ -307,8 +307,9 @@ class Tensor:
         return self._result(np.cos(x), (self,), lambda g: (-g * np.sin(x),), "cos")
 
     def relu(self):
+        from . import _core  # float32 runs one fused C pass each way
         x = self.data
-        return self._result(np.maximum(x, 0), (self,), lambda g: (g * (x > 0),), "relu")
+        return self._result(_core.relu(x), (self,), lambda g: (_core.relu_backward(x, g),), "relu")
 
     def sigmoid(self):
         x = self.data

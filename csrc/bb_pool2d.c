@@ -44,6 +44,40 @@ bb_status bb_pool2d_output_hw(const bb_pool2d_params *p, int *out_height, int *o
 
 static size_t plane_count(const bb_pool2d_params *p) { return (size_t)p->batch * (size_t)p->channels; }
 
+/* 2x2 windows with stride 2, the common case, as straight-line selects the compiler
+ * vectorizes (the general loop below updates outputs once per tap instead). Same
+ * semantics: row-major first maximum wins, a NaN wins and propagates. */
+static int later_wins(float challenger, float best)
+{
+    return challenger > best || (challenger != challenger && best == best);
+}
+
+static void max_pool_2x2(const bb_pool2d_params *p, int oh, int ow, const float *x, float *y,
+                         int32_t *argmax)
+{
+    const int w = p->in_width;
+    const size_t in_plane = (size_t)p->in_height * (size_t)w, out_plane = (size_t)oh * (size_t)ow;
+    for (size_t pl = 0; pl < plane_count(p); pl++) {
+        for (int oy = 0; oy < oh; oy++) {
+            const float *r0 = x + pl * in_plane + (size_t)(2 * oy) * (size_t)w;
+            const float *r1 = r0 + w;
+            float *restrict yrow = y + pl * out_plane + (size_t)oy * (size_t)ow;
+            int32_t *restrict arow = argmax + pl * out_plane + (size_t)oy * (size_t)ow;
+            const int32_t top = 2 * oy * w;
+            for (int ox = 0; ox < ow; ox++) {
+                float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+                int32_t i0 = top + 2 * ox;
+                float m0 = later_wins(b, a) ? b : a;
+                int32_t j0 = later_wins(b, a) ? i0 + 1 : i0;
+                float m1 = later_wins(d, c) ? d : c;
+                int32_t j1 = later_wins(d, c) ? i0 + w + 1 : i0 + w;
+                yrow[ox] = later_wins(m1, m0) ? m1 : m0;
+                arow[ox] = later_wins(m1, m0) ? j1 : j0;
+            }
+        }
+    }
+}
+
 bb_status bb_max_pool2d_f32(const bb_pool2d_params *p, const float *x, float *y, int32_t *argmax)
 {
     int oh, ow;
@@ -52,6 +86,11 @@ bb_status bb_max_pool2d_f32(const bb_pool2d_params *p, const float *x, float *y,
         return s;
     if (x == NULL || y == NULL)
         return BB_ERR_NULL;
+    if (argmax != NULL && p->kernel_height == 2 && p->kernel_width == 2 &&
+        p->stride_height == 2 && p->stride_width == 2) {
+        max_pool_2x2(p, oh, ow, x, y, argmax);
+        return BB_OK;
+    }
     const int w = p->in_width, sh = p->stride_height, sw = p->stride_width;
     const size_t in_plane = (size_t)p->in_height * (size_t)w, out_plane = (size_t)oh * (size_t)ow;
     const size_t planes = plane_count(p);

@@ -8,6 +8,7 @@
 #include "bb_pool2d.h"
 #include "bb_softmax.h"
 #include "bb_optim.h"
+#include "bb_elementwise.h"
 #include "bb_requantize.h"
 #include "bb_int8.h"
 
