@@ -582,3 +582,14 @@ def test_scalar_tensors_stay_0d():
     x = Tensor(np.ones((2, 3)), requires_grad=True)
     for loss in (x.mean(), x.sum() * 0.5, x.max() + 1.0):
         assert loss.shape == ()
+
+
+def test_relu_float32_c_kernel_matches_numpy_including_zero_and_nan():
+    x = np.array([[-2.0, -0.0, 0.0, 1e-30, 3.5, np.nan]], dtype=np.float32)
+    t = Tensor(x, requires_grad=True)
+    y = t.relu()
+    np.testing.assert_array_equal(y.data, np.maximum(x, 0))  # NaN stays NaN
+    g = np.arange(1, 7, dtype=np.float32).reshape(1, 6)
+    y.backward(g)
+    np.testing.assert_array_equal(t.grad, g * (x > 0))  # zero subgradient at 0 and NaN
+    assert y.data.dtype == np.float32 and t.grad.dtype == np.float32
