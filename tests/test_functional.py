@@ -598,3 +598,24 @@ def test_bce_with_logits_matches_torch(use_weight):
     ploss.backward()
     np.testing.assert_allclose(loss.item(), ploss.item(), rtol=1e-5)
     assert_close(tx.grad, px.grad.numpy(), 1e-7, 1e-5, "dlogits")
+
+
+def test_max_pool_2x2_fast_path_ties_and_nan_match_the_general_rule():
+    # Ties everywhere (first maximum in row-major order wins) and NaN windows (NaN wins).
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, size=(2, 3, 6, 8)).astype(np.float32)
+    x[0, 0, 0, 1] = np.nan
+    x[1, 2, 5, 6] = np.nan
+    t = Tensor(x, requires_grad=True)
+    y = F.max_pool2d(t, 2)
+    windows = x.reshape(2, 3, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 4, 4)
+    first = np.where(np.isnan(windows).any(-1), np.argmax(np.isnan(windows), -1),
+                     np.argmax(windows, -1))  # np.argmax returns the first maximum
+    np.testing.assert_array_equal(np.isnan(y.data), np.isnan(windows).any(-1))
+    finite = ~np.isnan(y.data)
+    np.testing.assert_array_equal(y.data[finite], np.nanmax(windows, -1)[finite])
+    y.backward(np.ones_like(y.data))
+    expected = np.zeros(windows.shape, np.float32)
+    np.put_along_axis(expected, first[..., None], 1.0, axis=-1)
+    expected = expected.reshape(2, 3, 3, 4, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(x.shape)
+    np.testing.assert_array_equal(t.grad, expected)
