@@ -10,6 +10,7 @@ Sequential API on top:
     model.fit(X_train, y_train, epochs=10)
 """
 from . import callbacks, data, datasets, functional, layers, loss, metrics, optimizers
+from ._core import get_num_threads, set_num_threads
 from ._rng import seed
 from .model import Sequential, load
 from .quantize import quantize
@@ -18,5 +19,5 @@ from .tensor import Tensor, concat, is_grad_enabled, no_grad, stack
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Sequential", "load", "concat", "stack", "no_grad", "is_grad_enabled",
-           "seed", "quantize", "callbacks", "data", "datasets", "functional", "layers", "loss", "metrics",
+           "seed", "set_num_threads", "get_num_threads", "quantize", "callbacks", "data", "datasets", "functional", "layers", "loss", "metrics",
            "optimizers"]

@@ -5,6 +5,7 @@ the public C headers themselves, so the Python view of the C API cannot drift fr
 
 Build flags: optimized for the building machine (-march=native) unless the
 environment sets BB_PORTABLE=1, which builds a binary for any x86-64 / aarch64 CPU.
+On Linux the kernels use OpenMP threads (csrc/bb_threads.h) unless BB_OPENMP=0.
 """
 import os
 import re
@@ -41,7 +42,14 @@ def compile_args():
         return ["/O2"]
     if os.environ.get("BB_PORTABLE", "") not in ("1", "true", "yes"):
         args.append("-march=native")
-    return args
+    return args + openmp_args()
+
+
+def openmp_args():
+    """-fopenmp for gcc on Linux, unless BB_OPENMP=0 (then every kernel is single-threaded)."""
+    if not sys.platform.startswith("linux") or os.environ.get("BB_OPENMP", "1") in ("0", "no", "false"):
+        return []
+    return ["-fopenmp"]
 
 
 ffibuilder = FFI()
@@ -52,6 +60,7 @@ ffibuilder.set_source(
     sources=[str(p.relative_to(ROOT)) for p in sorted(CSRC.glob("*.c"))],
     include_dirs=[str(CSRC.relative_to(ROOT))],
     extra_compile_args=compile_args(),
+    extra_link_args=openmp_args(),
 )
 
 if __name__ == "__main__":

@@ -65,6 +65,19 @@ def scratch(nbytes):
     return ffi.from_buffer("char[]", buffer), buffer.nbytes
 
 
+# ------------------------------------------------------------------ threads
+def set_num_threads(n):
+    """Let the C kernels use up to n threads (OpenMP builds); returns the count in effect."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"number of threads must be a positive integer, got {n!r}")
+    return lib.bb_set_num_threads(int(n))
+
+
+def get_num_threads():
+    """Threads the C kernels may use: 1 when built without OpenMP (BB_OPENMP=0)."""
+    return lib.bb_get_num_threads()
+
+
 # ------------------------------------------------------------------- matmul
 def _gemm_operand(m):
     """(array, transposed flag, leading dimension) without copying when m is a transpose."""

@@ -5,12 +5,17 @@
  * y[n] = W @ col with W viewed as (OC, C*kh*kw). The backward pass reuses the same
  * view: dW = sum_n dy[n] @ col[n]^T and dx[n] = col2im(W^T @ dy[n]).
  *
- * The caller's scratch holds one column buffer and the SGEMM packing buffers. */
+ * The caller's scratch holds, per worker thread, one column buffer and the SGEMM
+ * packing buffers (and, in the backward pass with several threads, a partial dW).
+ * With OpenMP the batch is split statically across threads (see bb_threads.h). */
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include "bb_conv2d.h"
 #include "bb_matmul.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define ALIGN 64
 
@@ -85,27 +90,73 @@ bb_status bb_conv2d_output_hw(const bb_conv2d_params *p, int *out_height, int *o
     return BB_OK;
 }
 
-/* Layout: [slack to 64][column buffer, rounded to 64][SGEMM scratch]. */
+/* Threads that split the batch: 1 without OpenMP, inside a parallel region, or for
+ * a single image. */
+static int worker_count(int batch)
+{
+#ifdef _OPENMP
+    int t = omp_in_parallel() ? 1 : omp_get_max_threads();
+    return t < batch ? t : batch;
+#else
+    (void)batch;
+    return 1;
+#endif
+}
+
+static int worker_index(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* One worker's scratch: [column buffer][SGEMM scratch][partial dW], each rounded to 64. */
+typedef struct worker_layout {
+    size_t col, gemm, dw, total;
+} worker_layout;
+
 static size_t col_bytes(const conv_dims *d)
 {
     return d->direct ? 0 : round_up_size((size_t)d->k * (size_t)d->plane * sizeof(float));
 }
 
+static worker_layout forward_layout(const bb_conv2d_params *p, const conv_dims *d)
+{
+    worker_layout l = {col_bytes(d), round_up_size(bb_sgemm_scratch_size(p->out_channels, d->plane, d->k)), 0, 0};
+    l.total = l.col + l.gemm;
+    return l;
+}
+
+static worker_layout backward_layout(const bb_conv2d_params *p, const conv_dims *d, int want_dx,
+                                     int want_dw, int workers)
+{
+    worker_layout l = {0, 0, 0, 0};
+    if (!want_dx && !want_dw)
+        return l; /* only db: a plain reduction over dy */
+    if (want_dw)
+        l.gemm = max_size(l.gemm, bb_sgemm_scratch_size(p->out_channels, d->k, d->plane));
+    if (want_dx)
+        l.gemm = max_size(l.gemm, bb_sgemm_scratch_size(d->k, d->plane, p->out_channels));
+    l.col = col_bytes(d);
+    l.gemm = round_up_size(l.gemm);
+    if (want_dw && workers > 1)
+        l.dw = round_up_size((size_t)p->out_channels * (size_t)d->k * sizeof(float));
+    l.total = l.col + l.gemm + l.dw;
+    return l;
+}
+
 static size_t forward_bytes(const bb_conv2d_params *p, const conv_dims *d)
 {
-    return ALIGN + col_bytes(d) + bb_sgemm_scratch_size(p->out_channels, d->plane, d->k);
+    return ALIGN + (size_t)worker_count(p->batch) * forward_layout(p, d).total;
 }
 
 static size_t backward_bytes(const bb_conv2d_params *p, const conv_dims *d, int want_dx, int want_dw)
 {
-    size_t gemm = 0;
-    if (want_dw)
-        gemm = max_size(gemm, bb_sgemm_scratch_size(p->out_channels, d->k, d->plane));
-    if (want_dx)
-        gemm = max_size(gemm, bb_sgemm_scratch_size(d->k, d->plane, p->out_channels));
-    if (!want_dx && !want_dw)
-        return 0; /* only db: a plain reduction over dy */
-    return ALIGN + col_bytes(d) + gemm;
+    int workers = worker_count(p->batch);
+    worker_layout l = backward_layout(p, d, want_dx, want_dw, workers);
+    return l.total == 0 ? 0 : ALIGN + (size_t)workers * l.total;
 }
 
 size_t bb_conv2d_f32_scratch_size(const bb_conv2d_params *p)
@@ -211,22 +262,28 @@ bb_status bb_conv2d_f32(const bb_conv2d_params *p, const float *x, const float *
     if (scratch == NULL || scratch_bytes < forward_bytes(p, &d))
         return BB_ERR_SCRATCH;
 
-    float *col = align_up(scratch);
-    size_t cbytes = col_bytes(&d);
-    void *gemm_scratch = (char *)col + cbytes;
-    size_t gemm_bytes = scratch_bytes - (size_t)((char *)gemm_scratch - (char *)scratch);
+    const int workers = worker_count(p->batch);
+    const worker_layout l = forward_layout(p, &d);
+    char *base = align_up(scratch);
     const size_t x_stride = (size_t)p->in_channels * p->in_height * p->in_width;
     const size_t y_stride = (size_t)p->out_channels * d.plane;
+    int failed = BB_OK; /* statuses are negative: the reduction keeps any error */
+    (void)workers;      /* read only by the OpenMP pragma */
 
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(workers) schedule(static) reduction(min : failed)
+#endif
     for (int n = 0; n < p->batch; n++) {
+        char *mine = base + (size_t)worker_index() * l.total;
+        float *col = (float *)mine;
         const float *xn = x + (size_t)n * x_stride;
         float *yn = y + (size_t)n * y_stride;
         if (!d.direct)
             im2col(p, &d, xn, col);
-        s = bb_sgemm(0, 0, p->out_channels, d.plane, d.k, 1.0f, w, d.k, d.direct ? xn : col,
-                     d.plane, 0.0f, yn, d.plane, gemm_scratch, gemm_bytes);
-        if (s != BB_OK)
-            return s;
+        bb_status st = bb_sgemm(0, 0, p->out_channels, d.plane, d.k, 1.0f, w, d.k,
+                                d.direct ? xn : col, d.plane, 0.0f, yn, d.plane, mine + l.col, l.gemm);
+        if (st != BB_OK)
+            failed = st;
         if (bias != NULL) {
             for (int oc = 0; oc < p->out_channels; oc++) {
                 float *row = yn + (size_t)oc * d.plane;
@@ -236,7 +293,7 @@ bb_status bb_conv2d_f32(const bb_conv2d_params *p, const float *x, const float *
             }
         }
     }
-    return BB_OK;
+    return (bb_status)failed;
 }
 
 bb_status bb_conv2d_backward_f32(const bb_conv2d_params *p, const float *x, const float *w,
@@ -275,30 +332,50 @@ bb_status bb_conv2d_backward_f32(const bb_conv2d_params *p, const float *x, cons
 
     /* One column buffer serves both: col[n] is consumed by dW before W^T @ dy[n]
      * overwrites it, which halves the scratch compared with two buffers. */
-    float *col = align_up(scratch);
-    void *gemm_scratch = (char *)col + col_bytes(&d);
-    size_t gemm_bytes = scratch_bytes - (size_t)((char *)gemm_scratch - (char *)scratch);
+    const int workers = worker_count(p->batch);
+    const worker_layout l = backward_layout(p, &d, want_dx, want_dw, workers);
+    char *base = align_up(scratch);
+    const size_t dw_count = (size_t)oc_count * (size_t)d.k;
+    if (want_dw) { /* each worker accumulates its images into its own dW (or dw itself) */
+        for (int t = 0; t < workers; t++)
+            memset(workers > 1 ? (float *)(base + (size_t)t * l.total + l.col + l.gemm) : dw, 0,
+                   dw_count * sizeof(float));
+    }
+    int failed = BB_OK;
 
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(workers) schedule(static) reduction(min : failed)
+#endif
     for (int n = 0; n < p->batch; n++) {
+        char *mine = base + (size_t)worker_index() * l.total;
+        float *col = (float *)mine;
         const float *dyn = dy + (size_t)n * y_stride;
+        bb_status st = BB_OK;
         if (want_dw) {
             const float *xn = x + (size_t)n * x_stride;
+            float *dw_acc = workers > 1 ? (float *)(mine + l.col + l.gemm) : dw;
             if (!d.direct)
                 im2col(p, &d, xn, col);
-            s = bb_sgemm(0, 1, oc_count, d.k, d.plane, 1.0f, dyn, d.plane, d.direct ? xn : col,
-                         d.plane, n == 0 ? 0.0f : 1.0f, dw, d.k, gemm_scratch, gemm_bytes);
-            if (s != BB_OK)
-                return s;
+            st = bb_sgemm(0, 1, oc_count, d.k, d.plane, 1.0f, dyn, d.plane, d.direct ? xn : col,
+                          d.plane, 1.0f, dw_acc, d.k, mine + l.col, l.gemm);
         }
-        if (want_dx) {
+        if (want_dx && st == BB_OK) {
             float *dxn = dx + (size_t)n * x_stride;
-            s = bb_sgemm(1, 0, d.k, d.plane, oc_count, 1.0f, w, d.k, dyn, d.plane, 0.0f,
-                         d.direct ? dxn : col, d.plane, gemm_scratch, gemm_bytes);
-            if (s != BB_OK)
-                return s;
-            if (!d.direct)
+            st = bb_sgemm(1, 0, d.k, d.plane, oc_count, 1.0f, w, d.k, dyn, d.plane, 0.0f,
+                          d.direct ? dxn : col, d.plane, mine + l.col, l.gemm);
+            if (st == BB_OK && !d.direct)
                 col2im(p, &d, col, dxn);
         }
+        if (st != BB_OK)
+            failed = st;
     }
-    return BB_OK;
+    if (want_dw && workers > 1) { /* reduce the partial dWs in thread order: deterministic */
+        memcpy(dw, base + l.col + l.gemm, dw_count * sizeof(float));
+        for (int t = 1; t < workers; t++) {
+            const float *part = (const float *)(base + (size_t)t * l.total + l.col + l.gemm);
+            for (size_t i = 0; i < dw_count; i++)
+                dw[i] += part[i];
+        }
+    }
+    return (bb_status)failed;
 }

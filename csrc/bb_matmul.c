@@ -182,6 +182,11 @@ bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
             for (int ic = 0; ic < m; ic += MC) {
                 int mc = min_int(MC, m - ic);
                 pack_a(trans_a, a, lda, ic, pc, mc, kc, packed_a);
+                /* Column panels are independent: threads split them (static, so the
+                 * result does not depend on scheduling). Small blocks stay serial. */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((double)mc * nc * kc > 1.0e6)
+#endif
                 for (int jr = 0; jr < nc; jr += NR) {
                     for (int ir = 0; ir < mc; ir += MR) {
                         micro_kernel(kc, packed_a + (size_t)ir * kc, packed_b + (size_t)jr * kc,

@@ -3,6 +3,7 @@
 #define BRAININABOX_H
 
 #include "bb_status.h"
+#include "bb_threads.h"
 #include "bb_matmul.h"
 #include "bb_conv2d.h"
 #include "bb_pool2d.h"

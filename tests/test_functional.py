@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+import braininabox as bb
 import braininabox.functional as F
 from braininabox.tensor import Tensor
 from gradcheck import assert_close, check_grad_against, numerical_grad
@@ -619,3 +620,33 @@ def test_max_pool_2x2_fast_path_ties_and_nan_match_the_general_rule():
     np.put_along_axis(expected, first[..., None], 1.0, axis=-1)
     expected = expected.reshape(2, 3, 3, 4, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(x.shape)
     np.testing.assert_array_equal(t.grad, expected)
+
+
+def test_conv2d_gives_the_same_results_on_one_and_two_threads():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 3, 9, 9)).astype(np.float32)  # odd batch: uneven split
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    g = rng.standard_normal((5, 4, 9, 9)).astype(np.float32)
+    results = []
+    previous = bb.get_num_threads()
+    try:
+        for threads in (1, 2):
+            bb.set_num_threads(threads)
+            xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+            y = F.conv2d(xt, wt, bt, stride=1, padding=1)
+            y.backward(g)
+            results.append((y.data, xt.grad, wt.grad, bt.grad))
+    finally:
+        bb.set_num_threads(previous)
+    (y1, dx1, dw1, db1), (y2, dx2, dw2, db2) = results
+    np.testing.assert_array_equal(y1, y2)  # each image is computed the same way
+    np.testing.assert_array_equal(dx1, dx2)
+    np.testing.assert_array_equal(db1, db2)
+    np.testing.assert_allclose(dw1, dw2, rtol=1e-5, atol=1e-5)  # partial sums reduced in another order
+
+
+def test_set_num_threads_rejects_non_positive_counts():
+    with pytest.raises(ValueError, match="positive integer"):
+        bb.set_num_threads(0)
+    assert bb.get_num_threads() >= 1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the C kernel tests under AddressSanitizer and UBSan, then checks
+# Builds and runs the C kernel tests under AddressSanitizer and UBSan, then with OpenMP
+# threads, then checks
 # that the library compiles warning-free for Cortex-M (when the toolchain exists).
 set -euo pipefail
 
@@ -12,6 +13,11 @@ gcc -std=c99 -g -O1 -Wall -Wextra -Werror \
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
     -Icsrc tests/c/test_kernels.c csrc/*.c -lm -o "$build_dir/test_kernels"
 "$build_dir/test_kernels"
+
+# The OpenMP build (what the Python extension uses), with two threads splitting the work.
+gcc -std=c99 -O2 -fopenmp -Wall -Wextra -Werror \
+    -Icsrc tests/c/test_kernels.c csrc/*.c -lm -o "$build_dir/test_kernels_omp"
+OMP_NUM_THREADS=2 "$build_dir/test_kernels_omp" | sed 's/^/OpenMP, 2 threads: /'
 
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     for cpu in cortex-m3 cortex-m4; do
