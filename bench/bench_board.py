@@ -143,10 +143,17 @@ def train_or_load(name, args, X_train, y_train):
 
 def op_macs(op):
     """Multiply-accumulates of one int8 op per inference: every output value of a conv2d
-    or linear takes one MAC per weight of its output channel; other ops take none."""
-    if op.kind not in ("conv2d", "linear"):
+    or linear takes one MAC per weight of its output channel (a fused conv2d_pool counts its
+whole convolution output, as unfused); other ops take none."""
+    if op.kind not in ("conv2d", "conv2d_pool", "linear"):
         return 0
-    return op.out_size * (op.weights.size // op.weights.shape[0])
+    per_output = op.weights.size // op.weights.shape[0]
+    if op.kind == "conv2d_pool":  # the model's convolution, as if unfused
+        _, h, w = op.chw_in
+        conv_hw = [(n + 2 * p - k) // s + 1 for n, p, k, s in
+                   zip((h, w), op.padding, op.kernel, op.stride)]
+        return op.weights.shape[0] * conv_hw[0] * conv_hw[1] * per_output
+    return op.out_size * per_output
 
 
 # ------------------------------------------------------------------ boards

@@ -15,9 +15,10 @@ import numpy as np
 from . import __version__
 from .memory_plan import plan_memory
 
-FORMAT_VERSION = 1  # must equal BB_MODEL_FORMAT_VERSION in embedded/bb_model.h
+FORMAT_VERSION = 2  # must equal BB_MODEL_FORMAT_VERSION in embedded/bb_model.h
 _KINDS = {"conv2d": "BB_OP_CONV2D", "linear": "BB_OP_LINEAR", "max_pool2d": "BB_OP_MAX_POOL2D",
-          "avg_pool2d": "BB_OP_AVG_POOL2D", "clamp": "BB_OP_CLAMP", "softmax": "BB_OP_SOFTMAX"}
+          "avg_pool2d": "BB_OP_AVG_POOL2D", "clamp": "BB_OP_CLAMP", "softmax": "BB_OP_SOFTMAX",
+          "conv2d_pool": "BB_OP_CONV2D_POOL"}
 
 
 _C_KEYWORDS = frozenset(
@@ -52,6 +53,9 @@ def _op_entry(op, arrays, at):
               f".stride_h = {op.stride[0]}, .stride_w = {op.stride[1]}",
               f".pad_h = {op.padding[0]}, .pad_w = {op.padding[1]}",
               f".quant = {{ {-op.in_q[1]}, {op.out_q[1]}, {op.act_min}, {op.act_max} }}"]
+    if op.kind == "conv2d_pool":
+        fields.append(f".pool = {{ {op.pool_kernel[0]}, {op.pool_kernel[1]}, "
+                      f"{op.pool_stride[0]}, {op.pool_stride[1]} }}")
     for field, symbol in arrays.items():
         fields.append(f".{field} = {symbol}")
     fields.append(f".input_at = {at[0]}u, .output_at = {at[1]}u")

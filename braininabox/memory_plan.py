@@ -11,7 +11,10 @@ tried and the smaller arena kept:
   Sequential model): buffers alternate between the bottom and the top of an arena as
   large as the biggest consecutive pair, which is the lower bound.
 
-A standalone ReLU (clamp) runs in place, so its output is its input's buffer.
+A standalone ReLU (clamp) runs in place, so its output is its input's buffer. A fused
+conv2d_pool op (Conv2D + ReLU + MaxPool) has only its pooled output: the convolution
+output never exists, and the kernel keeps each pooling window in registers, so it
+needs no scratch either.
 """
 from dataclasses import dataclass
 

@@ -10,8 +10,14 @@ The scheme is TensorFlow Lite's:
 - requantization by a Q31 multiplier and a shift per output channel (csrc/bb_requantize.h).
 A ReLU right after a Conv2D or Linear is fused into its clamp. Dropout is the identity
 at inference and disappears; Flatten is free in NCHW (the bytes do not move).
+
+With fuse=True (the default) a Conv2D (+ ReLU) followed by a MaxPool becomes one
+conv2d_pool op (csrc/bb_conv2d_pool_s8.c), which never stores the convolution output.
+Its quantization is exactly that of the unfused ops (the conv output's scale; max
+pooling keeps it), so fuse=True and fuse=False give identical bytes.
 """
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -124,10 +130,32 @@ def _weighted_op(kind, layers, name, in_shape, out_shape, in_q, out_q):
     return op
 
 
-def quantize(model, calibration_data, batch_size=256):
+def fuse_ops(ops):
+    """ops with every conv2d directly followed by a max_pool2d merged into one conv2d_pool
+    op (a clamp right after the pooling folds in too: a clamp commutes with a max)."""
+    fused = []
+    for op in ops:
+        prev = fused[-1] if fused else None
+        if op.kind == "max_pool2d" and prev is not None and prev.kind == "conv2d":
+            fused[-1] = replace(prev, kind="conv2d_pool", name=f"{prev.name} + {op.name}",
+                                out_shape=op.out_shape, pool_kernel=tuple(op.kernel),
+                                pool_stride=tuple(op.stride))
+        elif (op.kind == "clamp" and prev is not None and prev.kind == "conv2d_pool"
+              and max(prev.act_min, op.act_min) <= min(prev.act_max, op.act_max)):
+            fused[-1] = replace(prev, name=f"{prev.name} + {op.name}",
+                                act_min=max(prev.act_min, op.act_min),
+                                act_max=min(prev.act_max, op.act_max))
+        else:
+            fused.append(op)
+    return fused
+
+
+def quantize(model, calibration_data, batch_size=256, fuse=True):
     """An int8 QuantizedModel of `model`, with activation ranges from calibration_data.
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
+    fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
+    RAM); False keeps one op per layer.
     """
     from .model import Sequential, _as_features
     if not isinstance(model, Sequential):
@@ -174,4 +202,6 @@ def quantize(model, calibration_data, batch_size=256):
                         in_q=current_q, out_q=(1.0 / 256.0, -128), exp_table=table)
         ops.append(op)
         current_q = op.out_q
+    if fuse:
+        ops = fuse_ops(ops)
     return QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])

@@ -15,7 +15,7 @@ from ._core import ffi, lib
 @dataclass
 class Int8Op:
     """One int8 operation. Shapes are per sample: (C, H, W) for images, (F,) for vectors."""
-    kind: str  # conv2d | linear | max_pool2d | avg_pool2d | clamp | softmax
+    kind: str  # conv2d | conv2d_pool | linear | max_pool2d | avg_pool2d | clamp | softmax
     name: str
     in_shape: Tuple[int, ...]
     out_shape: Tuple[int, ...]
@@ -31,6 +31,9 @@ class Int8Op:
     stride: Tuple[int, int] = (1, 1)
     padding: Tuple[int, int] = (0, 0)
     exp_table: Optional[np.ndarray] = None  # int32 (256,), softmax only
+    # conv2d_pool only: the max pooling fused after the conv (and its clamp).
+    pool_kernel: Tuple[int, int] = (1, 1)
+    pool_stride: Tuple[int, int] = (1, 1)
     weight_scales: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
@@ -65,7 +68,7 @@ class Int8Op:
         x = np.ascontiguousarray(x, dtype=np.int8)
         y = np.empty((n, self.out_size), dtype=np.int8)
         px, py = ffi.from_buffer("int8_t[]", x), ffi.from_buffer("int8_t[]", y)
-        if self.kind in ("conv2d", "linear"):
+        if self.kind in ("conv2d", "conv2d_pool", "linear"):
             args = (self.quant_out(), ffi.from_buffer("int32_t[]", self.multiplier),
                     ffi.from_buffer("int32_t[]", self.shift), px,
                     ffi.from_buffer("int8_t[]", self.weights),
@@ -74,6 +77,10 @@ class Int8Op:
                 p = _core.conv2d_params((n,) + self.chw_in, self.weights.shape, self.stride,
                                         self.padding)
                 status = lib.bb_conv2d_s8(p, *args)
+            elif self.kind == "conv2d_pool":
+                p = _core.conv2d_params((n,) + self.chw_in, self.weights.shape, self.stride,
+                                        self.padding)
+                status = lib.bb_conv2d_pool_s8(p, self._pool_window(), *args)
             else:
                 status = lib.bb_linear_s8(n, self.in_size, self.out_size, *args)
         elif self.kind in ("max_pool2d", "avg_pool2d"):
@@ -90,11 +97,23 @@ class Int8Op:
         _core.check(status, f"int8 {self.name}")
         return y
 
+    def _pool_window(self):
+        pool = ffi.new("bb_pool_window *")
+        pool.kernel_height, pool.kernel_width = self.pool_kernel
+        pool.stride_height, pool.stride_width = self.pool_stride
+        return pool
+
     def _check_shapes(self):
         """The output the kernel will write must be exactly out_shape (no C overrun)."""
         if self.kind == "conv2d":
             p = _core.conv2d_params((1,) + self.chw_in, self.weights.shape, self.stride, self.padding)
             expected = (self.weights.shape[0],) + _core.conv2d_output_hw(p)
+        elif self.kind == "conv2d_pool":
+            p = _core.conv2d_params((1,) + self.chw_in, self.weights.shape, self.stride, self.padding)
+            conv_hw = _core.conv2d_output_hw(p)
+            pool = _core.pool2d_params((1, self.weights.shape[0]) + conv_hw, self.pool_kernel,
+                                       self.pool_stride)
+            expected = (self.weights.shape[0],) + _core.pool2d_output_hw(pool)
         elif self.kind == "linear":
             if self.weights.shape != (self.out_size, self.in_size):
                 raise ValueError(f"int8 {self.name}: weights {self.weights.shape} do not map "

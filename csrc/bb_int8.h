@@ -10,9 +10,8 @@
  * point) and clamps to [activation_min, activation_max], which is how a following ReLU
  * is fused: activation_min = the output zero point.
  *
- * No floats and no malloc. These are the plain reference loops: the host library
- * runs them through cffi and the embedded runtime runs the same code on the board,
- * so both produce identical bytes. */
+ * No floats and no malloc. The host library runs these kernels through cffi and the
+ * embedded runtime runs the same code on the board, so both produce identical bytes. */
 #ifndef BB_INT8_H
 #define BB_INT8_H
 
@@ -35,6 +34,21 @@ typedef struct bb_quant_out {
 bb_status bb_conv2d_s8(const bb_conv2d_params *p, const bb_quant_out *q,
                        const int32_t *multiplier, const int32_t *shift,
                        const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y);
+
+/* A max-pooling window over a convolution's output (no padding). */
+typedef struct bb_pool_window {
+    int kernel_height;
+    int kernel_width;
+    int stride_height;
+    int stride_width;
+} bb_pool_window;
+
+/* bb_conv2d_s8 (with its clamp, i.e. a fused ReLU) then max pooling by `pool`, in one
+ * pass that never stores the convolution output: y (batch, out_channels, pooled height,
+ * pooled width) is byte for byte what bb_conv2d_s8 followed by bb_max_pool2d_s8 gives. */
+bb_status bb_conv2d_pool_s8(const bb_conv2d_params *p, const bb_pool_window *pool,
+                            const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
+                            const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y);
 
 /* x (batch, in_features), w (out_features, in_features), bias (out_features, may be
  * NULL), multiplier / shift (out_features), y (batch, out_features). */

@@ -3,6 +3,30 @@
 #include "bb_int8_checks.h"
 #include "bb_requantize.h"
 
+/* The four dot products of rows w, w + n, w + 2n, w + 3n with x (+ offset). */
+static void dot4(const int8_t *x, const int8_t *w, size_t n, int32_t offset, int32_t acc[4])
+{
+    const int8_t *w0 = w, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (const int8_t *end = x + n; x != end; x++) {
+        const int32_t v = (int32_t)*x + offset;
+        a0 += v * *w0++;
+        a1 += v * *w1++;
+        a2 += v * *w2++;
+        a3 += v * *w3++;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+static int8_t finish(int32_t acc, const bb_quant_out *q, int32_t multiplier, int32_t shift)
+{
+    acc = bb_requantize(acc, multiplier, shift) + q->output_offset;
+    return bb_clamp_to_s8(acc, q->activation_min, q->activation_max);
+}
+
 bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_quant_out *q,
                        const int32_t *multiplier, const int32_t *shift,
                        const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y)
@@ -19,14 +43,24 @@ bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_qu
 
     for (int n = 0; n < batch; n++) {
         const int8_t *row = x + (size_t)n * (size_t)in_features;
-        for (int o = 0; o < out_features; o++) {
+        int8_t *out = y + (size_t)n * (size_t)out_features;
+        int o = 0;
+        /* Four outputs at a time: each input value (with its offset) is loaded once for
+         * four weights. */
+        for (; o + 4 <= out_features; o += 4) {
+            int32_t acc[4];
+            dot4(row, w + (size_t)o * (size_t)in_features, (size_t)in_features, q->input_offset, acc);
+            for (int j = 0; j < 4; j++) {
+                const int32_t b = bias != NULL ? bias[o + j] : 0;
+                out[o + j] = finish(acc[j] + b, q, multiplier[o + j], shift[o + j]);
+            }
+        }
+        for (; o < out_features; o++) {
             const int8_t *weights = w + (size_t)o * (size_t)in_features;
             int32_t acc = bias != NULL ? bias[o] : 0;
             for (int i = 0; i < in_features; i++)
                 acc += ((int32_t)row[i] + q->input_offset) * (int32_t)weights[i];
-            acc = bb_requantize(acc, multiplier[o], shift[o]) + q->output_offset;
-            y[(size_t)n * (size_t)out_features + (size_t)o] =
-                bb_clamp_to_s8(acc, q->activation_min, q->activation_max);
+            out[o] = finish(acc, q, multiplier[o], shift[o]);
         }
     }
     return BB_OK;

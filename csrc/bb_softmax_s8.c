@@ -5,6 +5,22 @@
  * 1/256 with zero point -128 (TFLite's convention for int8 softmax). */
 #include "bb_int8.h"
 
+/* round(256 * e / sum) = (e * 256 + sum / 2) / sum for 0 <= e <= sum: a quotient in
+ * [0, 256], found bit by bit so that no 64-bit division routine is linked (about
+ * 700 bytes of flash on a Cortex-M). */
+static int32_t rounded_share(int64_t e, int64_t sum)
+{
+    int64_t rest = e * 256 + sum / 2;
+    int32_t q = 0;
+    for (int bit = 8; bit >= 0; bit--) {
+        if (rest >= sum << bit) {
+            rest -= sum << bit;
+            q |= 1 << bit;
+        }
+    }
+    return q;
+}
+
 bb_status bb_softmax_s8(int rows, int cols, const int32_t *exp_table, const int8_t *x, int8_t *y)
 {
     if (rows <= 0 || cols <= 0)
@@ -27,8 +43,7 @@ bb_status bb_softmax_s8(int rows, int cols, const int32_t *exp_table, const int8
         for (int c = 0; c < cols; c++)
             sum += exp_table[top - in[c]];
         for (int c = 0; c < cols; c++) {
-            int64_t e = exp_table[top - in[c]];
-            int64_t v = (e * 256 + sum / 2) / sum - 128; /* rounded: e and sum are >= 0 */
+            int32_t v = rounded_share(exp_table[top - in[c]], sum) - 128;
             out[c] = (int8_t)(v > 127 ? 127 : v);
         }
     }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "bb_int8.h"
 
-#define BB_MODEL_FORMAT_VERSION 1
+#define BB_MODEL_FORMAT_VERSION 2
 
 typedef enum bb_op_kind {
     BB_OP_CONV2D = 1,     /* weights, bias, multiplier, shift; kernel, stride, pad */
@@ -23,7 +23,9 @@ typedef enum bb_op_kind {
     BB_OP_MAX_POOL2D = 3, /* kernel, stride */
     BB_OP_AVG_POOL2D = 4, /* kernel, stride */
     BB_OP_CLAMP = 5,      /* quant.activation_min / max: a ReLU not fused into a layer */
-    BB_OP_SOFTMAX = 6     /* exp_table; over the out_c values */
+    BB_OP_SOFTMAX = 6,    /* exp_table; over the out_c values */
+    BB_OP_CONV2D_POOL = 7 /* as BB_OP_CONV2D, then max pooling by `pool` (out_* are pooled);
+                             the conv output is never stored (format version 2) */
 } bb_op_kind;
 
 typedef struct bb_op {
@@ -32,6 +34,7 @@ typedef struct bb_op {
     int32_t out_c, out_h, out_w;
     int32_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
     bb_quant_out quant;
+    bb_pool_window pool; /* BB_OP_CONV2D_POOL only */
     const int8_t *weights;
     const int32_t *bias;
     const int32_t *multiplier;

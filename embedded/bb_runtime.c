@@ -30,19 +30,35 @@ static int disjoint(uint32_t a, uint32_t a_size, uint32_t b, uint32_t b_size)
     return a + a_size <= b || b + b_size <= a; /* both ranges are inside the arena */
 }
 
-/* (in + 2 * pad - kernel) / stride + 1, or -1 when the window does not fit. */
-static int64_t window_count(int32_t in, int32_t kernel, int32_t stride, int32_t pad)
+/* (in + 2 * pad - kernel) / stride + 1, or -1 when the window does not fit (32-bit
+ * arithmetic: a 64-bit division would link a libgcc routine of ~800 bytes). */
+static int32_t window_count(int32_t in, int32_t kernel, int32_t stride, int32_t pad)
 {
-    int64_t padded = (int64_t)in + 2 * (int64_t)pad;
-    if (kernel <= 0 || stride <= 0 || pad < 0 || padded < kernel)
+    int out;
+    if (in <= 0 || kernel <= 0 || stride <= 0 || pad < 0 ||
+        bb_window_count(in, kernel, stride, pad, &out) != BB_OK)
         return -1;
-    return (padded - kernel) / stride + 1;
+    return out;
 }
 
 static bb_status check_window(const bb_op *op, int32_t pad_h, int32_t pad_w)
 {
-    int64_t oh = window_count(op->in_h, op->kernel_h, op->stride_h, pad_h);
-    int64_t ow = window_count(op->in_w, op->kernel_w, op->stride_w, pad_w);
+    int32_t oh = window_count(op->in_h, op->kernel_h, op->stride_h, pad_h);
+    int32_t ow = window_count(op->in_w, op->kernel_w, op->stride_w, pad_w);
+    if (oh < 0 || ow < 0)
+        return BB_ERR_ARGUMENT;
+    return (oh == op->out_h && ow == op->out_w) ? BB_OK : BB_ERR_SHAPE;
+}
+
+/* The conv window over the input, then the pooling window over the conv output. */
+static bb_status check_conv_pool(const bb_op *op)
+{
+    int32_t oh = window_count(op->in_h, op->kernel_h, op->stride_h, op->pad_h);
+    int32_t ow = window_count(op->in_w, op->kernel_w, op->stride_w, op->pad_w);
+    if (oh < 0 || ow < 0)
+        return BB_ERR_ARGUMENT;
+    oh = window_count(oh, op->pool.kernel_height, op->pool.stride_height, 0);
+    ow = window_count(ow, op->pool.kernel_width, op->pool.stride_width, 0);
     if (oh < 0 || ow < 0)
         return BB_ERR_ARGUMENT;
     return (oh == op->out_h && ow == op->out_w) ? BB_OK : BB_ERR_SHAPE;
@@ -59,9 +75,11 @@ static bb_status check_kind(const bb_op *op)
     bb_status s;
     switch (op->kind) {
     case BB_OP_CONV2D:
+    case BB_OP_CONV2D_POOL:
         if (op->weights == NULL)
             return BB_ERR_NULL;
-        if ((s = check_window(op, op->pad_h, op->pad_w)) != BB_OK)
+        s = op->kind == BB_OP_CONV2D ? check_window(op, op->pad_h, op->pad_w) : check_conv_pool(op);
+        if (s != BB_OK)
             return s;
         if ((s = bb_check_quant_out(&op->quant)) != BB_OK)
             return s;
@@ -169,9 +187,13 @@ bb_status bb_runtime_init(bb_runtime *rt, const bb_model *model, void *arena, si
 static bb_status run_op(const bb_op *op, const int8_t *x, int8_t *y)
 {
     switch (op->kind) {
-    case BB_OP_CONV2D: {
+    case BB_OP_CONV2D:
+    case BB_OP_CONV2D_POOL: {
         const bb_conv2d_params p = {1, op->in_c, op->in_h, op->in_w, op->out_c, op->kernel_h,
                                     op->kernel_w, op->stride_h, op->stride_w, op->pad_h, op->pad_w};
+        if (op->kind == BB_OP_CONV2D_POOL)
+            return bb_conv2d_pool_s8(&p, &op->pool, &op->quant, op->multiplier, op->shift, x,
+                                     op->weights, op->bias, y);
         return bb_conv2d_s8(&p, &op->quant, op->multiplier, op->shift, x, op->weights, op->bias, y);
     }
     case BB_OP_LINEAR:

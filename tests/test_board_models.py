@@ -37,18 +37,26 @@ MODELS = {
     "standalone-relu-softmax": (lambda: [L.Conv2D(4, kernel=3), L.MaxPool(2), L.ReLU(), L.Flatten(),
                                          L.Linear(8), L.ReLU(), L.Dropout(0.2), L.Linear(3),
                                          L.Softmax()], (1, 10, 10)),
+    # Two fused conv2d_pool ops on odd sizes: the 3x3 fast path with 1 and 5 input channels,
+    # padded borders on the slow path, a conv row and column no pooling window covers.
+    "two-conv-pad1-maxpool-odd": (lambda: [L.Conv2D(5, kernel=3, padding=1), L.ReLU(), L.MaxPool(2),
+                                           L.Conv2D(6, kernel=3), L.ReLU(), L.MaxPool(2),
+                                           L.Flatten(), L.Linear(4)], (1, 15, 13)),
     "mlp": (lambda: [L.Flatten(), L.Linear(16), L.ReLU(), L.Linear(16), L.ReLU(), L.Linear(6)],
             (1, 6, 6)),
 }
 
 
+@pytest.mark.parametrize("fuse", [True, False])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_host_build_matches_predict_int8(name):
+def test_host_build_matches_predict_int8(name, fuse):
     layers, shape = MODELS[name]
     model, X = _trained(layers(), shape, classes=3)
-    q = bb.quantize(model, X[:128])
+    q = bb.quantize(model, X[:128], fuse=fuse)
     result = embedded.run(q, X[:6], target="host")
     np.testing.assert_array_equal(result.outputs_int8, q.predict_int8(X[:6]))
+    other = bb.quantize(model, X[:128], fuse=not fuse)  # fused and unfused: the same bytes
+    np.testing.assert_array_equal(result.outputs_int8, other.predict_int8(X[:6]))
 
 
 @needs_board
@@ -60,6 +68,8 @@ def test_boards_match_predict_int8(name, target):
     q = bb.quantize(model, X[:128])
     result = embedded.run(q, X[:4], target=target)
     np.testing.assert_array_equal(result.outputs_int8, q.predict_int8(X[:4]))
+    np.testing.assert_array_equal(result.outputs_int8,
+                                  bb.quantize(model, X[:128], fuse=False).predict_int8(X[:4]))
     assert 0 < result.ram_bytes <= 128 * 1024
 
 
@@ -103,7 +113,8 @@ def test_model_over_128k_fails_to_link_with_the_overflow_named(tmp_path):
     model = bb.Sequential([L.Conv2D(64, kernel=3), L.ReLU(), L.MaxPool(2), L.Flatten(), L.Linear(2)])
     model.build((1, 48, 48))
     X = np.random.default_rng(0).normal(size=(16, 1, 48, 48)).astype(np.float32)
-    q = bb.quantize(model, X)
+    q = bb.quantize(model, X, fuse=False)  # fused, the conv output never exists and it fits
+    assert bb.quantize(model, X).memory_plan().arena_bytes < 48 * 48 + 64 * 23 * 23 + 4
     with pytest.raises(RamBudgetError, match="ram_budget of 131,072 bytes"):
         q.export_c(tmp_path / "big.h", ram_budget=128 * 1024)
     with pytest.raises(embedded.RamOverflowError, match="overflow"):

@@ -54,11 +54,24 @@ def c_array(ctype, name, values):
     return f"static const {ctype} {name}[] = {{{body}}};\n"
 
 
-def model_header(m, format_version=1, arena_macro=None, conv_out_h=5):
+def model_header(m, format_version=2, arena_macro=None, conv_out_h=5, fused=False, pool_out_h=2):
     """A model.h as the exporter would write it. Arena plan (75 bytes):
-    input [0,25) -> conv [25,75) -> clamp in place -> pool [0,8) -> linear [8,11) -> softmax [11,14)."""
+    input [0,25) -> conv [25,75) -> clamp in place -> pool [0,8) -> linear [8,11) -> softmax [11,14).
+    fused: conv + clamp + pool as one BB_OP_CONV2D_POOL op, input [0,25) -> pooled [28,36)
+    -> linear [0,3) -> softmax [4,7); the same bytes out."""
     conv_zp, lin_zp = m["conv_zp"], m["lin_zp"]
     ops = [
+        f"{{ .kind = BB_OP_CONV2D_POOL, .in_c = 1, .in_h = 5, .in_w = 5, .out_c = 2, .out_h = {pool_out_h},"
+        f" .out_w = 2, .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,"
+        f" .quant = {{ {-m['in_zp']}, {conv_zp}, {conv_zp}, 127 }}, .pool = {{ 2, 2, 2, 2 }},"
+        f" .weights = conv_w, .bias = conv_b, .multiplier = conv_m, .shift = conv_s,"
+        f" .input_at = 0u, .output_at = 28u }}",
+        f"{{ .kind = BB_OP_LINEAR, .in_c = 2, .in_h = 2, .in_w = 2, .out_c = 3, .out_h = 1, .out_w = 1,"
+        f" .quant = {{ {-conv_zp}, {lin_zp}, -128, 127 }}, .weights = lin_w, .bias = lin_b,"
+        f" .multiplier = lin_m, .shift = lin_s, .input_at = 28u, .output_at = 0u }}",
+        "{ .kind = BB_OP_SOFTMAX, .in_c = 3, .in_h = 1, .in_w = 1, .out_c = 3, .out_h = 1, .out_w = 1,"
+        " .exp_table = exp_table, .input_at = 0u, .output_at = 4u }",
+    ] if fused else [
         f"{{ .kind = BB_OP_CONV2D, .in_c = 1, .in_h = 5, .in_w = 5, .out_c = 2, .out_h = {conv_out_h}, .out_w = 5,"
         f" .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,"
         f" .quant = {{ {-m['in_zp']}, {conv_zp}, -128, 127 }}, .weights = conv_w, .bias = conv_b,"
@@ -85,7 +98,7 @@ def model_header(m, format_version=1, arena_macro=None, conv_out_h=5):
         + c_array("int32_t", "exp_table", m["exp_table"])
         + "static const bb_op model_ops[] = {\n    " + ",\n    ".join(ops) + "\n};\n"
         f"static const bb_model model = {{ .format_version = {format_version}, .name = \"test\","
-        " .op_count = 5, .ops = model_ops, .arena_bytes = 75u, .input_c = 1, .input_h = 5, .input_w = 5,"
+        f" .op_count = {len(ops)}, .ops = model_ops, .arena_bytes = 75u, .input_c = 1, .input_h = 5, .input_w = 5,"
         " .input_size = 25u, .output_size = 3u, .input_scale = 0.02f, .input_zero_point = -3,"
         " .output_scale = 0.00390625f, .output_zero_point = -128 };\n"
     )
@@ -225,6 +238,21 @@ def test_outputs_match_reference_byte_for_byte(model, inputs, target):
         assert r.ram_bytes >= 75 + r.stack_bytes
 
 
+@pytest.mark.parametrize("target", ALL_TARGETS)
+def test_fused_conv_pool_op_gives_the_same_bytes(model, inputs, target):
+    expected = np.stack([reference(model, x) for x in inputs])
+    r = embedded.run(FakeQuantized(model_header(model, fused=True)), inputs, target=target)
+    np.testing.assert_array_equal(r.outputs_int8, expected)
+
+
+@needs_host
+def test_inconsistent_fused_op_is_refused(model, inputs):
+    # A pooled height that disagrees with the conv window and the pooling window.
+    q = FakeQuantized(model_header(model, fused=True, pool_out_h=3))
+    with pytest.raises(embedded.RuntimeStatusError, match="BB_ERR_SHAPE"):
+        embedded.run(q, inputs, target="host")
+
+
 @needs_board
 @pytest.mark.parametrize("target", BOARDS)
 def test_ticks_repeat_and_stack_is_measured(model, inputs, target):
@@ -247,7 +275,7 @@ def test_arena_too_small_is_refused_at_init(model, inputs, target):
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_other_format_version_is_refused(model, inputs, target):
-    q = FakeQuantized(model_header(model, format_version=2))
+    q = FakeQuantized(model_header(model, format_version=1))  # the format before conv2d_pool
     with pytest.raises(embedded.RuntimeStatusError, match="BB_ERR_VERSION") as info:
         embedded.run(q, inputs, target=target)
     assert info.value.status == -6

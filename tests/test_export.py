@@ -135,6 +135,15 @@ def small_q():
     bb.seed(0)
     model = bb.Sequential([Conv2D(4, 3), MaxPool(2), ReLU(), Flatten(), Linear(8), Softmax()])
     X = np.random.default_rng(0).random((32, 1, 12, 12)).astype(np.float32)
+    return bb.quantize(model, X, fuse=False)
+
+
+@pytest.fixture(scope="module")
+def small_fused_q():
+    """small_q's model with fuse=True: Conv2D + MaxPool + ReLU are one conv2d_pool op."""
+    bb.seed(0)
+    model = bb.Sequential([Conv2D(4, 3), MaxPool(2), ReLU(), Flatten(), Linear(8), Softmax()])
+    X = np.random.default_rng(0).random((32, 1, 12, 12)).astype(np.float32)
     return bb.quantize(model, X)
 
 
@@ -148,6 +157,18 @@ def test_memory_plan_of_a_quantized_model(small_q):
     assert (plan.peak_op, plan.peak_bytes) == (0, 544)
 
 
+def test_memory_plan_of_a_fused_model(small_q, small_fused_q):
+    """The conv output (400 B) never exists: the arena is the input plus the pooled output."""
+    plan = small_fused_q.memory_plan()
+    assert [o.kind for o in small_fused_q.ops] == ["conv2d_pool", "linear", "softmax"]
+    lower = check_plan_invariants(small_fused_q, plan)
+    assert plan.arena_bytes == lower == 144 + 100
+    assert plan.activation_bytes == 144 + 100 + 8 + 8
+    assert plan.arena_bytes < small_q.memory_plan().arena_bytes
+    X = np.random.default_rng(1).random((16, 1, 12, 12)).astype(np.float32)
+    np.testing.assert_array_equal(small_fused_q.predict_int8(X), small_q.predict_int8(X))
+
+
 # ------------------------------------------------------------ the header
 def test_header_contents(small_q, tmp_path):
     path = tmp_path / "digits.h"
@@ -156,10 +177,10 @@ def test_header_contents(small_q, tmp_path):
     text = path.read_text()
     assert f"#define DIGITS_ARENA_BYTES {plan.arena_bytes}u\n" in text
     assert "#define DIGITS_INPUT_SIZE 144u\n" in text and "#define DIGITS_OUTPUT_SIZE 8u\n" in text
-    assert re.search(r"\.format_version = 1,", text)
-    assert export_module.FORMAT_VERSION == 1
+    assert re.search(r"\.format_version = 2,", text)
+    assert export_module.FORMAT_VERSION == 2
     bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
-    assert re.search(r"#define BB_MODEL_FORMAT_VERSION 1\b", bb_model_h)
+    assert re.search(r"#define BB_MODEL_FORMAT_VERSION 2\b", bb_model_h)
     assert '.name = "digits"' in text and "#ifndef BB_MODEL_DIGITS_H" in text
     # top-level declarations: static const data and one static inline accessor, nothing else
     top = [line for line in text.splitlines() if re.match(r"[A-Za-z_]", line)]
@@ -201,7 +222,7 @@ DUMP_C = r"""
 #include "other.h"
 
 typedef char arena_matches_plan[(DIGITS_ARENA_BYTES == %(arena)du) ? 1 : -1];
-typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 1) ? 1 : -1];
+typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 2) ? 1 : -1];
 
 static void dump8(const char *what, const int8_t *a, long n)
 {
@@ -232,15 +253,17 @@ int main(void)
            (double)m->input_scale, (double)m->output_scale);
     for (i = 0; i < m->op_count; i++) {
         const bb_op *op = &m->ops[i];
-        long nw = (long)op->out_c * op->in_c * (op->kind == BB_OP_CONV2D ? op->kernel_h * op->kernel_w
-                                                                         : op->in_h * op->in_w);
-        printf("op %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%u %%u\n",
+        int conv = op->kind == BB_OP_CONV2D || op->kind == BB_OP_CONV2D_POOL;
+        long nw = (long)op->out_c * op->in_c * (conv ? op->kernel_h * op->kernel_w : op->in_h * op->in_w);
+        printf("op %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%u %%u"
+               " %%d %%d %%d %%d\n",
                (int)op->kind, (int)op->in_c, (int)op->in_h, (int)op->in_w, (int)op->out_c,
                (int)op->out_h, (int)op->out_w, (int)op->kernel_h, (int)op->kernel_w,
                (int)op->stride_h, (int)op->stride_w, (int)op->pad_h, (int)op->pad_w,
                (int)op->quant.input_offset, (int)op->quant.output_offset,
                (int)op->quant.activation_min, (int)op->quant.activation_max,
-               (unsigned)op->input_at, (unsigned)op->output_at);
+               (unsigned)op->input_at, (unsigned)op->output_at, op->pool.kernel_height,
+               op->pool.kernel_width, op->pool.stride_height, op->pool.stride_width);
         if (op->weights != NULL)
             dump8("weights", op->weights, nw);
         dump32("bias", op->bias, op->out_c);
@@ -255,7 +278,10 @@ int main(void)
 
 
 @needs_gcc
-def test_header_compiled_into_a_program_holds_the_model(small_q, mlp_q, tmp_path):
+@pytest.mark.parametrize("fused", [False, True])
+def test_header_compiled_into_a_program_holds_the_model(small_q, small_fused_q, mlp_q, tmp_path,
+                                                        fused):
+    small_q = small_fused_q if fused else small_q
     plan = export_c(small_q, tmp_path / "digits.h", name="digits")
     other_plan = export_c(mlp_q, tmp_path / "other.h", name="other")
     (tmp_path / "main.c").write_text(DUMP_C % {"arena": plan.arena_bytes})
@@ -265,18 +291,20 @@ def test_header_compiled_into_a_program_holds_the_model(small_q, mlp_q, tmp_path
     lines = run.stdout.splitlines()
     head = lines[0].split()
     assert len(head) == 14, head
-    assert head[:12] == ["model", "1", "digits", "5", str(plan.arena_bytes), "144", "8", "1", "12",
+    assert head[:12] == ["model", "2", "digits", str(len(small_q.ops)), str(plan.arena_bytes), "144", "8", "1", "12",
                          "12", str(small_q.input_q[1]), str(small_q.output_q[1])]
     assert float(head[12]) == pytest.approx(small_q.input_q[0], rel=1e-7)
     assert float(head[13]) == pytest.approx(1 / 256, rel=1e-7)
-    kinds = {"conv2d": 1, "linear": 2, "max_pool2d": 3, "avg_pool2d": 4, "clamp": 5, "softmax": 6}
+    kinds = {"conv2d": 1, "linear": 2, "max_pool2d": 3, "avg_pool2d": 4, "clamp": 5, "softmax": 6,
+             "conv2d_pool": 7}
     body = lines[1:-1]
     for i, o in enumerate(small_q.ops):
         header = body.pop(0).split()
         c_in, h_in, w_in = o.chw_in
         c_out, h_out, w_out = o.chw_out
         expected = [kinds[o.kind], c_in, h_in, w_in, c_out, h_out, w_out, *o.kernel, *o.stride,
-                    *o.padding, -o.in_q[1], o.out_q[1], o.act_min, o.act_max, *plan.op_io[i]]
+                    *o.padding, -o.in_q[1], o.out_q[1], o.act_min, o.act_max, *plan.op_io[i],
+                    *((*o.pool_kernel, *o.pool_stride) if o.kind == "conv2d_pool" else (0,) * 4)]
         assert header[0] == "op" and [int(v) for v in header[1:]] == expected, (i, header)
         for field in ("weights", "bias", "multiplier", "shift", "exp_table"):
             value = getattr(o, field)

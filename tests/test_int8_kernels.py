@@ -417,6 +417,67 @@ def test_conv2d_s8_without_bias_and_narrow_clamp():
     assert got.min() == -10 and got.max() == 10
 
 
+# ------------------------------------------------ conv2d + clamp + max pool, fused
+CONV_POOL_CASES = [
+    # (batch, in_c, h, w, out_c, kernel, stride, padding, pool kernel, pool stride)
+    (1, 1, 8, 8, 3, (3, 3), (1, 1), (0, 0), (2, 2), (2, 2)),    # the 3x3 fast path, one channel
+    (2, 3, 11, 9, 4, (3, 3), (1, 1), (0, 0), (2, 2), (2, 2)),   # odd: a conv row/column unpooled
+    (2, 2, 9, 10, 3, (3, 3), (1, 1), (1, 1), (2, 2), (2, 2)),   # padded borders on the slow path
+    (1, 5, 7, 7, 2, (3, 3), (1, 1), (2, 0), (2, 2), (2, 2)),
+    (2, 2, 9, 11, 3, (3, 5), (1, 1), (2, 2), (3, 3), (2, 2)),   # overlapping windows
+    (1, 3, 10, 8, 2, (2, 2), (2, 1), (1, 0), (2, 3), (1, 2)),
+    (2, 2, 6, 6, 3, (3, 3), (1, 1), (0, 0), (1, 1), (1, 1)),    # a 1x1 window: plain conv2d
+]
+
+
+@pytest.mark.parametrize("case", CONV_POOL_CASES)
+@pytest.mark.parametrize("in_zp, out_zp", ZERO_POINTS)
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv2d_pool_s8_equals_conv_then_max_pool(case, in_zp, out_zp, relu):
+    """Byte for byte what bb_conv2d_s8 then bb_max_pool2d_s8 give (and the numpy reference)."""
+    n, c, h, w, o, kernel, stride, padding, pool_k, pool_s = case
+    rng = np.random.default_rng(hash((case, in_zp, out_zp, relu)) % 2**32)
+    x = rand_i8(rng, (n, c, h, w))
+    wt = rand_i8(rng, (o, c) + kernel)
+    wt[wt == -128] = -127
+    bias = rng.integers(-5000, 5000, o).astype(np.int32)
+    k = c * kernel[0] * kernel[1]
+    multiplier, shift = rand_requant(rng, o, lo=-9 - int(np.log2(k)) // 2, hi=-5 - int(np.log2(k)) // 2)
+    act_min = out_zp if relu else -128
+    conv = conv_op(wt, bias, multiplier, shift, (h, w), in_zp, out_zp, stride, padding,
+                   act_min=act_min)
+    conv_out = conv.run(x.reshape(n, -1)).reshape((n,) + conv.out_shape)
+    expected = ref_max_pool2d_s8(conv_out, pool_k, pool_s)
+    np.testing.assert_array_equal(
+        expected, ref_max_pool2d_s8(ref_conv2d_s8(x, wt, bias, multiplier, shift, in_zp, out_zp,
+                                                  act_min, 127, stride, padding), pool_k, pool_s))
+    fused = Int8Op(kind="conv2d_pool", name="test conv pool", in_shape=(c, h, w),
+                   out_shape=expected.shape[1:], in_q=(1.0, in_zp), out_q=(1.0, out_zp),
+                   weights=wt, bias=bias, multiplier=multiplier, shift=shift, act_min=act_min,
+                   kernel=kernel, stride=stride, padding=padding, pool_kernel=pool_k,
+                   pool_stride=pool_s)
+    got = fused.run(x.reshape(n, -1))
+    np.testing.assert_array_equal(got.reshape(expected.shape), expected)
+    assert len(np.unique(got)) > 3 or out_zp == 127  # maxima at zero point 127 saturate
+
+
+def test_conv2d_pool_s8_refuses_bad_windows():
+    rng = np.random.default_rng(0)
+    wt = rand_i8(rng, (2, 1, 3, 3))
+    op = conv_op(wt, None, [2**30] * 2, [-6] * 2, (5, 5), 0, 0)  # conv output 3x3
+    p = _core.conv2d_params((1, 1, 5, 5), wt.shape, (1, 1), (0, 0))
+    x, y = np.zeros(25, np.int8), np.zeros(64, np.int8)
+    args = (op.quant_out(), ffi.from_buffer("int32_t[]", op.multiplier),
+            ffi.from_buffer("int32_t[]", op.shift), ffi.from_buffer("int8_t[]", x),
+            ffi.from_buffer("int8_t[]", wt), ffi.NULL, ffi.from_buffer("int8_t[]", y))
+    pool = ffi.new("bb_pool_window *", [2, 2, 2, 2])
+    assert lib.bb_conv2d_pool_s8(p, pool, *args) == lib.BB_OK
+    assert lib.bb_conv2d_pool_s8(p, ffi.NULL, *args) == lib.BB_ERR_NULL
+    for bad, status in [([4, 2, 1, 1], lib.BB_ERR_SHAPE), ([2, 2, 0, 1], lib.BB_ERR_ARGUMENT),
+                        ([0, 2, 1, 1], lib.BB_ERR_ARGUMENT)]:
+        assert lib.bb_conv2d_pool_s8(p, ffi.new("bb_pool_window *", bad), *args) == status
+
+
 # ---------------------------------------------------------------- linear
 @pytest.mark.parametrize("batch, fin, fout", [(1, 1, 1), (4, 17, 9), (7, 64, 10), (3, 300, 5)])
 @pytest.mark.parametrize("in_zp, out_zp", ZERO_POINTS)

@@ -120,6 +120,11 @@ def quadrant_images(n, rng, size=16):
     return X, y
 
 
+# The fixtures' models quantized with fuse=True (conv2d + max_pool2d -> conv2d_pool), by name;
+# the fixtures themselves return the unfused op chain (fuse=False).
+FUSED = {}
+
+
 def train(model, X, y, epochs=3, loss="cross_entropy", lr=0.01):
     model.compile(optimizer=bb.optimizers.Adam(lr=lr), loss=loss)
     model.fit(X, y, epochs=epochs, batch_size=32, verbose=0, seed=0)
@@ -136,7 +141,8 @@ def cnn():
     train(bb.Sequential(layers), X, y)
     model = bb.Sequential(layers + [Softmax()])
     Xt, yt = quadrant_images(400, rng)
-    return model, bb.quantize(model, X[:200]), X, Xt, yt
+    FUSED["cnn"] = bb.quantize(model, X[:200])
+    return model, bb.quantize(model, X[:200], fuse=False), X, Xt, yt
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +166,8 @@ def clamp_model():
     X, y = quadrant_images(400, rng, size=12)
     model = train(bb.Sequential([Conv2D(3, (3, 2), padding=(1, 2)), MaxPool(2), ReLU(), Flatten(),
                                  Dropout(0.3), Linear(4)]), X, y, epochs=2)
-    return model, bb.quantize(model, X[:100]), X[100:300]
+    FUSED["clamp_model"] = bb.quantize(model, X[:100])
+    return model, bb.quantize(model, X[:100], fuse=False), X[100:300]
 
 
 def kinds(q):
@@ -262,6 +269,11 @@ def numpy_int8_forward(q, X):
             x = ref_conv2d_s8(x.reshape((n,) + op.in_shape), op.weights, op.bias, op.multiplier,
                               op.shift, op.in_q[1], op.out_q[1], op.act_min, op.act_max, op.stride,
                               op.padding)
+        elif op.kind == "conv2d_pool":  # as unfused: the conv output, then the max pooling
+            x = ref_conv2d_s8(x.reshape((n,) + op.in_shape), op.weights, op.bias, op.multiplier,
+                              op.shift, op.in_q[1], op.out_q[1], op.act_min, op.act_max, op.stride,
+                              op.padding)
+            x = ref_max_pool2d_s8(x, op.pool_kernel, op.pool_stride)
         elif op.kind == "linear":
             x = ref_linear_s8(x.reshape(n, -1), op.weights, op.bias, op.multiplier, op.shift,
                               op.in_q[1], op.out_q[1], op.act_min, op.act_max)
@@ -293,6 +305,36 @@ def test_predict_int8_is_bit_exact_with_numpy(which, request):
     np.testing.assert_array_equal(q.predict_int8(X, batch_size=7), got)
     scale, zp = q.output_q
     np.testing.assert_array_equal(q.predict(X), (got.astype(np.float32) - zp) * np.float32(scale))
+
+
+def test_fused_ops(cnn, clamp_model):
+    """Conv2D (+ ReLU) + MaxPool become one conv2d_pool op with the unfused ops' parameters;
+    a standalone ReLU after the pooling folds into its clamp."""
+    conv, mp, ap, lin, sm = cnn[1].ops
+    assert kinds(FUSED["cnn"]) == ["conv2d_pool", "avg_pool2d", "linear", "softmax"]
+    fused = FUSED["cnn"].ops[0]
+    assert fused.name == "layer 0 (Conv2D + ReLU) + layer 2 (MaxPool)"
+    assert fused.in_shape == conv.in_shape and fused.out_shape == mp.out_shape
+    assert (fused.pool_kernel, fused.pool_stride) == (tuple(mp.kernel), tuple(mp.stride))
+    assert (fused.in_q, fused.out_q, fused.act_min, fused.act_max) == (conv.in_q, conv.out_q,
+                                                                       conv.act_min, conv.act_max)
+    for name in ("weights", "bias", "multiplier", "shift"):
+        np.testing.assert_array_equal(getattr(fused, name), getattr(conv, name))
+    conv, pool, clamp, lin = clamp_model[1].ops
+    assert kinds(FUSED["clamp_model"]) == ["conv2d_pool", "linear"]
+    fused = FUSED["clamp_model"].ops[0]
+    assert fused.name == "layer 0 (Conv2D) + layer 1 (MaxPool) + layer 2 (ReLU)"
+    assert (fused.act_min, fused.act_max) == (clamp.act_min, 127) and fused.out_q == conv.out_q
+    assert kinds(bb.quantize(clamp_model[0], clamp_model[2][:50], fuse=False)) == kinds(clamp_model[1])
+
+
+@pytest.mark.parametrize("which", ["cnn", "clamp_model"])
+def test_fused_and_unfused_give_identical_bytes(which, request):
+    fixture = request.getfixturevalue(which)
+    X = fixture[-2] if which == "cnn" else fixture[-1]
+    got = FUSED[which].predict_int8(X)
+    np.testing.assert_array_equal(got, fixture[1].predict_int8(X))
+    np.testing.assert_array_equal(got, numpy_int8_forward(FUSED[which], X))
 
 
 def test_predict_int8_shape_mismatch_names_the_shape(cnn):
@@ -377,4 +419,5 @@ def test_mnist_int8_accuracy_matches_float():
           f"on {len(yt)} test images")
     assert float_acc > 80
     assert abs(int8_acc - float_acc) <= 0.5
-    assert kinds(q) == ["conv2d", "max_pool2d", "linear"]
+    assert kinds(q) == ["conv2d_pool", "linear"]
+    np.testing.assert_array_equal(q.predict_int8(Xt), bb.quantize(model, X[6000:6500], fuse=False).predict_int8(Xt))

@@ -23,6 +23,22 @@ static union {
 
 static int8_t output[MODEL_OUTPUT_SIZE];
 
+/* v /= d, returning the remainder, for 0 < d < 2^16: 32-bit steps over 16-bit chunks, as
+ * a plain 64-bit division would link libgcc's ~800-byte routine into an image that
+ * otherwise needs none. */
+static uint32_t divide(uint64_t *v, uint32_t d)
+{
+    uint64_t q = 0;
+    uint32_t rest = 0;
+    for (int bit = 48; bit >= 0; bit -= 16) {
+        uint32_t part = (rest << 16) | (uint32_t)((*v >> bit) & 0xFFFFu); /* < d * 2^16 */
+        q |= (uint64_t)(part / d) << bit;
+        rest = part % d;
+    }
+    *v = q;
+    return rest;
+}
+
 /* Decimal without stdio (newlib's printf would pull in malloc and kilobytes of flash). */
 static void print_u64(uint64_t v)
 {
@@ -30,8 +46,7 @@ static void print_u64(uint64_t v)
     char *p = buf + sizeof buf - 1;
     *p = '\0';
     do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
+        *--p = (char)('0' + divide(&v, 10));
     } while (v != 0);
     board_print(p);
 }
@@ -83,7 +98,8 @@ int main(void)
     }
     if (board_has_ticks()) {
         board_print("ticks ");
-        print_u64(total / BB_INPUT_COUNT);
+        divide(&total, (uint32_t)BB_INPUT_COUNT); /* a few inputs: far below 2^16 */
+        print_u64(total);
         board_print("\n");
     }
     uint32_t stack = board_stack_peak();

@@ -848,6 +848,113 @@ static void test_optim(void)
     check(p[0] == 1.0f - 0.1f && m[0] == 0.0f && v[0] == 0.0f, "optimizer errors write nothing");
 }
 
+/* ---- int8 conv2d + clamp + max pool (fused) ----------------------------- */
+
+static int8_t rand_s8(void)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (int8_t)(int32_t)((rng >> 16) % 256u - 128u);
+}
+
+/* The definition, unfused: every conv output (padding reads as real 0), requantized and
+ * clamped, then the max of each pooling window. */
+static void conv_pool_s8_ref(const bb_conv2d_params *p, const bb_pool_window *pool,
+                             const bb_quant_out *q, const int32_t *mult, const int32_t *shift,
+                             const int8_t *x, const int8_t *w, const int32_t *bias, int oh, int ow,
+                             int ph, int pw, int8_t *conv, int8_t *y)
+{
+    const int c = p->in_channels, h = p->in_height, wd = p->in_width;
+    const int kh = p->kernel_height, kw = p->kernel_width;
+    for (int n = 0; n < p->batch; n++)
+        for (int o = 0; o < p->out_channels; o++) {
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    int32_t acc = bias[o];
+                    for (int ic = 0; ic < c; ic++)
+                        for (int ky = 0; ky < kh; ky++)
+                            for (int kx = 0; kx < kw; kx++) {
+                                int iy = oy * p->stride_height - p->pad_height + ky;
+                                int ix = ox * p->stride_width - p->pad_width + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= wd)
+                                    continue;
+                                acc += (x[((n * c + ic) * h + iy) * wd + ix] + q->input_offset) *
+                                       w[((o * c + ic) * kh + ky) * kw + kx];
+                            }
+                    int32_t v = bb_requantize(acc, mult[o], shift[o]) + q->output_offset;
+                    v = v < q->activation_min ? q->activation_min : v;
+                    conv[oy * ow + ox] = (int8_t)(v > q->activation_max ? q->activation_max : v);
+                }
+            for (int py = 0; py < ph; py++)
+                for (int px = 0; px < pw; px++) {
+                    int best = -128;
+                    for (int ky = 0; ky < pool->kernel_height; ky++)
+                        for (int kx = 0; kx < pool->kernel_width; kx++) {
+                            int v = conv[(py * pool->stride_height + ky) * ow + px * pool->stride_width + kx];
+                            best = v > best ? v : best;
+                        }
+                    y[((n * p->out_channels + o) * ph + py) * pw + px] = (int8_t)best;
+                }
+        }
+}
+
+static void test_conv_pool_s8_case(bb_conv2d_params p, bb_pool_window pool, int in_zp, int relu)
+{
+    int oh, ow;
+    check_status(bb_conv2d_output_hw(&p, &oh, &ow), BB_OK, "conv_pool_s8 shape");
+    const int ph = (oh - pool.kernel_height) / pool.stride_height + 1;
+    const int pw = (ow - pool.kernel_width) / pool.stride_width + 1;
+    const size_t nx = (size_t)p.batch * p.in_channels * p.in_height * p.in_width;
+    const size_t nw = (size_t)p.out_channels * p.in_channels * p.kernel_height * p.kernel_width;
+    const size_t ny = (size_t)p.batch * p.out_channels * ph * pw;
+    /* Exact sizes, so AddressSanitizer sees any read past the input or the weights. */
+    int8_t *x = xmalloc(nx), *w = xmalloc(nw), *y = xmalloc(ny), *ref = xmalloc(ny);
+    int8_t *conv = xmalloc((size_t)oh * ow);
+    int32_t *bias = xmalloc(p.out_channels * sizeof(int32_t));
+    int32_t *mult = xmalloc(p.out_channels * sizeof(int32_t));
+    int32_t *shift = xmalloc(p.out_channels * sizeof(int32_t));
+    for (size_t i = 0; i < nx; i++)
+        x[i] = rand_s8();
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (int8_t)(rand_s8() | 1); /* never -128 */
+    for (int o = 0; o < p.out_channels; o++) {
+        bias[o] = (int32_t)(frand() * 3000.0f);
+        mult[o] = (int32_t)(1073741824u + (rng & 0x3FFFFFFFu));
+        shift[o] = -7 - o % 3;
+    }
+    const bb_quant_out q = {-in_zp, 5, relu ? 5 : -128, 127};
+    conv_pool_s8_ref(&p, &pool, &q, mult, shift, x, w, bias, oh, ow, ph, pw, conv, ref);
+    check_status(bb_conv2d_pool_s8(&p, &pool, &q, mult, shift, x, w, bias, y), BB_OK, "conv_pool_s8");
+    check(memcmp(y, ref, ny) == 0, "conv_pool_s8 %dx%dx%d k%dx%d s%d p%d pool %dx%d/%d: bytes differ",
+          p.in_channels, p.in_height, p.in_width, p.kernel_height, p.kernel_width, p.stride_height,
+          p.pad_height, pool.kernel_height, pool.kernel_width, pool.stride_height);
+    free(x), free(w), free(y), free(ref), free(conv), free(bias), free(mult), free(shift);
+}
+
+static void test_conv_pool_s8(void)
+{
+    const bb_pool_window two = {2, 2, 2, 2}, overlap = {3, 3, 2, 2}, one = {1, 1, 1, 1};
+    for (int relu = 0; relu < 2; relu++) {
+        for (int zp = -128; zp <= 127; zp += 85) {
+            test_conv_pool_s8_case(conv_params(1, 1, 8, 8, 4, 3, 3, 1, 1, 0, 0), two, zp, relu);
+            test_conv_pool_s8_case(conv_params(2, 3, 11, 9, 5, 3, 3, 1, 1, 0, 0), two, zp, relu);
+            test_conv_pool_s8_case(conv_params(1, 2, 9, 10, 3, 3, 3, 1, 1, 1, 1), two, zp, relu);
+            test_conv_pool_s8_case(conv_params(2, 2, 9, 11, 3, 3, 5, 1, 1, 2, 2), overlap, zp, relu);
+            test_conv_pool_s8_case(conv_params(1, 3, 7, 6, 2, 2, 3, 2, 1, 1, 0), one, zp, relu);
+        }
+    }
+    bb_conv2d_params p = conv_params(1, 1, 5, 5, 2, 3, 3, 1, 1, 0, 0);
+    const bb_pool_window too_big = {4, 4, 1, 1}, no_stride = {2, 2, 0, 1};
+    int8_t x[25] = {0}, w[18] = {0}, y[8];
+    int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {0, 0};
+    const bb_quant_out q = {0, 0, -128, 127};
+    check_status(bb_conv2d_pool_s8(&p, &too_big, &q, mult, shift, x, w, NULL, y), BB_ERR_SHAPE,
+                 "conv_pool_s8 window larger than the conv output");
+    check_status(bb_conv2d_pool_s8(&p, &no_stride, &q, mult, shift, x, w, NULL, y), BB_ERR_ARGUMENT,
+                 "conv_pool_s8 zero stride");
+    check_status(bb_conv2d_pool_s8(&p, NULL, &q, mult, shift, x, w, NULL, y), BB_ERR_NULL,
+                 "conv_pool_s8 NULL window");
+}
+
 int main(void)
 {
     test_status();
@@ -856,6 +963,7 @@ int main(void)
     test_pool();
     test_softmax();
     test_optim();
+    test_conv_pool_s8();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

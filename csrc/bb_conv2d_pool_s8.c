@@ -1,0 +1,189 @@
+/* bb_conv2d_pool_s8.c: int8 convolution + clamp (fused ReLU) + max pooling in one pass.
+ *
+ * The full convolution output never exists: each pooling window's convolution
+ * outputs are computed into int32 accumulators and only their maximum is requantized
+ * and stored. Requantization, the output offset and the clamp are non-decreasing in
+ * the accumulator, so max(requantize(a_i)) == requantize(max(a_i)): the bytes equal
+ * bb_conv2d_s8 followed by bb_max_pool2d_s8, with a quarter of the requantizations
+ * (2x2 pooling) and no buffer in between. Conv outputs no pooling window covers
+ * (an odd edge) are never computed.
+ *
+ * The input offset is hoisted out of the loops by exact integer algebra:
+ *   bias + sum((x + offset) * w) = (bias + offset * sum(w)) + sum(x * w),
+ * where a padded tap reads the input zero point (-offset), i.e. real 0. */
+#include "bb_int8.h"
+#include "bb_int8_checks.h"
+#include "bb_requantize.h"
+
+/* One conv output without the offset (any kernel, stride and padding). */
+static int32_t conv_at(const bb_conv2d_params *p, const int8_t *image, const int8_t *filter,
+                       int oy, int ox, int32_t zero_point)
+{
+    const int h = p->in_height, wd = p->in_width, kh = p->kernel_height, kw = p->kernel_width;
+    const int y0 = oy * p->stride_height - p->pad_height, x0 = ox * p->stride_width - p->pad_width;
+    int32_t acc = 0;
+    for (int ic = 0; ic < p->in_channels; ic++) {
+        const int8_t *plane = image + (size_t)ic * (size_t)h * (size_t)wd;
+        for (int ky = 0; ky < kh; ky++) {
+            const int iy = y0 + ky;
+            for (int kx = 0; kx < kw; kx++) {
+                const int ix = x0 + kx;
+                const int32_t v = (iy < 0 || iy >= h || ix < 0 || ix >= wd)
+                                      ? zero_point : plane[(size_t)iy * (size_t)wd + (size_t)ix];
+                acc += v * (int32_t)*filter++;
+            }
+        }
+    }
+    return acc;
+}
+
+/* The fast path: a 3x3, stride-1 convolution under 2x2 pooling of stride 2, i.e. four
+ * conv outputs over one 4x4 input patch per channel. Two versions give the same
+ * integers: SIMD on a Cortex-M4, plain C elsewhere. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#include <string.h>
+
+static inline uint32_t load32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v); /* one (unaligned) load */
+    return v;
+}
+
+/* Input rows x (top pair) and x + wd (bottom pair), four values each, times kernel row
+ * k = (k0, k1, k2) packed as int16 pairs ke = (k0, k2), ko = (k1, *). With a row split
+ * into (x0, x2) and (x1, x3): left = x0 k0 + x2 k2 + x1 k1, right = x1 k0 + x3 k2 + x2 k1. */
+static inline void rows3(const int8_t *x, size_t wd, int32_t ke, int32_t ko, int32_t acc[4])
+{
+    for (int r = 0; r < 2; r++, x += wd) {
+        const uint32_t word = load32(x);
+        const int32_t even = __sxtb16((int32_t)word), odd = __sxtb16((int32_t)((word >> 8) | (word << 24)));
+        acc[2 * r] = __smlabb(odd, ko, __smlad(even, ke, acc[2 * r]));
+        acc[2 * r + 1] = __smlatb(even, ko, __smlad(odd, ke, acc[2 * r + 1]));
+    }
+}
+
+static int32_t window_3x3(const int8_t *x, const int8_t *f, int c_in, size_t plane, size_t wd)
+{
+    int32_t acc[4] = {0, 0, 0, 0};
+    for (int ic = 0; ic < c_in; ic++, x += plane, f += 9) {
+        /* Kernel rows as words: bytes k0 k1 k2 (next). The last row is read from one byte
+         * earlier and shifted, so no load passes the end of the weights. */
+        const uint32_t k_0 = load32(f), k_1 = load32(f + 3), k_2 = load32(f + 5) >> 8;
+        rows3(x, wd, __sxtb16((int32_t)k_0), __sxtb16((int32_t)(k_0 >> 8)), acc);
+        rows3(x + wd, wd, __sxtb16((int32_t)k_1), __sxtb16((int32_t)(k_1 >> 8)), acc);
+        rows3(x + 2 * wd, wd, __sxtb16((int32_t)k_2), __sxtb16((int32_t)(k_2 >> 8)), acc);
+    }
+    const int32_t top = acc[0] > acc[1] ? acc[0] : acc[1], bottom = acc[2] > acc[3] ? acc[2] : acc[3];
+    return top > bottom ? top : bottom;
+}
+#else
+/* Input row x[0..3] times kernel row k[0..2] into two horizontally adjacent outputs: *l
+ * takes x0..x2, *r x1..x3. Streamed, one input value live at a time: a Cortex-M3 has
+ * few registers, and spills cost loads and stores. */
+static inline void row3(const int8_t *x, const int8_t *k, int32_t *l, int32_t *r)
+{
+    const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
+    int32_t v = x[0];
+    *l += v * k0;
+    v = x[1];
+    *l += v * k1;
+    *r += v * k0;
+    v = x[2];
+    *l += v * k2;
+    *r += v * k1;
+    v = x[3];
+    *r += v * k2;
+}
+
+/* Two horizontally adjacent outputs of one 3x3 band (rows x, x + wd, x + 2 wd): *left
+ * takes columns 0..2, the return value 1..3. Two accumulators keep the registers free. */
+static int32_t pair_3x3(const int8_t *x, const int8_t *f, int c_in, size_t plane, size_t wd,
+                        int32_t *left)
+{
+    int32_t l = 0, r = 0;
+    for (int ic = 0; ic < c_in; ic++, x += plane, f += 9) {
+        row3(x, f, &l, &r);
+        row3(x + wd, f + 3, &l, &r);
+        row3(x + 2 * wd, f + 6, &l, &r);
+    }
+    *left = l;
+    return r;
+}
+
+static int32_t window_3x3(const int8_t *x, const int8_t *f, int c_in, size_t plane, size_t wd)
+{
+    int32_t a00, a10;
+    const int32_t a01 = pair_3x3(x, f, c_in, plane, wd, &a00);
+    const int32_t a11 = pair_3x3(x + wd, f, c_in, plane, wd, &a10);
+    const int32_t top = a00 > a01 ? a00 : a01, bottom = a10 > a11 ? a10 : a11;
+    return top > bottom ? top : bottom;
+}
+#endif
+
+bb_status bb_conv2d_pool_s8(const bb_conv2d_params *p, const bb_pool_window *pool,
+                            const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
+                            const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y)
+{
+    int oh, ow, ph, pw;
+    bb_status s = bb_check_conv_s8(p, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (pool == NULL)
+        return BB_ERR_NULL;
+    if (pool->kernel_height <= 0 || pool->kernel_width <= 0 || pool->stride_height <= 0 ||
+        pool->stride_width <= 0)
+        return BB_ERR_ARGUMENT; /* as bb_pool2d_output_hw */
+    if (bb_window_count(oh, pool->kernel_height, pool->stride_height, 0, &ph) != BB_OK ||
+        bb_window_count(ow, pool->kernel_width, pool->stride_width, 0, &pw) != BB_OK)
+        return BB_ERR_SHAPE;
+    if ((s = bb_check_quant_out(q)) != BB_OK)
+        return s;
+    if ((s = bb_check_requant(p->out_channels, multiplier, shift)) != BB_OK)
+        return s;
+    if (x == NULL || w == NULL || y == NULL)
+        return BB_ERR_NULL;
+
+    const int c_in = p->in_channels, h = p->in_height, wd = p->in_width;
+    const size_t plane = (size_t)h * (size_t)wd, in_image = (size_t)c_in * plane;
+    const int taps = c_in * p->kernel_height * p->kernel_width;
+    const int32_t zero_point = -q->input_offset;
+    const int fast = p->kernel_height == 3 && p->kernel_width == 3 && p->stride_height == 1 &&
+                     p->stride_width == 1 && pool->kernel_height == 2 && pool->kernel_width == 2 &&
+                     pool->stride_height == 2 && pool->stride_width == 2;
+    for (int n = 0; n < p->batch; n++) {
+        const int8_t *image = x + (size_t)n * in_image;
+        for (int oc = 0; oc < p->out_channels; oc++) {
+            const int8_t *filter = w + (size_t)oc * (size_t)taps;
+            int32_t base = bias != NULL ? bias[oc] : 0;
+            for (int i = 0; i < taps; i++)
+                base += q->input_offset * (int32_t)filter[i];
+            for (int py = 0; py < ph; py++) {
+                const int oy0 = py * pool->stride_height;
+                const int iy = oy0 - p->pad_height; /* fast path: top row of the 4x4 patch */
+                for (int px = 0; px < pw; px++) {
+                    const int ox0 = px * pool->stride_width;
+                    const int ix = ox0 - p->pad_width;
+                    int32_t best;
+                    if (fast && iy >= 0 && iy + 4 <= h && ix >= 0 && ix + 4 <= wd) {
+                        best = window_3x3(image + (size_t)iy * (size_t)wd + (size_t)ix, filter, c_in,
+                                          plane, (size_t)wd);
+                    } else { /* borders with padding, other kernels and windows */
+                        best = INT32_MIN;
+                        for (int ky = 0; ky < pool->kernel_height; ky++) {
+                            for (int kx = 0; kx < pool->kernel_width; kx++) {
+                                const int32_t a = conv_at(p, image, filter, oy0 + ky, ox0 + kx, zero_point);
+                                best = a > best ? a : best;
+                            }
+                        }
+                    }
+                    const int32_t v =
+                        bb_requantize(best + base, multiplier[oc], shift[oc]) + q->output_offset;
+                    *y++ = bb_clamp_to_s8(v, q->activation_min, q->activation_max);
+                }
+            }
+        }
+    }
+    return BB_OK;
+}
