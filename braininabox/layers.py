@@ -101,17 +101,20 @@ class Linear(Layer):
         self.bias = _zeros(self.units) if self.use_bias else None
 
     def check_input(self, x):
-        if x.ndim != 2:
-            raise ValueError(f"Linear expects (N, features), got shape {x.shape}; "
-                             f"put a Flatten() before it")
-        if self.built and x.shape[1] != self.in_features:
+        if x.ndim not in (2, 3):
+            raise ValueError(f"Linear expects (N, features) or a sequence (N, T, features), got "
+                             f"shape {x.shape}; put a Flatten() before it")
+        if self.built and x.shape[-1] != self.in_features:
             raise ValueError(f"Linear was built for {self.in_features} input features, "
-                             f"got {x.shape[1]} (input shape {x.shape})")
+                             f"got {x.shape[-1]} (input shape {x.shape})")
 
     def build(self, x):
-        self._create(x.shape[1])
+        self._create(x.shape[-1])
 
     def forward(self, x):
+        if x.ndim == 3:  # a sequence: the same layer at every step
+            n, t, _ = x.shape
+            return F.linear(x.reshape(n * t, -1), self.weight, self.bias).reshape(n, t, -1)
         return F.linear(x, self.weight, self.bias)
 
     def get_config(self):
@@ -276,3 +279,9 @@ class Dropout(Layer):
 
 LAYERS = {cls.__name__: cls for cls in
           (Linear, Conv2D, MaxPool, AvgPool, Flatten, ReLU, Sigmoid, Tanh, Softmax, Dropout)}
+
+# Recurrent layers live in recurrent.py, which builds on Layer above; imported at the bottom
+# (after everything recurrent.py needs exists) so that bb.layers.LSTM works and save/load finds them.
+from .recurrent import GRU, LSTM, RNN, Embedding  # noqa: E402
+
+LAYERS.update({cls.__name__: cls for cls in (Embedding, RNN, LSTM, GRU)})

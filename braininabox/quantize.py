@@ -182,6 +182,9 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
         in_shape, out_shape = shapes[i], shapes[i + 1]
         if kind == "reshape":
             continue  # NCHW flatten: same bytes, same quantization
+        if kind == "linear" and len(in_shape) != 1:
+            raise ValueError(f"quantize: {name} gets per-sample shape {in_shape}; int8 Linear "
+                             f"takes a feature vector (put a Flatten before it)")
         if kind in ("conv2d", "linear"):
             out_q = activation_qparams(lo[i + 1], hi[i + 1])
             op = _weighted_op(kind, layers, name, in_shape, out_shape, current_q, out_q)

@@ -315,3 +315,25 @@ def test_kernel_larger_than_input():
 def test_layer_repr_shows_config():
     assert repr(Linear(10)) == "Linear(units=10, use_bias=True, init='glorot', in_features=None)"
     assert "padding=[1, 1]" in repr(Conv2D(4, kernel=3, padding="same"))
+
+
+def test_linear_applies_to_every_step_of_a_sequence():
+    bb.seed(0)
+    layer = Linear(4)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    t = bb.Tensor(x, requires_grad=True)
+    y = layer(t)
+    assert y.shape == (2, 5, 4)
+    expected = x @ layer.weight.data.T + layer.bias.data
+    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(t.grad, np.broadcast_to(layer.weight.data.sum(0), x.shape), rtol=1e-5)
+    with pytest.raises(ValueError, match="Flatten"):
+        layer(np.zeros((2, 1, 5, 3), np.float32))
+
+
+def test_quantize_refuses_a_linear_over_a_sequence():
+    bb.seed(0)
+    model = bb.Sequential([Linear(4)])
+    with pytest.raises(ValueError, match="feature vector"):
+        bb.quantize(model, np.zeros((3, 5, 3), np.float32))
