@@ -122,9 +122,22 @@ def test_run_on_synthetic_data(tmp_path, capsys):
                           r"\[FN \d+ TP \d+", out, re.MULTILINE)) == 4
     assert "Threshold chosen on validation" in out
     assert re.search(r"^Probability of fraud: [01]\.\d{4} \((FRAUD|LEGIT) at", out, re.MULTILINE)
+    assert "ensemble of 5 MLPs 30 -> 16 -> 16 -> 1" in out and "out-of-fold" in out
     assert os.path.isfile(tmp_path / "m.bb") and os.path.isfile(tmp_path / "m.bb.json")
+    import json
+    saved = json.loads((tmp_path / "m.bb.json").read_text())
+    assert saved["models"] == ["m.bb", "m-2.bb", "m-3.bb", "m-4.bb", "m-5.bb"]
     import braininabox as bb
-    assert bb.load(str(tmp_path / "m.bb")).predict(np.zeros((2, 30), np.float32)).shape == (2, 1)
+    for name in saved["models"]:
+        assert bb.load(str(tmp_path / name)).predict(np.zeros((2, 30), np.float32)).shape == (2, 1)
+
+
+def test_single_model_with_folds_1(tmp_path, capsys):
+    data = write_csv(tmp_path / "cc.csv")
+    code, out, err = run_main(capsys, ["--data", data, "--epochs", "2", "--folds", "1"])
+    assert code == 0, err
+    assert "One MLP trained on the train rows" in out and "ensemble" not in out
+    assert len(re.findall(r"^epoch +\d+/2 ", out, re.MULTILINE)) == 2
 
 
 def test_predict_values_with_negative_first(tmp_path, capsys):
@@ -189,12 +202,15 @@ def test_real_sample(capsys):
     assert len(re.findall(r"^epoch +\d+/30 ", out, re.MULTILINE)) == 30
     assert "Threshold chosen on validation" in out
     assert "pred legit pred fraud" in out
+    assert "Threshold chosen on validation (1362 out-of-fold rows)" in out
+    assert "ensemble of 5 MLPs 30 -> 16 -> 16 -> 1" in out
     m = re.search(r"accuracy [\d.]+  precision ([\d.]+)  recall ([\d.]+)  F1 [\d.]+  "
                   r"PR-AUC ([\d.]+)", out)
     precision, recall, pr_auc = map(float, m.groups())
-    # Measured over seeds 0-7: precision 0.88-0.95, recall 0.86-0.93, PR-AUC ~0.96; the
-    # 0.90 / 0.90 target is met on some seeds only (95 test frauds: one is 1 % of recall).
-    assert precision >= 0.85 and recall >= 0.85 and pr_auc >= 0.92, out
+    # Measured over seeds 0-9 (5-fold ensemble): precision 0.89-0.97 (mean 0.934), recall
+    # 0.87-0.96 (mean 0.899), PR-AUC 0.95-0.99; the 0.90 / 0.90 target is met on 4 seeds of
+    # 10 only, so it is NOT asserted (seed 0: 0.892 / 0.874; 95 test frauds: one is 1 %).
+    assert precision >= 0.87 and recall >= 0.85 and pr_auc >= 0.94, out
     assert re.search(r"Transaction row 0 \(true class: legit", out)
     assert re.search(r"^Probability of fraud: 0\.\d{4} \(LEGIT", out, re.MULTILINE)
 
@@ -216,4 +232,4 @@ def test_help(capsys):
         tf.main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert "--imbalance" in out and "--predict" in out and "precision 0.883" in out
+    assert "--imbalance" in out and "--predict" in out and "precision 0.892" in out
