@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-c test-py install system bench clean
+.PHONY: demo test test-c test-py install system bench bench-board clean
 
 demo: install system
 	$(PY) examples/demo.py
@@ -35,6 +35,9 @@ system:
 
 bench: install
 	$(PY) bench/bench_core.py
+
+bench-board: install system
+	$(PY) bench/bench_board.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info braininabox/_bb_c.* braininabox/__pycache__
