@@ -3,7 +3,6 @@ output sizes for valid / same / stride 2, every built-in kernel, color images,
 one-line errors (exit code 2), and, on the real brick.png when $BB_DATA_DIR
 holds it, that sobel_x keeps the vertical joints."""
 
-import importlib.util
 import os
 import sys
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 PIL = pytest.importorskip("PIL", reason="convolve.py reads and writes images with Pillow")
+from example_support import call_main, load_example
 from PIL import Image  # noqa: E402  (after the importorskip)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,9 +20,7 @@ BRICK = os.path.join(REAL_DATA_DIR or "", "images", "brick.png")
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-_spec = importlib.util.spec_from_file_location("convolve", SCRIPT)
-cv = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cv)
+cv = load_example("convolve")
 
 
 @pytest.fixture(autouse=True)
@@ -51,9 +49,7 @@ def gray_png(path, h=23, w=31, seed=0):
 
 
 def run_main(capsys, argv):
-    code = cv.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_main(cv, capsys, argv)
 
 
 # ---------------------------------------------------------------- the maths

@@ -2,16 +2,14 @@
 outcomes (minimum found, diverged, stalled, domain error) on a bowl, Rosenbrock and
 Himmelblau."""
 import ast
-import importlib.util
 import math
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from example_support import call_main, load_example, run_example
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "examples" / "descent.py"
@@ -27,30 +25,15 @@ HIMMELBLAU_MINIMA = [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186),
                      (3.584428, -1.848126)]
 
 
-def load():
-    spec = importlib.util.spec_from_file_location("example_descent", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-descent = load()
+descent = load_example("descent")
 
 
 def run_main(capsys, *args):
-    try:
-        code = descent.main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_main(descent, capsys, args)
 
 
 def run_script(*args):
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, str(SCRIPT), *args], check=False, capture_output=True,
-                          text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=path),
-                          timeout=60)
+    return run_example("descent", *args)
 
 
 def found(out):

@@ -2,15 +2,13 @@
 Tensor (float64) on many expressions, backprops through very deep graphs without
 recursion, and its MLP learns two moons."""
 import ast
-import importlib.util
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from example_support import load_example, run_example
 
 from braininabox import Tensor
 
@@ -18,22 +16,14 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "examples" / "my_engine.py"
 
 
-def load():
-    spec = importlib.util.spec_from_file_location("example_my_engine", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-engine = load()
+engine = load_example("my_engine")
 Value = engine.Value
 
 
 def run_script(*args):
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, str(SCRIPT), *args], check=False, capture_output=True,
-                          text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=path),
-                          timeout=120)
+    return run_example("my_engine", *args, timeout=120)
 
 
 # Each expression takes three leaves and uses only what Value and Tensor share.

@@ -3,13 +3,13 @@ examples, the threshold rules, loading and deduplication on a synthetic
 Kaggle-format file, one-line errors (exit code 2), --predict, and a run on the
 real creditcard_sample.csv when $BB_DATA_DIR holds it."""
 
-import importlib.util
 import os
 import re
 import sys
 
 import numpy as np
 import pytest
+from example_support import call_main, load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "train_fraud.py")
@@ -21,9 +21,7 @@ needs_real = pytest.mark.skipif(
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-_spec = importlib.util.spec_from_file_location("train_fraud", SCRIPT)
-tf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tf)
+tf = load_example("train_fraud")
 
 COLUMNS = ["Time"] + [f"V{i}" for i in range(1, 29)] + ["Amount", "Class"]
 
@@ -53,9 +51,7 @@ def write_csv(path, n=400, fraud=0.3, seed=0, index=True, columns=COLUMNS, dupli
 
 
 def run_main(capsys, argv):
-    code = tf.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_main(tf, capsys, argv)
 
 
 # ------------------------------------------------------------------ metrics

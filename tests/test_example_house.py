@@ -2,7 +2,6 @@
 on a synthetic linear CSV, the real King County data when $BB_DATA_DIR holds
 it, predictions, the prompt, and one-line errors with exit code 2."""
 
-import importlib.util
 import io
 import os
 import re
@@ -11,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from example_support import call_main, load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "predict_house.py")
@@ -19,9 +19,7 @@ REAL_FILE = os.path.join(REAL_DATA_DIR or "", "kc_house_data.csv")
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-_spec = importlib.util.spec_from_file_location("predict_house", SCRIPT)
-ph = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ph)
+ph = load_example("predict_house")
 
 
 @pytest.fixture(autouse=True)
@@ -46,9 +44,7 @@ def write_linear_csv(path, n=400, seed=0, noise=0.01):
 
 
 def run_main(capsys, argv):
-    code = ph.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_main(ph, capsys, argv)
 
 
 def figures(out):

@@ -10,7 +10,6 @@ nothing is downloaded (BB_OFFLINE=1), and the tests that need it are skipped, sa
 why, when it is not there.
 """
 import contextlib
-import importlib.util
 import io
 import os
 import re
@@ -27,19 +26,12 @@ if ROOT not in sys.path:
 import braininabox as bb
 
 Image = pytest.importorskip("PIL.Image", reason="predict_digit.py needs Pillow: pip install Pillow")
+from example_support import load_example
 from PIL import ImageDraw
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "examples", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mt = _load("mnist_train")
-tc = _load("train_cnn")
-pd = _load("predict_digit")
+mt = load_example("mnist_train")
+tc = load_example("train_cnn")
+pd = load_example("predict_digit")
 
 TINY = ["--subset", "2000", "--epochs", "1", "--test-subset", "1000"]
 

@@ -1,13 +1,11 @@
 """Tests for examples/manual_neuron.py: a pure-Python perceptron learning logic gates."""
 import ast
-import importlib.util
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from example_support import call_main, load_example, run_example
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "examples" / "manual_neuron.py"
@@ -19,30 +17,15 @@ UPDATE = re.compile(r"^Epoch (\d+): Input=\[([01]),([01])\] Target=([01]) Predic
 WEIGHTS = re.compile(r"w1=([-+]\d+\.\d+), w2=([-+]\d+\.\d+), bias=([-+]\d+\.\d+)")
 
 
-def load():
-    spec = importlib.util.spec_from_file_location("example_manual_neuron", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-neuron = load()
+neuron = load_example("manual_neuron")
 
 
 def run_main(capsys, *args):
-    try:
-        code = neuron.main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_main(neuron, capsys, args)
 
 
 def run_script(*args):
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, str(SCRIPT), *args], check=False, capture_output=True,
-                          text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=path),
-                          timeout=60)
+    return run_example("manual_neuron", *args)
 
 
 @pytest.mark.parametrize("gate", ["AND", "OR", "NAND", "NOR"])

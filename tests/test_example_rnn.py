@@ -1,7 +1,6 @@
 """Tests for examples/train_rnn.py: a tiny run on a synthetic text (output format,
 validation loss going down, samples), sampling with a temperature, save/load of the
 character model, and one-line errors with exit code 2."""
-import importlib.util
 import os
 import re
 import subprocess
@@ -9,15 +8,14 @@ import sys
 
 import numpy as np
 import pytest
+from example_support import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "train_rnn.py")
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-_spec = importlib.util.spec_from_file_location("train_rnn", SCRIPT)
-tr = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tr)
+tr = load_example("train_rnn")
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@ differences, the tokenizer, training and saving on a synthetic corpus, the
 real SMS Spam Collection when $BB_DATA_DIR holds it (held-out precision and
 recall), and one-line errors with exit code 2."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -11,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from example_support import call_main, load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "spam_filter.py")
@@ -19,9 +19,7 @@ REAL_FILE = os.path.join(REAL_DATA_DIR or "", "SMSSpamCollection")
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-_spec = importlib.util.spec_from_file_location("spam_filter", SCRIPT)
-sf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sf)
+sf = load_example("spam_filter")
 
 SPAM = "WINNER!! You have won a £1000 prize, call 09061701461 to claim now"
 HAM = "are we still meeting for lunch tomorrow?"
@@ -51,9 +49,7 @@ def write_corpus(path, n=120, seed=0):
 
 
 def run_main(capsys, argv):
-    code = sf.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_main(sf, capsys, argv)
 
 
 def heldout(out):
