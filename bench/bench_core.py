@@ -77,6 +77,7 @@ import braininabox as bb
 from braininabox import _core
 
 BATCH = 64
+NOISY_SPREAD = 0.25  # repeats whose max - min exceeds this fraction of the median
 CLASSES = 10
 
 
@@ -221,6 +222,9 @@ class Timing:
     def spread(self):
         return (self.hi - self.lo) / self.median if self.median else 0.0
 
+    def noisy(self):
+        return self.spread() > NOISY_SPREAD
+
     def describe(self):
         return (f"median {fmt_seconds(self.median)} per call, min {fmt_seconds(self.lo)}, "
                 f"max {fmt_seconds(self.hi)} ({len(self.samples)} repeats x {self.number} calls)")
@@ -305,10 +309,10 @@ class Results:
         self.rows, self.notes = [], []
 
     def add(self, case, bb_cell, torch_cell="-", numpy_cell="-", ratio=None, gflops=None,
-            peak=None, raw=None):
+            peak=None, raw=None, noisy=False):
         self.rows.append({
             "case": case, "braininabox": bb_cell, "PyTorch": torch_cell, "numpy": numpy_cell,
-            "ratio": ratio, "gflops": gflops,
+            "ratio": ratio, "noisy": bool(noisy), "gflops": gflops,
             "pct_peak": 100.0 * gflops / peak if gflops and peak else None, "raw": raw or {}})
 
     def note(self, text):
@@ -317,7 +321,8 @@ class Results:
 
     def table(self):
         header = ["case", "braininabox", "PyTorch", "numpy", "ratio", "GFLOPS (bb)", "% of peak"]
-        body = [[r["case"], r["braininabox"], r["PyTorch"], r["numpy"], fmt_ratio(r["ratio"]),
+        body = [[r["case"], r["braininabox"], r["PyTorch"], r["numpy"],
+                 fmt_ratio(r["ratio"]) + ("*" if r["noisy"] else ""),
                  "-" if r["gflops"] is None else f"{r['gflops']:.1f}",
                  "-" if r["pct_peak"] is None else f"{r['pct_peak']:.0f}%"] for r in self.rows]
         widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
@@ -362,7 +367,8 @@ def case_matmul(ctx, res):
                 f"{gf['torch']:.1f}" if "torch" in gf else "-", f"{gf['numpy']:.1f}",
                 gf["bb"] / gf["numpy"], gf["bb"], ctx.peak,
                 raw={"seconds": {k: v.median for k, v in t.items()}, "gflops": gf,
-                     "max_rel_err": err})
+                     "max_rel_err": err},
+                noisy=t["bb"].noisy() or t["numpy"].noisy())
 
 
 # ============================================================== case: conv
@@ -418,7 +424,8 @@ def case_conv(ctx, res):
             f"{torch_s * 1e3:.2f}" if torch_s else "-", "-",
             torch_s / bb_s if torch_s else None, flops / bb_s / 1e9, ctx.peak,
             raw={"seconds": {k: v.median for k, v in t.items()}, "flops": flops,
-                 "torch_gflops": flops / torch_s / 1e9 if torch_s else None})
+                 "torch_gflops": flops / torch_s / 1e9 if torch_s else None},
+            noisy=any(v.noisy() for v in t.values()))
 
 
 # ============================================================ models
@@ -565,7 +572,8 @@ def case_train(ctx, res, which):
             f"{torch_rate:,.0f}" if torch_rate else "-", "-",
             bb_rate / torch_rate if torch_rate else None, flops * bb_rate / 1e9, ctx.peak,
             raw={"samples_per_s": {k: len(X) / v.median for k, v in t.items()},
-                 "flops_per_sample": flops})
+                 "flops_per_sample": flops},
+            noisy=any(v.noisy() for v in t.values()))
 
     # model.fit does the same per-batch work plus input checks, loss readback, the
     # finiteness check, logs, callbacks. Measured once (a single call) on the warm model.
@@ -655,7 +663,8 @@ def case_latency(ctx, res):
                 f"{torch_s * 1e6:.1f}" if torch_s else "-", "-",
                 torch_s / bb_s if torch_s else None, forward_flops(spec) / bb_s / 1e9, ctx.peak,
                 raw={"median_s": {k: v[0] for k, v in stats.items()},
-                     "p90_s": {k: v[2] for k, v in stats.items()}})
+                     "p90_s": {k: v[2] for k, v in stats.items()}},
+                noisy=any(p90 > 1.5 * p10 for _, p10, p90 in stats.values()))
 
 
 # ================================================================== main
@@ -772,6 +781,9 @@ def main(args):
         log(f"PyTorch {torch_version}: its column shows '-'.")
     log("")
     log(res.table())
+    if any(r["noisy"] for r in res.rows):
+        log(f"* noisy: some side's repeats spread by more than {NOISY_SPREAD:.0%} of the median "
+            f"(latency: p90 > 1.5 x p10); see its log line above, and rerun before trusting it.")
     for note in res.notes:
         log(f"note: {note}")
     log(f"\ntotal wall time {time.perf_counter() - wall:.0f} s")
