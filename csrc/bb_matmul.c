@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 #include "bb_matmul.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define MR 6
 #define NR 16
@@ -20,14 +23,38 @@
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
-size_t bb_sgemm_scratch_size(int m, int n, int k)
+/* Threads that split C's columns: 1 without OpenMP, inside a parallel region (conv2d
+ * already splits its images), or for a product under ~8M multiply-adds (~0.15 ms on one
+ * core), where the fork/join costs more than it saves, and much more on a busy machine
+ * (an MLP layer's 64x784x128 GEMM took 1.9 ms on two threads of a loaded machine, 0.5 ms
+ * on one). Each thread gets at least one NR-wide panel. */
+static int worker_count(int m, int n, int k)
 {
-    if (m < FEW_ROWS || n <= 0 || k <= 0)
-        return 0;
+#ifdef _OPENMP
+    if (omp_in_parallel() || (double)m * n * k < 8.0e6)
+        return 1;
+    int t = omp_get_max_threads(), panels = (n + NR - 1) / NR;
+    return t < panels ? t : panels;
+#else
+    (void)m, (void)n, (void)k;
+    return 1;
+#endif
+}
+
+/* One worker's packing buffers, for columns of width at most n. */
+static size_t worker_bytes(int m, int n, int k)
+{
     size_t mc = (size_t)min_int(round_up(m, MR), MC);
     size_t nc = (size_t)min_int(round_up(n, NR), NC);
     size_t kc = (size_t)min_int(k, KC);
     return (mc * kc + kc * nc) * sizeof(float) + 2 * ALIGN;
+}
+
+size_t bb_sgemm_scratch_size(int m, int n, int k)
+{
+    if (m < FEW_ROWS || n <= 0 || k <= 0)
+        return 0;
+    return (size_t)worker_count(m, n, k) * worker_bytes(m, n, k);
 }
 
 static float *align_up(void *p)
@@ -204,6 +231,38 @@ static void few_rows(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
 }
 
+/* Columns [j0, j1) of C, packing into `scratch` (worker_bytes of it). */
+static void gemm_columns(int trans_a, int trans_b, int m, int k, int j0, int j1, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta,
+                         float *c, int ldc, void *scratch)
+{
+    int mc_max = min_int(round_up(m, MR), MC);
+    int kc_max = min_int(k, KC);
+    float *packed_a = align_up(scratch);
+    float *packed_b = align_up(packed_a + (size_t)mc_max * kc_max);
+
+    for (int jc = j0; jc < j1; jc += NC) {
+        int nc = min_int(NC, j1 - jc);
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = min_int(KC, k - pc);
+            float beta_block = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
+            pack_b(trans_b, b, ldb, pc, jc, kc, nc, packed_b);
+            for (int ic = 0; ic < m; ic += MC) {
+                int mc = min_int(MC, m - ic);
+                pack_a(trans_a, a, lda, ic, pc, mc, kc, packed_a);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        micro_kernel(kc, packed_a + (size_t)ir * kc, packed_b + (size_t)jr * kc,
+                                     alpha, beta_block,
+                                     c + (size_t)(ic + ir) * ldc + jc + jr, ldc,
+                                     min_int(MR, mc - ir), min_int(NR, nc - jr));
+                    }
+                }
+            }
+        }
+    }
+}
+
 bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
                    float alpha, const float *a, int lda,
                    const float *b, int ldb,
@@ -226,42 +285,29 @@ bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
         few_rows(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return BB_OK;
     }
-    if (scratch == NULL || scratch_bytes < bb_sgemm_scratch_size(m, n, k))
+    const int workers = worker_count(m, n, k);
+    const size_t per_worker = worker_bytes(m, n, k);
+    if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
         return BB_ERR_SCRATCH;
 
-    int mc_max = min_int(round_up(m, MR), MC);
-    int kc_max = min_int(k, KC);
-    float *packed_a = align_up(scratch);
-    float *packed_b = align_up(packed_a + (size_t)mc_max * kc_max);
-
-    for (int jc = 0; jc < n; jc += NC) {
-        int nc = min_int(NC, n - jc);
-        for (int pc = 0; pc < k; pc += KC) {
-            int kc = min_int(KC, k - pc);
-            float beta_block = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
-            pack_b(trans_b, b, ldb, pc, jc, kc, nc, packed_b);
-            for (int ic = 0; ic < m; ic += MC) {
-                int mc = min_int(MC, m - ic);
-                pack_a(trans_a, a, lda, ic, pc, mc, kc, packed_a);
-                /* Column panels are independent: threads split them (static, so the
-                 * result does not depend on scheduling). A block under ~8M multiply-adds
-                 * (~0.15 ms on one core) stays serial: the fork/join would cost more than
-                 * it saves, and much more on a busy machine (measured: an MLP layer's
-                 * 64x784x128 GEMM took 1.9 ms on two threads of a loaded machine, 0.5 ms
-                 * on one). */
+    /* Threads take disjoint column ranges (whole NR panels) with their own packing
+     * buffers: no synchronisation inside, and every column is computed by the same serial
+     * code, so the result does not depend on the thread count. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((double)mc * nc * kc > 8.0e6)
+#pragma omp parallel num_threads(workers) if (workers > 1)
 #endif
-                for (int jr = 0; jr < nc; jr += NR) {
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        micro_kernel(kc, packed_a + (size_t)ir * kc, packed_b + (size_t)jr * kc,
-                                     alpha, beta_block,
-                                     c + (size_t)(ic + ir) * ldc + jc + jr, ldc,
-                                     min_int(MR, mc - ir), min_int(NR, nc - jr));
-                    }
-                }
-            }
-        }
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        const int panels = (n + NR - 1) / NR;
+        const int first = min_int(n, panels * t / workers * NR);
+        const int last = min_int(n, panels * (t + 1) / workers * NR);
+        if (first < last)
+            gemm_columns(trans_a, trans_b, m, k, first, last, alpha, a, lda, b, ldb, beta, c, ldc,
+                         (char *)scratch + (size_t)t * per_worker);
     }
     return BB_OK;
 }

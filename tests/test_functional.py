@@ -665,3 +665,24 @@ def test_matmul_few_rows_path_matches_numpy(m, trans_a, trans_b):
     a_op, b_op = (a.T if trans_a else a), (b.T if trans_b else b)
     np.testing.assert_allclose(_core.matmul(a_op, b_op), a_op.astype(np.float64) @ b_op,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_is_identical_on_one_and_two_threads():
+    # 256^3 is above the threading threshold: two threads take disjoint column ranges,
+    # each computed by the same serial code, so the bytes must not change.
+    from braininabox import _core
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((256, 256)).astype(np.float32)
+    b = rng.standard_normal((256, 250)).astype(np.float32)  # a partial last panel
+    bt = np.ascontiguousarray(b.T).T  # the same values, read through the transposed path
+    previous = bb.get_num_threads()
+    try:
+        bb.set_num_threads(1)
+        one, one_t = _core.matmul(a, b), _core.matmul(a, bt)
+        bb.set_num_threads(2)
+        two, two_t = _core.matmul(a, b), _core.matmul(a, bt)
+    finally:
+        bb.set_num_threads(previous)
+    np.testing.assert_allclose(one, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one_t, two_t)
