@@ -11,28 +11,15 @@ import zipfile
 
 import numpy as np
 import pytest
+from test_datasets import (  # the same fake network as the MNIST loader's tests
+    serve,
+)
 
 import braininabox.datasets as datasets
 
 REAL_DATA_DIR = os.environ.get("BB_DATA_DIR")  # read before fixtures clear it
 
 
-class FakeResponse(io.BytesIO):
-    """What urlopen returns: a readable context manager."""
-
-
-def serve(monkeypatch, files):
-    """Make urlopen serve ``files`` (url -> bytes); return the list of calls."""
-    calls = []
-
-    def fake_urlopen(url, timeout=None):
-        calls.append(url)
-        if url not in files:
-            raise urllib.error.HTTPError(url, 404, "Not Found", {}, None)
-        return FakeResponse(files[url])
-
-    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
-    return calls
 
 
 @pytest.fixture(autouse=True)
@@ -153,7 +140,7 @@ def test_sms_download_verified_and_cached(tmp_path, monkeypatch):
     labels, texts = datasets.load_sms_spam()
     assert len(labels) == 5574 and labels.count("spam") == 747
     assert texts[0] == 'message 0 "quoted"'
-    assert calls == [datasets.SMS_SPAM_URL]
+    assert [url for url, _ in calls] == [datasets.SMS_SPAM_URL]
     assert os.listdir(cache(tmp_path)) == ["SMSSpamCollection"]     # no temp left
     assert (cache(tmp_path) / "SMSSpamCollection").read_bytes() == data
     assert datasets.load_sms_spam() == (labels, texts)               # from the cache
