@@ -202,8 +202,9 @@ static void im2col(const bb_conv2d_params *p, const conv_dims *d, const float *r
                         const float *xrow = xc + (size_t)iy * p->in_width;
                         for (int ox = 0; ox < lo; ox++)
                             col[ox] = 0.0f;
-                        if (sw == 1 && lo < hi) {
-                            memcpy(col + lo, xrow + lo + x_off, (size_t)(hi - lo) * sizeof(float));
+                        if (sw == 1) { /* a loop, not memcpy: rows are short (11 floats) */
+                            for (int ox = lo; ox < hi; ox++)
+                                col[ox] = xrow[ox + x_off];
                         } else {
                             for (int ox = lo; ox < hi; ox++)
                                 col[ox] = xrow[ox * sw + x_off];
@@ -318,13 +319,19 @@ bb_status bb_conv2d_backward_f32(const bb_conv2d_params *p, const float *x, cons
 
     if (db != NULL) {
         for (int oc = 0; oc < oc_count; oc++) {
-            double sum = 0.0; /* batch * oh * ow terms: float would drift */
+            /* batch * oh * ow terms: in double, as float would drift; in four partial
+             * sums, as one is a serial chain of adds (0.8 ms for the seed CNN's conv2). */
+            double part[4] = {0.0, 0.0, 0.0, 0.0};
             for (int n = 0; n < p->batch; n++) {
                 const float *row = dy + (size_t)n * y_stride + (size_t)oc * d.plane;
-                for (int q = 0; q < d.plane; q++)
-                    sum += row[q];
+                int q = 0;
+                for (; q + 4 <= d.plane; q += 4)
+                    for (int r = 0; r < 4; r++)
+                        part[r] += row[q + r];
+                for (; q < d.plane; q++)
+                    part[0] += row[q];
             }
-            db[oc] = (float)sum;
+            db[oc] = (float)((part[0] + part[1]) + (part[2] + part[3]));
         }
     }
     if (!want_dx && !want_dw)

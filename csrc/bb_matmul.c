@@ -15,8 +15,10 @@
 #define MR 6
 #define NR 16
 #define MC 120  /* multiple of MR; an A block (MC x KC) stays in L2 */
-#define KC 256
+#define KC 384  /* at most; a B sliver (KC x NR, 24 KB) stays in L1 */
 #define NC 2048 /* multiple of NR; a B panel (KC x NC) stays in L3 */
+#define NB 64    /* B columns packed at a time when all of A fits in L2 (see a_fits_l2) */
+#define L2_A_BYTES (128 * 1024) /* all of op(A)'s rows in one K block, when they fit here */
 #define ALIGN 64
 #define FEW_ROWS 4 /* fewer rows than this skip packing (see few_rows) */
 
@@ -41,12 +43,33 @@ static int worker_count(int m, int n, int k)
 #endif
 }
 
+/* The depth of one K block: k split into equal blocks of at most KC, so that k = 400
+ * runs as 200 + 200 rather than 384 + 16 (a thin block pays the C write-back for little
+ * work). */
+static int k_block(int k)
+{
+    int blocks = (k + KC - 1) / KC;
+    return (k + blocks - 1) / blocks;
+}
+
+/* Whether every row of op(A) fits in L2 for one K block (m = 64 rows of a batch or
+ * of a convolution's filters, k up to a few hundred). Then A is packed once per K block
+ * and B NB columns at a time, just before the micro-kernels read them from L1/L2: with
+ * few rows to reuse it, a whole packed B panel's round trip through L3 costs more than
+ * it saves (64x7744x288: 45 GFLOPS panel-packed, 50-58 this way, same run). */
+static int a_fits_l2(int m, int kc)
+{
+    return (size_t)round_up(m, MR) * (size_t)kc * sizeof(float) <= L2_A_BYTES;
+}
+
 /* One worker's packing buffers, for columns of width at most n. */
 static size_t worker_bytes(int m, int n, int k)
 {
+    size_t kc = (size_t)k_block(k);
+    if (a_fits_l2(m, (int)kc))
+        return ((size_t)round_up(m, MR) * kc + kc * NB) * sizeof(float) + 2 * ALIGN;
     size_t mc = (size_t)min_int(round_up(m, MR), MC);
     size_t nc = (size_t)min_int(round_up(n, NR), NC);
-    size_t kc = (size_t)min_int(k, KC);
     return (mc * kc + kc * nc) * sizeof(float) + 2 * ALIGN;
 }
 
@@ -63,57 +86,88 @@ static float *align_up(void *p)
     return (float *)((u + ALIGN - 1) / ALIGN * ALIGN);
 }
 
-/* Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row panels, p-major. */
+/* Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row panels, p-major.
+ * The loops follow A's storage order so that the reads are contiguous. */
 static void pack_a(int trans, const float *a, int lda, int i0, int p0, int mc, int kc,
                    float *restrict dst)
 {
     for (int ir = 0; ir < mc; ir += MR) {
         int rows = min_int(MR, mc - ir);
-        for (int p = 0; p < kc; p++) {
-            for (int i = 0; i < rows; i++) {
-                int row = i0 + ir + i, col = p0 + p;
-                dst[i] = trans ? a[(size_t)col * lda + row] : a[(size_t)row * lda + col];
+        if (trans) {
+            for (int p = 0; p < kc; p++) {
+                const float *src = a + (size_t)(p0 + p) * lda + i0 + ir;
+                for (int i = 0; i < rows; i++)
+                    dst[p * MR + i] = src[i];
             }
-            for (int i = rows; i < MR; i++)
-                dst[i] = 0.0f;
-            dst += MR;
+        } else {
+            for (int i = 0; i < rows; i++) {
+                const float *src = a + (size_t)(i0 + ir + i) * lda + p0;
+                for (int p = 0; p < kc; p++)
+                    dst[p * MR + i] = src[p];
+            }
         }
+        for (int i = rows; i < MR; i++)
+            for (int p = 0; p < kc; p++)
+                dst[p * MR + i] = 0.0f;
+        dst += (size_t)MR * kc;
     }
 }
 
-/* Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into NR-column panels, p-major. */
+/* Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into NR-column panels, p-major,
+ * again reading B in its storage order. */
 static void pack_b(int trans, const float *b, int ldb, int p0, int j0, int kc, int nc,
                    float *restrict dst)
 {
     for (int jr = 0; jr < nc; jr += NR) {
         int cols = min_int(NR, nc - jr);
-        for (int p = 0; p < kc; p++) {
-            int row = p0 + p;
-            if (!trans && cols == NR) {
-                memcpy(dst, b + (size_t)row * ldb + j0 + jr, NR * sizeof(float));
-            } else {
-                for (int j = 0; j < cols; j++) {
-                    int col = j0 + jr + j;
-                    dst[j] = trans ? b[(size_t)col * ldb + row] : b[(size_t)row * ldb + col];
-                }
-                for (int j = cols; j < NR; j++)
-                    dst[j] = 0.0f;
+        if (trans) {
+            for (int j = 0; j < cols; j++) {
+                const float *src = b + (size_t)(j0 + jr + j) * ldb + p0;
+                for (int p = 0; p < kc; p++)
+                    dst[p * NR + j] = src[p];
             }
-            dst += NR;
+        } else {
+            for (int p = 0; p < kc; p++) {
+                const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
+                for (int j = 0; j < cols; j++)
+                    dst[p * NR + j] = src[j];
+            }
+        }
+        for (int j = cols; j < NR; j++)
+            for (int p = 0; p < kc; p++)
+                dst[p * NR + j] = 0.0f;
+        dst += (size_t)NR * kc;
+    }
+}
+
+/* C[0:rows, 0:cols] = alpha * tile + beta * C: the edge tiles' (and the plain build's)
+ * write-back. When beta == 0, C is not read. */
+static void store_tile(const float tile[MR][NR], float alpha, float beta, float *restrict c,
+                       int ldc, int rows, int cols)
+{
+    for (int i = 0; i < rows; i++) {
+        float *ci = c + (size_t)i * ldc;
+        if (beta == 0.0f) {
+            for (int j = 0; j < cols; j++)
+                ci[j] = alpha * tile[i][j];
+        } else {
+            for (int j = 0; j < cols; j++)
+                ci[j] = alpha * tile[i][j] + beta * ci[j];
         }
     }
 }
 
-/* tile = Ap @ Bp for one MR x NR tile, over kc packed steps. */
+/* C[0:rows, 0:cols] = alpha * (Ap @ Bp) + beta * C for one MR x NR tile, over kc packed
+ * steps. */
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__)) && !defined(BB_PLAIN_C)
 /* GCC/Clang vector extensions: the accumulators stay in 12 vector registers. Plain loops
  * over a float array do not (measured: 2.5-5 GFLOPS plain vs 95 here on one AVX2 core). */
 typedef float bb_v8f __attribute__((vector_size(32), may_alias)); /* may_alias: it reads float arrays */
+typedef float bb_v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias)); /* rows of C */
 #define LANES 8
 
-
-static void tile_product(int kc, const float *restrict ap, const float *restrict bp,
-                         float tile[MR][NR])
+static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
+                         float alpha, float beta, float *restrict c, int ldc, int rows, int cols)
 {
     bb_v8f acc[MR][NR / LANES];
     for (int i = 0; i < MR; i++)
@@ -133,15 +187,27 @@ static void tile_product(int kc, const float *restrict ap, const float *restrict
         ap += MR;
         bp += NR;
     }
+    if (rows == MR && cols == NR) {
+        /* A full tile goes straight from the registers to C: a round trip through a
+         * stack array and scalar stores cost as much as ~40 steps of the loop above,
+         * which matters when kc is small (a convolution's dx product has kc = 64). */
+        for (int i = 0; i < MR; i++) {
+            for (int v = 0; v < NR / LANES; v++) {
+                bb_v8f_unaligned *cv = (bb_v8f_unaligned *)(c + (size_t)i * ldc + v * LANES);
+                *cv = beta == 0.0f ? alpha * acc[i][v] : alpha * acc[i][v] + beta * *cv;
+            }
+        }
+        return;
+    }
+    float tile[MR][NR];
     memcpy(tile, acc, sizeof acc);
+    store_tile(tile, alpha, beta, c, ldc, rows, cols);
 }
 #else
-static void tile_product(int kc, const float *restrict ap, const float *restrict bp,
-                         float tile[MR][NR])
+static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
+                         float alpha, float beta, float *restrict c, int ldc, int rows, int cols)
 {
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++)
-            tile[i][j] = 0.0f;
+    float tile[MR][NR] = {{0.0f}};
     for (int p = 0; p < kc; p++) {
         for (int i = 0; i < MR; i++) {
             float ai = ap[i];
@@ -151,26 +217,9 @@ static void tile_product(int kc, const float *restrict ap, const float *restrict
         ap += MR;
         bp += NR;
     }
+    store_tile(tile, alpha, beta, c, ldc, rows, cols);
 }
 #endif
-
-/* C[0:rows, 0:cols] = alpha * (Ap @ Bp) + beta * C, for one MR x NR tile. */
-static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
-                         float alpha, float beta, float *restrict c, int ldc, int rows, int cols)
-{
-    float tile[MR][NR];
-    tile_product(kc, ap, bp, tile);
-    for (int i = 0; i < rows; i++) {
-        float *ci = c + (size_t)i * ldc;
-        if (beta == 0.0f) {
-            for (int j = 0; j < cols; j++)
-                ci[j] = alpha * tile[i][j];
-        } else {
-            for (int j = 0; j < cols; j++)
-                ci[j] = alpha * tile[i][j] + beta * ci[j];
-        }
-    }
-}
 
 static void scale_c(int m, int n, float beta, float *c, int ldc)
 {
@@ -236,15 +285,34 @@ static void gemm_columns(int trans_a, int trans_b, int m, int k, int j0, int j1,
                          const float *a, int lda, const float *b, int ldb, float beta,
                          float *c, int ldc, void *scratch)
 {
+    int kc_max = k_block(k);
+    if (a_fits_l2(m, kc_max)) {
+        float *packed_a = align_up(scratch);
+        float *packed_b = align_up(packed_a + (size_t)round_up(m, MR) * kc_max);
+        for (int pc = 0; pc < k; pc += kc_max) {
+            int kc = min_int(kc_max, k - pc);
+            float beta_block = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
+            pack_a(trans_a, a, lda, 0, pc, m, kc, packed_a);
+            for (int jc = j0; jc < j1; jc += NB) {
+                int nc = min_int(NB, j1 - jc);
+                pack_b(trans_b, b, ldb, pc, jc, kc, nc, packed_b);
+                for (int jr = 0; jr < nc; jr += NR)
+                    for (int ir = 0; ir < m; ir += MR)
+                        micro_kernel(kc, packed_a + (size_t)ir * kc, packed_b + (size_t)jr * kc,
+                                     alpha, beta_block, c + (size_t)ir * ldc + jc + jr, ldc,
+                                     min_int(MR, m - ir), min_int(NR, nc - jr));
+            }
+        }
+        return;
+    }
+
     int mc_max = min_int(round_up(m, MR), MC);
-    int kc_max = min_int(k, KC);
     float *packed_a = align_up(scratch);
     float *packed_b = align_up(packed_a + (size_t)mc_max * kc_max);
-
     for (int jc = j0; jc < j1; jc += NC) {
         int nc = min_int(NC, j1 - jc);
-        for (int pc = 0; pc < k; pc += KC) {
-            int kc = min_int(KC, k - pc);
+        for (int pc = 0; pc < k; pc += kc_max) {
+            int kc = min_int(kc_max, k - pc);
             float beta_block = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
             pack_b(trans_b, b, ldb, pc, jc, kc, nc, packed_b);
             for (int ic = 0; ic < m; ic += MC) {

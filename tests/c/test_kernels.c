@@ -171,8 +171,10 @@ static void test_sgemm(void)
 {
     static const int sizes[][3] = {
         {7, 33, 300}, {1, 1, 1}, {13, 17, 5}, {6, 16, 256}, {6, 16, 257},
-        {125, 37, 520}, /* crosses the MC and KC blocking */
-        {5, 2050, 3},   /* crosses the NC blocking */
+        {125, 37, 520},  /* A over L2_A_BYTES: crosses the MC and KC blocking */
+        {250, 2065, 140}, /* A over L2_A_BYTES: crosses the MC and NC blocking */
+        {20, 40, 800},   /* A packed whole, three K blocks */
+        {5, 2050, 3},    /* A packed whole, B in NB-column chunks */
         {33, 7, 1},
     };
     static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 2.0f}, {-1.5f, 1.0f}};
@@ -361,7 +363,8 @@ static void test_conv(void)
     test_conv_case("5x5 s1 p2 c1", conv_params(2, 1, 12, 12, 8, 5, 5, 1, 1, 2, 2));
     test_conv_case("kernel > input", conv_params(1, 2, 2, 3, 3, 5, 5, 1, 1, 2, 2));
     test_conv_case("3x3 s3 p2", conv_params(2, 3, 9, 8, 2, 3, 3, 3, 3, 2, 2));
-    test_conv_case("K=288 > KC", conv_params(2, 32, 6, 6, 7, 3, 3, 1, 1, 1, 1));
+    test_conv_case("K=288", conv_params(2, 32, 6, 6, 7, 3, 3, 1, 1, 1, 1));
+    test_conv_case("K=432 > KC", conv_params(2, 48, 5, 5, 3, 3, 3, 1, 1, 1, 1));
     test_conv_case("3x1 s(1,2) p(1,0)", conv_params(1, 3, 6, 7, 2, 3, 1, 1, 2, 1, 0));
 
     /* Error paths. */
