@@ -109,6 +109,22 @@ def matmul(a, b):
     return out
 
 
+def linear(x, w, b=None, relu=False):
+    """x @ w.T + b (then max(., 0) when relu), float32, in one C call; w is (out, in)."""
+    m, k = x.shape
+    n = w.shape[0]
+    if w.shape[1] != k:
+        raise ValueError(f"linear: input has {k} features but the weight expects {w.shape[1]} "
+                         f"(weight shape {w.shape})")
+    x, w = as_f32(x), as_f32(w)
+    y = np.empty((m, n), dtype=np.float32)
+    size = lib.bb_linear_f32_scratch_size(m, n, k)
+    buf, size = scratch(size) if size else (ffi.NULL, 0)
+    check(lib.bb_linear_f32(m, n, k, f32(x), f32(w), f32_or_null(None if b is None else as_f32(b)),
+                            int(relu), f32(y), buf, size), "linear")
+    return y
+
+
 # -------------------------------------------------------------- convolution
 def conv2d_params(x_shape, w_shape, stride, padding):
     n, c, h, w = x_shape

@@ -28,8 +28,11 @@ def _check_ndim(x, ndim, what, layout):
 
 
 # ------------------------------------------------------------------ dense
-def linear(x, weight, bias=None):
-    """x @ weight.T + bias, with weight (out_features, in_features) as in PyTorch."""
+def linear(x, weight, bias=None, relu=False):
+    """x @ weight.T + bias, with weight (out_features, in_features) as in PyTorch.
+
+    relu=True returns max(., 0) of that, fused into the same C call (float32).
+    """
     x, weight = _tensor(x), _tensor(weight)
     if x.ndim != 2:
         raise ValueError(f"linear expects (N, features), got shape {x.shape}")
@@ -38,19 +41,26 @@ def linear(x, weight, bias=None):
                          f"{weight.shape[1]} (weight shape {weight.shape})")
     bias = None if bias is None else _tensor(bias)
     xd, wd = x.data, weight.data
-    out = _core.matmul(xd, wd.T)
-    parents = (x, weight)
-    if bias is not None:
-        out += bias.data
-        parents = (x, weight, bias)
+    bd = None if bias is None else bias.data
+    if xd.dtype == wd.dtype == np.float32 and (bd is None or bd.dtype == np.float32):
+        out = _core.linear(xd, wd, bd, relu=relu)  # one C call: product, bias, ReLU
+    else:  # float64 (gradient checks): numpy
+        out = _core.matmul(xd, wd.T)
+        if bd is not None:
+            out += bd
+        if relu:
+            out = np.maximum(out, 0)
+    parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
+        if relu:
+            g = _core.relu_backward(out, g)  # out > 0 exactly where the input to ReLU was
         grads = [_core.matmul(g, wd) if x.requires_grad else None,
                  _core.matmul(g.T, xd) if weight.requires_grad else None]
         if bias is not None:
             grads.append(g.sum(axis=0))
         return grads
-    return Tensor._result(out, parents, backward, "linear")
+    return Tensor._result(out, parents, backward, "linear_relu" if relu else "linear")
 
 
 # ------------------------------------------------------------ convolution

@@ -111,11 +111,13 @@ class Linear(Layer):
     def build(self, x):
         self._create(x.shape[-1])
 
-    def forward(self, x):
+    def forward(self, x, relu=False):
+        """relu=True: max(., 0) fused into the same C call (Sequential uses it for Linear, ReLU)."""
         if x.ndim == 3:  # a sequence: the same layer at every step
             n, t, _ = x.shape
-            return F.linear(x.reshape(n * t, -1), self.weight, self.bias).reshape(n, t, -1)
-        return F.linear(x, self.weight, self.bias)
+            return F.linear(x.reshape(n * t, -1), self.weight, self.bias,
+                            relu=relu).reshape(n, t, -1)
+        return F.linear(x, self.weight, self.bias, relu=relu)
 
     def get_config(self):
         return {"units": self.units, "use_bias": self.use_bias, "init": self.init,

@@ -19,7 +19,7 @@ from . import metrics as metric_lib
 from . import optimizers
 from .callbacks import Callback, History
 from .data import DataLoader
-from .layers import LAYERS, Layer
+from .layers import LAYERS, Layer, Linear, ReLU
 from .progress import ProgressBar
 from .tensor import Tensor, no_grad
 
@@ -67,6 +67,12 @@ def _as_targets(y, n, what):
     return y
 
 
+def _linear_then_relu(layers, i):
+    """Whether layers[i] is a built Linear directly followed by a ReLU (fused when called)."""
+    return (type(layers[i]) is Linear and layers[i].built and i + 1 < len(layers)
+            and type(layers[i + 1]) is ReLU)
+
+
 class Sequential:
     """Layers applied in order: Sequential([Conv2D(32, 3), ReLU(), ..., Linear(10)])."""
 
@@ -90,8 +96,16 @@ class Sequential:
         x = x if isinstance(x, Tensor) else Tensor(x)
         if self.input_shape is None:
             self.input_shape = tuple(x.shape[1:])
-        for layer in self.layers:
-            x = layer(x)
+        layers, i = self.layers, 0
+        while i < len(layers):
+            layer = layers[i]
+            if _linear_then_relu(layers, i):  # one C call for both (same values, same gradients)
+                layer.check_input(x)
+                x = layer.forward(x, relu=True)
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
         return x
 
     def parameters(self):

@@ -5,6 +5,7 @@
 #include "bb_status.h"
 #include "bb_threads.h"
 #include "bb_matmul.h"
+#include "bb_linear.h"
 #include "bb_conv2d.h"
 #include "bb_pool2d.h"
 #include "bb_softmax.h"

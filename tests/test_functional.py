@@ -11,7 +11,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 import braininabox as bb
 import braininabox.functional as F
 from braininabox.tensor import Tensor
-from gradcheck import assert_close, check_grad_against, numerical_grad
+from gradcheck import assert_close, check_grad, check_grad_against, numerical_grad
 
 
 def rand(*shape, seed=0, scale=1.0):
@@ -421,6 +421,49 @@ def test_linear():
         F.linear(x, rand(3, 3, seed=55))
     with pytest.raises(ValueError, match=r"linear expects \(N, features\)"):
         F.linear(rand(4, seed=56), w)
+
+
+def test_linear_fused_relu():
+    # Values on both sides of 0 with a margin: finite differences never cross the kink.
+    x, w, b = rand(6, 5, seed=57), rand(4, 5, seed=58), rand(4, seed=59)
+    pre = x.astype(np.float32).astype(np.float64) @ w.astype(np.float32).astype(np.float64).T
+    assert np.min(np.abs(pre + b)) > 1e-3 and (pre + b < 0).any() and (pre + b > 0).any()
+
+    def relu_linear(x_, w_, b_):
+        return F.linear(x_, w_, b_, relu=True)
+    check_grad_against(relu_linear, lambda x_, w_, b_: np.maximum(x_ @ w_.T + b_, 0), x, w, b,
+                       atol=1e-5)
+    # float64 (numpy path) against its own finite differences
+    check_grad(relu_linear, x, w, b)
+    # batch 1 (the C kernel's unpacked path) and 3-D input through the layer
+    layer = bb.layers.Linear(4)
+    seq = Tensor(rand(2, 3, 5, seed=60))
+    unfused = layer(seq).data  # builds the layer
+    fused = layer.forward(seq, relu=True).data
+    assert_close(fused, np.maximum(unfused, 0), 1e-6, 1e-6, "3-D fused vs unfused")
+    one = Tensor(rand(1, 5, seed=61))
+    assert_close(F.linear(one, layer.weight, layer.bias, relu=True).data,
+                 np.maximum(one.data @ layer.weight.data.T + layer.bias.data, 0), 1e-6, 1e-6)
+
+
+def test_sequential_fuses_linear_relu_with_the_same_values_and_gradients():
+    model = bb.Sequential([bb.layers.Linear(8), bb.layers.ReLU(), bb.layers.Linear(3)])
+    x = rand(5, 6, seed=62).astype(np.float32)
+    model(Tensor(x))  # builds the layers (the first call runs them one by one)
+    out = model(Tensor(x))
+    assert out._parents[0]._op == "linear_relu"  # fused on a built model
+    # the same computation, layer by layer
+    lin1, relu, lin2 = model.layers
+    ref = lin2(relu(lin1(Tensor(x))))
+    assert_close(out.data, ref.data, 1e-6, 1e-6, "fused forward")
+    grads = []
+    for y in (out, ref):
+        for p in model.parameters():
+            p.grad = None
+        y.sum().backward()
+        grads.append([p.grad.copy() for p in model.parameters()])
+    for g_fused, g_ref in zip(*grads):
+        assert_close(g_fused, g_ref, 1e-6, 1e-6, "fused gradient")
 
 
 # ------------------------------------------------------------ BCE with logits

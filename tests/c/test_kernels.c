@@ -236,6 +236,52 @@ static void test_sgemm(void)
                  BB_ERR_SCRATCH, "sgemm scratch too small");
 }
 
+/* ---- linear ------------------------------------------------------------- */
+static void test_linear_case(int m, int n, int k, int with_bias, int relu)
+{
+    char name[96];
+    snprintf(name, sizeof name, "linear m=%d n=%d k=%d bias=%d relu=%d", m, n, k, with_bias, relu);
+    float *x = rand_floats((size_t)m * k), *w = rand_floats((size_t)n * k), *b = rand_floats(n);
+    float *y = filled((size_t)m * n, NAN);
+    double *ref = zeros_d((size_t)m * n);
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            double s = with_bias ? b[j] : 0.0;
+            for (int p = 0; p < k; p++)
+                s += (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
+            ref[(size_t)i * n + j] = relu && s < 0.0 ? 0.0 : s;
+        }
+    }
+    size_t bytes = bb_linear_f32_scratch_size(m, n, k);
+    void *scratch = xmalloc(bytes + 1);
+    check_status(bb_linear_f32(m, n, k, x, w, with_bias ? b : NULL, relu, y, scratch, bytes), BB_OK,
+                 name);
+    check_close(name, y, ref, (size_t)m * n, 1e-5 * (1.0 + k), 1e-5);
+    free(x), free(w), free(b), free(y), free(ref), free(scratch);
+}
+
+static void test_linear(void)
+{
+    test_linear_case(1, 10, 784, 1, 0); /* batch 1: the unpacked few-rows path */
+    test_linear_case(3, 17, 5, 0, 1);
+    test_linear_case(64, 33, 130, 1, 1); /* packed path, an edge panel */
+    test_linear_case(7, 5, 400, 1, 1);   /* two K blocks */
+
+    float x[3] = {1, -2, 3}, w[6] = {1, 1, 1, -1, -1, -1}, b[2] = {0.5f, NAN}, y[2];
+    check_status(bb_linear_f32(1, 2, 3, x, w, b, 1, y, NULL, 0), BB_OK, "linear relu NaN");
+    check(y[0] == 2.5f && isnan(y[1]), "linear relu keeps NaN (got %g %g)", y[0], y[1]);
+    check_status(bb_linear_f32(1, 2, 0, NULL, NULL, b, 0, y, NULL, 0), BB_OK, "linear k=0");
+    check(y[0] == 0.5f, "linear k=0 gives the bias");
+    check_status(bb_linear_f32(1, 2, 3, NULL, w, b, 0, y, NULL, 0), BB_ERR_NULL, "linear x NULL");
+    check_status(bb_linear_f32(1, 2, 3, x, w, b, 0, NULL, NULL, 0), BB_ERR_NULL, "linear y NULL");
+    check_status(bb_linear_f32(-1, 2, 3, x, w, b, 0, y, NULL, 0), BB_ERR_SHAPE, "linear m<0");
+    float x4[12] = {0}, y4[8];
+    y4[0] = 42.0f;
+    check_status(bb_linear_f32(4, 2, 3, x4, w, b, 0, y4, NULL, 0), BB_ERR_SCRATCH,
+                 "linear 4 rows without scratch");
+    check(y4[0] == 42.0f, "linear leaves y alone on a scratch error");
+}
+
 /* ---- conv2d ------------------------------------------------------------- */
 
 #define X4(t, n, c, h, w, C, H, W) (t)[(((size_t)(n) * (C) + (c)) * (H) + (h)) * (W) + (w)]
@@ -968,6 +1014,7 @@ int main(void)
 {
     test_status();
     test_sgemm();
+    test_linear();
     test_conv();
     test_pool();
     test_softmax();
