@@ -142,7 +142,7 @@ static void pack_b(int trans, const float *b, int ldb, int p0, int j0, int kc, i
 
 /* C[0:rows, 0:cols] = alpha * tile + beta * C: the edge tiles' (and the plain build's)
  * write-back. When beta == 0, C is not read. */
-static void store_tile(const float tile[MR][NR], float alpha, float beta, float *restrict c,
+static void store_tile(float tile[MR][NR], float alpha, float beta, float *restrict c,
                        int ldc, int rows, int cols)
 {
     for (int i = 0; i < rows; i++) {
@@ -166,9 +166,23 @@ typedef float bb_v8f __attribute__((vector_size(32), may_alias)); /* may_alias: 
 typedef float bb_v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias)); /* rows of C */
 #define LANES 8
 
+/* Fused multiply-adds in the micro-kernel: -std=c99 keeps a * b + c as a multiply and an
+ * add (no contraction), twice the instructions. Measured 1.03-1.3x faster with FMA on
+ * this AVX2 core, same run. Only here: elsewhere (the optimizers, the softmax) the
+ * rounding of each step is kept as written. */
+#if defined(__clang__)
+#define FMA_CONTRACT
+#define FMA_BODY _Pragma("clang fp contract(fast)")
+#else
+#define FMA_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#define FMA_BODY
+#endif
+
+FMA_CONTRACT
 static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
                          float alpha, float beta, float *restrict c, int ldc, int rows, int cols)
 {
+    FMA_BODY
     bb_v8f acc[MR][NR / LANES];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NR / LANES; v++)
