@@ -19,7 +19,7 @@ from . import metrics as metric_lib
 from . import optimizers
 from .callbacks import Callback, History
 from .data import DataLoader
-from .layers import LAYERS, Layer, Linear, ReLU
+from .layers import LAYERS, Layer, Linear, MaxPool, ReLU
 from .progress import ProgressBar
 from .tensor import Tensor, no_grad
 
@@ -73,6 +73,11 @@ def _linear_then_relu(layers, i):
             and type(layers[i + 1]) is ReLU)
 
 
+def _relu_then_max_pool(layers, i):
+    """Whether layers[i] is a ReLU directly followed by a MaxPool (swapped when called)."""
+    return type(layers[i]) is ReLU and i + 1 < len(layers) and type(layers[i + 1]) is MaxPool
+
+
 class Sequential:
     """Layers applied in order: Sequential([Conv2D(32, 3), ReLU(), ..., Linear(10)])."""
 
@@ -102,6 +107,11 @@ class Sequential:
             if _linear_then_relu(layers, i):  # one C call for both (same values, same gradients)
                 layer.check_input(x)
                 x = layer.forward(x, relu=True)
+                i += 2
+            elif _relu_then_max_pool(layers, i):
+                # max(relu(y)) == relu(max(y)), with the same gradients: pooling first leaves
+                # the ReLU (forward and backward) a quarter of the values to pass over.
+                x = layer(layers[i + 1](x))
                 i += 2
             else:
                 x = layer(x)

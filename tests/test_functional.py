@@ -446,6 +446,30 @@ def test_linear_fused_relu():
                  np.maximum(one.data @ layer.weight.data.T + layer.bias.data, 0), 1e-6, 1e-6)
 
 
+def test_sequential_pools_before_relu_with_the_same_values_and_gradients():
+    model = bb.Sequential([bb.layers.Conv2D(3, 2), bb.layers.ReLU(), bb.layers.MaxPool(2),
+                           bb.layers.Flatten(), bb.layers.Linear(2)])
+    x = rand(4, 1, 9, 9, seed=63).astype(np.float32)
+    out = model(Tensor(x))
+    # Windows that are all negative, or tie at 0 after the ReLU, take the gradient-free path.
+    conv_out = model.layers[0](Tensor(x)).data
+    windows = conv_out[:, :, :8, :8].reshape(4, 3, 4, 2, 4, 2).max(axis=(3, 5))
+    assert (windows < 0).any() and (windows > 0).any()
+    assert out._parents[0]._parents[0]._op == "relu"  # the ReLU now runs after the pooling
+    ref = Tensor(x)
+    for layer in model.layers:
+        ref = layer(ref)
+    np.testing.assert_array_equal(out.data, ref.data)
+    grads = []
+    for y in (out, ref):
+        for p in model.parameters():
+            p.grad = None
+        y.sum().backward()
+        grads.append([p.grad.copy() for p in model.parameters()])
+    for g_swapped, g_ref in zip(*grads):
+        np.testing.assert_array_equal(g_swapped, g_ref)
+
+
 def test_sequential_fuses_linear_relu_with_the_same_values_and_gradients():
     model = bb.Sequential([bb.layers.Linear(8), bb.layers.ReLU(), bb.layers.Linear(3)])
     x = rand(5, 6, seed=62).astype(np.float32)
