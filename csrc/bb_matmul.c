@@ -294,19 +294,38 @@ static void few_rows(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
 }
 
+/* op(A) as the micro-kernels read it: packed on the fly from a (lda, trans), or taken
+ * from a whole packing made once by bb_sgemm_pack_a (packed != NULL). */
+typedef struct a_operand {
+    int trans;
+    const float *a;
+    int lda;
+    const float *packed;
+} a_operand;
+
+/* The packed panels of rows [ic, ic+mc) x K block [pc, pc+kc): from the whole packing,
+ * where K block pc starts round_up(m, MR) * pc floats in and row ic at ic * kc within it,
+ * or packed now into buffer. */
+static const float *a_block(const a_operand *A, int m, int ic, int pc, int mc, int kc, float *buffer)
+{
+    if (A->packed != NULL)
+        return A->packed + (size_t)round_up(m, MR) * pc + (size_t)ic * kc;
+    pack_a(A->trans, A->a, A->lda, ic, pc, mc, kc, buffer);
+    return buffer;
+}
+
 /* Columns [j0, j1) of C, packing into `scratch` (worker_bytes of it). */
-static void gemm_columns(int trans_a, int trans_b, int m, int k, int j0, int j1, float alpha,
-                         const float *a, int lda, const float *b, int ldb, float beta,
-                         float *c, int ldc, void *scratch)
+static void gemm_columns(const a_operand *A, int trans_b, int m, int k, int j0, int j1, float alpha,
+                         const float *b, int ldb, float beta, float *c, int ldc, void *scratch)
 {
     int kc_max = k_block(k);
     if (a_fits_l2(m, kc_max)) {
-        float *packed_a = align_up(scratch);
-        float *packed_b = align_up(packed_a + (size_t)round_up(m, MR) * kc_max);
+        float *buffer_a = align_up(scratch);
+        float *packed_b = align_up(buffer_a + (size_t)round_up(m, MR) * kc_max);
         for (int pc = 0; pc < k; pc += kc_max) {
             int kc = min_int(kc_max, k - pc);
             float beta_block = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
-            pack_a(trans_a, a, lda, 0, pc, m, kc, packed_a);
+            const float *packed_a = a_block(A, m, 0, pc, m, kc, buffer_a);
             for (int jc = j0; jc < j1; jc += NB) {
                 int nc = min_int(NB, j1 - jc);
                 pack_b(trans_b, b, ldb, pc, jc, kc, nc, packed_b);
@@ -321,8 +340,8 @@ static void gemm_columns(int trans_a, int trans_b, int m, int k, int j0, int j1,
     }
 
     int mc_max = min_int(round_up(m, MR), MC);
-    float *packed_a = align_up(scratch);
-    float *packed_b = align_up(packed_a + (size_t)mc_max * kc_max);
+    float *buffer_a = align_up(scratch);
+    float *packed_b = align_up(buffer_a + (size_t)mc_max * kc_max);
     for (int jc = j0; jc < j1; jc += NC) {
         int nc = min_int(NC, j1 - jc);
         for (int pc = 0; pc < k; pc += kc_max) {
@@ -331,7 +350,7 @@ static void gemm_columns(int trans_a, int trans_b, int m, int k, int j0, int j1,
             pack_b(trans_b, b, ldb, pc, jc, kc, nc, packed_b);
             for (int ic = 0; ic < m; ic += MC) {
                 int mc = min_int(MC, m - ic);
-                pack_a(trans_a, a, lda, ic, pc, mc, kc, packed_a);
+                const float *packed_a = a_block(A, m, ic, pc, mc, kc, buffer_a);
                 for (int jr = 0; jr < nc; jr += NR) {
                     for (int ir = 0; ir < mc; ir += MR) {
                         micro_kernel(kc, packed_a + (size_t)ir * kc, packed_b + (size_t)jr * kc,
@@ -342,6 +361,31 @@ static void gemm_columns(int trans_a, int trans_b, int m, int k, int j0, int j1,
                 }
             }
         }
+    }
+}
+
+/* Splits C's columns across the workers: disjoint column ranges (whole NR panels) with
+ * their own packing buffers, so no synchronisation inside, and every column is computed
+ * by the same serial code: the result does not depend on the thread count. */
+static void gemm_parallel(const a_operand *A, int trans_b, int m, int n, int k, float alpha,
+                          const float *b, int ldb, float beta, float *c, int ldc, void *scratch,
+                          int workers, size_t per_worker)
+{
+#ifdef _OPENMP
+#pragma omp parallel num_threads(workers) if (workers > 1)
+#endif
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        const int panels = (n + NR - 1) / NR;
+        const int first = min_int(n, panels * t / workers * NR);
+        const int last = min_int(n, panels * (t + 1) / workers * NR);
+        if (first < last)
+            gemm_columns(A, trans_b, m, k, first, last, alpha, b, ldb, beta, c, ldc,
+                         (char *)scratch + (size_t)t * per_worker);
     }
 }
 
@@ -371,25 +415,63 @@ bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
     const size_t per_worker = worker_bytes(m, n, k);
     if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
         return BB_ERR_SCRATCH;
+    const a_operand A = {trans_a, a, lda, NULL};
+    gemm_parallel(&A, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc, scratch, workers, per_worker);
+    return BB_OK;
+}
 
-    /* Threads take disjoint column ranges (whole NR panels) with their own packing
-     * buffers: no synchronisation inside, and every column is computed by the same serial
-     * code, so the result does not depend on the thread count. */
-#ifdef _OPENMP
-#pragma omp parallel num_threads(workers) if (workers > 1)
-#endif
-    {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
-        const int panels = (n + NR - 1) / NR;
-        const int first = min_int(n, panels * t / workers * NR);
-        const int last = min_int(n, panels * (t + 1) / workers * NR);
-        if (first < last)
-            gemm_columns(trans_a, trans_b, m, k, first, last, alpha, a, lda, b, ldb, beta, c, ldc,
-                         (char *)scratch + (size_t)t * per_worker);
+size_t bb_sgemm_packed_a_size(int m, int k)
+{
+    if (m <= 0 || k <= 0)
+        return 0;
+    return (size_t)round_up(m, MR) * (size_t)k * sizeof(float);
+}
+
+bb_status bb_sgemm_pack_a(int trans_a, int m, int k, const float *a, int lda, float *packed)
+{
+    if (m <= 0 || k <= 0)
+        return m < 0 || k < 0 ? BB_ERR_SHAPE : BB_OK;
+    if (a == NULL || packed == NULL)
+        return BB_ERR_NULL;
+    if (lda < (trans_a ? m : k))
+        return BB_ERR_SHAPE;
+    /* K block by K block, each all of A's rows: the layout a_block reads. */
+    const int kc_max = k_block(k);
+    for (int pc = 0; pc < k; pc += kc_max) {
+        const int kc = min_int(kc_max, k - pc);
+        pack_a(trans_a, a, lda, 0, pc, m, kc, packed + (size_t)round_up(m, MR) * pc);
     }
+    return BB_OK;
+}
+
+size_t bb_sgemm_packed_scratch_size(int m, int n, int k)
+{
+    if (m <= 0 || n <= 0 || k <= 0)
+        return 0;
+    return (size_t)worker_count(m, n, k) * worker_bytes(m, n, k);
+}
+
+bb_status bb_sgemm_packed(const float *packed_a, int m, int n, int k, float alpha, int trans_b,
+                          const float *b, int ldb, float beta, float *c, int ldc,
+                          void *scratch, size_t scratch_bytes)
+{
+    if (m < 0 || n < 0 || k < 0)
+        return BB_ERR_SHAPE;
+    if (m == 0 || n == 0)
+        return BB_OK;
+    if (c == NULL || (k > 0 && (packed_a == NULL || b == NULL)))
+        return BB_ERR_NULL;
+    if (ldc < n || ldb < (trans_b ? k : n) || ldb < 1)
+        return BB_ERR_SHAPE;
+    if (k == 0 || alpha == 0.0f) {
+        scale_c(m, n, beta, c, ldc);
+        return BB_OK;
+    }
+    const int workers = worker_count(m, n, k);
+    const size_t per_worker = worker_bytes(m, n, k);
+    if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
+        return BB_ERR_SCRATCH;
+    const a_operand A = {0, NULL, 0, packed_a};
+    gemm_parallel(&A, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc, scratch, workers, per_worker);
     return BB_OK;
 }

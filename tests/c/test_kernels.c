@@ -115,11 +115,13 @@ static void test_status(void)
 
 /* ---- sgemm -------------------------------------------------------------- */
 
-static void test_sgemm_case(int ta, int tb, int m, int n, int k, float alpha, float beta, int pad)
+/* prepacked: A through bb_sgemm_pack_a + bb_sgemm_packed instead of bb_sgemm. */
+static void test_sgemm_case(int ta, int tb, int m, int n, int k, float alpha, float beta, int pad,
+                            int prepacked)
 {
     char name[160];
-    snprintf(name, sizeof name, "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d",
-             ta, tb, m, n, k, (double)alpha, (double)beta, pad);
+    snprintf(name, sizeof name, "sgemm%s ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d",
+             prepacked ? " prepacked" : "", ta, tb, m, n, k, (double)alpha, (double)beta, pad);
     const int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
     const size_t a_rows = (size_t)(ta ? k : m), b_rows = (size_t)(tb ? n : k);
     float *a = rand_floats(a_rows * (size_t)lda);
@@ -147,10 +149,23 @@ static void test_sgemm_case(int ta, int tb, int m, int n, int k, float alpha, fl
                 c[(size_t)i * ldc + j] = NAN;
         }
     }
-    size_t bytes = bb_sgemm_scratch_size(m, n, k);
-    unsigned char *scratch = xmalloc(bytes);
-    check_status(bb_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch, bytes),
-                 BB_OK, name);
+    if (prepacked) {
+        size_t a_bytes = bb_sgemm_packed_a_size(m, k), bytes = bb_sgemm_packed_scratch_size(m, n, k);
+        float *packed_a = xmalloc(a_bytes);
+        unsigned char *scratch = xmalloc(bytes);
+        check_status(bb_sgemm_pack_a(ta, m, k, a, lda, packed_a), BB_OK, name);
+        check_status(bb_sgemm_packed(packed_a, m, n, k, alpha, tb, b, ldb, beta, c, ldc, scratch,
+                                     bytes), BB_OK, name);
+        check_status(bb_sgemm_packed(packed_a, m, n, k, alpha, tb, b, ldb, beta, c, ldc, scratch,
+                                     bytes - 1), BB_ERR_SCRATCH, name);
+        free(packed_a), free(scratch);
+    } else {
+        size_t bytes = bb_sgemm_scratch_size(m, n, k);
+        unsigned char *scratch = xmalloc(bytes);
+        check_status(bb_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch, bytes),
+                     BB_OK, name);
+        free(scratch);
+    }
 
     float *packed = xmalloc((size_t)m * (size_t)n * sizeof(float));
     int pad_ok = 1;
@@ -164,7 +179,7 @@ static void test_sgemm_case(int ta, int tb, int m, int n, int k, float alpha, fl
     }
     check_close(name, packed, ref, (size_t)m * (size_t)n, 1e-5 * (1.0 + k), 1e-5);
     check(pad_ok, "%s: C padding columns modified", name);
-    free(a), free(b), free(c), free(ref), free(scratch), free(packed);
+    free(a), free(b), free(c), free(ref), free(packed);
 }
 
 static void test_sgemm(void)
@@ -183,8 +198,9 @@ static void test_sgemm(void)
         for (int ta = 0; ta < 2; ta++) {
             for (int tb = 0; tb < 2; tb++) {
                 const float *v = ab[variant % 3];
-                test_sgemm_case(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], v[0], v[1],
-                                (variant % 2) ? 3 : 0);
+                for (int prepacked = 0; prepacked < 2; prepacked++)
+                    test_sgemm_case(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], v[0], v[1],
+                                    (variant % 2) ? 3 : 0, prepacked);
                 variant++;
             }
         }
@@ -234,6 +250,14 @@ static void test_sgemm(void)
                  BB_ERR_SCRATCH, "sgemm scratch NULL");
     check_status(bb_sgemm(0, 0, 4, 2, 3, 1.0f, a4, 3, b, 2, 0.0f, c4, 2, scratch, need4 - 1),
                  BB_ERR_SCRATCH, "sgemm scratch too small");
+    float packed[64];
+    check_status(bb_sgemm_pack_a(0, 2, 3, NULL, 3, packed), BB_ERR_NULL, "pack_a a NULL");
+    check_status(bb_sgemm_pack_a(0, 2, 3, a, 2, packed), BB_ERR_SHAPE, "pack_a lda too small");
+    check_status(bb_sgemm_pack_a(1, 2, 3, a, 1, packed), BB_ERR_SHAPE, "pack_a trans lda too small");
+    check_status(bb_sgemm_packed(NULL, 2, 2, 3, 1.0f, 0, b, 2, 0.0f, c, 2, scratch, sizeof scratch),
+                 BB_ERR_NULL, "sgemm_packed A NULL");
+    check_status(bb_sgemm_packed(packed, 2, 2, 3, 1.0f, 0, b, 1, 0.0f, c, 2, scratch, sizeof scratch),
+                 BB_ERR_SHAPE, "sgemm_packed ldb too small");
 }
 
 /* ---- linear ------------------------------------------------------------- */
