@@ -56,11 +56,19 @@ test = 20 % held out, threshold chosen on the out-of-fold 80 %; about 4 s):
 The goal "recall >= 0.90 at precision >= 0.90" is at the edge of what this
 sample allows and is NOT met reliably: over seeds 0-9 the sample run
 averages precision 0.934 (min 0.892), recall 0.899 (min 0.874), PR-AUC 0.970,
-and meets it for 4 seeds of 10 (4, 7, 8, 9); --folds 1 (the former single
-MLP, now with arcsinh) averages 0.903 / 0.903, also 4 of 10. Even the best
-threshold read off the TEST rows (cheating) leaves recall below 0.90 at
-precision 0.90 for about 4 seeds of 10 (seed 0: 0.85-0.87): some frauds
-score like legit rows. One test fraud is 1 % of recall there, and 20 % in
+and meets it for 4 seeds of 10 (4, 7, 8, 9); seeds 10-19 average 0.941 /
+0.923 and meet it for 8 of 10 (12 of 20 in all); --folds 1 (the former
+single MLP, now with arcsinh) averages 0.903 / 0.903, also 4 of 10. Even the
+best threshold read off the TEST rows (cheating) leaves recall below 0.90 at
+precision 0.90 for 2 seeds of 10 (seed 0: 0.874, seed 1: 0.895): some frauds
+score like legit rows. Logistic regression, gradient-boosted trees, an RBF
+SVM and random forests on the same splits do no better (their out-of-fold
+recall at precision 0.90 is 0.92 too, and they mostly miss the same frauds), and
+neither did longer or shorter training, weight decay, lr 0.001, batch 64,
+Time as hour-of-day, no class weights, 3x repeated CV or a precision =
+recall threshold rule: at an operating point of about 0.92 / 0.92, 95 test
+frauds and 246 legit test rows, sampling noise alone fails 0.90 / 0.90 on
+about 4 splits of 10. One test fraud is 1 % of recall there, and 20 % in
 the 2 % run (mean precision 0.942, recall 0.840 over seeds 0-9): its
 figures are that noisy.
 """
