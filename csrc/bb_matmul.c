@@ -22,6 +22,16 @@
 #define ALIGN 64
 #define FEW_ROWS 4 /* fewer rows than this skip packing (see few_rows) */
 
+/* GCC/Clang vector extensions for the micro-kernel: the accumulators stay in 12 vector
+ * registers. Plain loops over a float array do not (measured: 2.5-5 GFLOPS plain vs 95
+ * with them on one AVX2 core). Other compilers and targets get the plain C below. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__)) && !defined(BB_PLAIN_C)
+#define BB_VECTORS 1
+typedef float bb_v8f __attribute__((vector_size(32), may_alias)); /* may_alias: it reads float arrays */
+typedef float bb_v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias));
+#define LANES 8
+#endif
+
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 
@@ -113,6 +123,43 @@ static void pack_a(int trans, const float *a, int lda, int i0, int p0, int mc, i
     }
 }
 
+/* dst[q * dst_stride + j] = src[j * src_stride + q] for an 8 x 8 block: packing a
+ * transposed B, where each packed row gathers one float from 16 rows of B. */
+#if defined(BB_VECTORS) && (defined(__clang__) || __GNUC__ >= 12)
+/* In registers: 24 shuffles instead of 64 scalar loads and stores (the unpack / shuffle /
+ * 128-bit-lane steps of the classic AVX 8 x 8 transpose, in portable shufflevector form). */
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+static void transpose8(const float *src, size_t src_stride, float *dst, size_t dst_stride)
+{
+    bb_v8f r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++)
+        r[j] = *(const bb_v8f_unaligned *)(src + (size_t)j * src_stride);
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = SHUF(r[j], r[j + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[j + 1] = SHUF(r[j], r[j + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int j = 0; j < 8; j += 4) {
+        u[j] = SHUF(t[j], t[j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[j + 1] = SHUF(t[j], t[j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[j + 2] = SHUF(t[j + 1], t[j + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[j + 3] = SHUF(t[j + 1], t[j + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int q = 0; q < 4; q++) {
+        *(bb_v8f_unaligned *)(dst + (size_t)q * dst_stride) = SHUF(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        *(bb_v8f_unaligned *)(dst + (size_t)(q + 4) * dst_stride) =
+            SHUF(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+#undef SHUF
+#else
+static void transpose8(const float *src, size_t src_stride, float *dst, size_t dst_stride)
+{
+    for (int j = 0; j < 8; j++)
+        for (int q = 0; q < 8; q++)
+            dst[(size_t)q * dst_stride + j] = src[(size_t)j * src_stride + q];
+}
+#endif
+
 /* Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into NR-column panels, p-major,
  * again reading B in its storage order. */
 static void pack_b(int trans, const float *b, int ldb, int p0, int j0, int kc, int nc,
@@ -121,9 +168,16 @@ static void pack_b(int trans, const float *b, int ldb, int p0, int j0, int kc, i
     for (int jr = 0; jr < nc; jr += NR) {
         int cols = min_int(NR, nc - jr);
         if (trans) {
+            int p_done = 0;
+            if (cols == NR) { /* 8 x 8 blocks, then the rest of kc one by one */
+                for (; p_done + 8 <= kc; p_done += 8)
+                    for (int j = 0; j < NR; j += 8)
+                        transpose8(b + (size_t)(j0 + jr + j) * ldb + p0 + p_done, (size_t)ldb,
+                                   dst + (size_t)p_done * NR + j, NR);
+            }
             for (int j = 0; j < cols; j++) {
                 const float *src = b + (size_t)(j0 + jr + j) * ldb + p0;
-                for (int p = 0; p < kc; p++)
+                for (int p = p_done; p < kc; p++)
                     dst[p * NR + j] = src[p];
             }
         } else {
@@ -159,12 +213,7 @@ static void store_tile(float tile[MR][NR], float alpha, float beta, float *restr
 
 /* C[0:rows, 0:cols] = alpha * (Ap @ Bp) + beta * C for one MR x NR tile, over kc packed
  * steps. */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__)) && !defined(BB_PLAIN_C)
-/* GCC/Clang vector extensions: the accumulators stay in 12 vector registers. Plain loops
- * over a float array do not (measured: 2.5-5 GFLOPS plain vs 95 here on one AVX2 core). */
-typedef float bb_v8f __attribute__((vector_size(32), may_alias)); /* may_alias: it reads float arrays */
-typedef float bb_v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias)); /* rows of C */
-#define LANES 8
+#ifdef BB_VECTORS
 
 /* Fused multiply-adds in the micro-kernel: -std=c99 keeps a * b + c as a multiply and an
  * add (no contraction), twice the instructions. Measured 1.03-1.3x faster with FMA on
