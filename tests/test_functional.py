@@ -446,6 +446,14 @@ def test_linear_fused_relu():
                  np.maximum(one.data @ layer.weight.data.T + layer.bias.data, 0), 1e-6, 1e-6)
 
 
+def _parameter_grads(model, out):
+    """The gradients of out.sum() for every parameter of model (fresh, not accumulated)."""
+    for p in model.parameters():
+        p.grad = None
+    out.sum().backward()
+    return [p.grad.copy() for p in model.parameters()]
+
+
 def test_sequential_pools_before_relu_with_the_same_values_and_gradients():
     model = bb.Sequential([bb.layers.Conv2D(3, 2), bb.layers.ReLU(), bb.layers.MaxPool(2),
                            bb.layers.Flatten(), bb.layers.Linear(2)])
@@ -460,13 +468,7 @@ def test_sequential_pools_before_relu_with_the_same_values_and_gradients():
     for layer in model.layers:
         ref = layer(ref)
     np.testing.assert_array_equal(out.data, ref.data)
-    grads = []
-    for y in (out, ref):
-        for p in model.parameters():
-            p.grad = None
-        y.sum().backward()
-        grads.append([p.grad.copy() for p in model.parameters()])
-    for g_swapped, g_ref in zip(*grads):
+    for g_swapped, g_ref in zip(_parameter_grads(model, out), _parameter_grads(model, ref)):
         np.testing.assert_array_equal(g_swapped, g_ref)
 
 
@@ -480,13 +482,7 @@ def test_sequential_fuses_linear_relu_with_the_same_values_and_gradients():
     lin1, relu, lin2 = model.layers
     ref = lin2(relu(lin1(Tensor(x))))
     assert_close(out.data, ref.data, 1e-6, 1e-6, "fused forward")
-    grads = []
-    for y in (out, ref):
-        for p in model.parameters():
-            p.grad = None
-        y.sum().backward()
-        grads.append([p.grad.copy() for p in model.parameters()])
-    for g_fused, g_ref in zip(*grads):
+    for g_fused, g_ref in zip(_parameter_grads(model, out), _parameter_grads(model, ref)):
         assert_close(g_fused, g_ref, 1e-6, 1e-6, "fused gradient")
 
 
