@@ -132,10 +132,12 @@ static worker_layout forward_layout(const bb_conv2d_params *p, const conv_dims *
     return l;
 }
 
-/* W as the forward product's A (OC x k), or transposed as the dx product's (k x OC). */
-static size_t packed_w_bytes(const bb_conv2d_params *p, const conv_dims *d)
+/* W packed as the forward product's A (OC x k), or transposed as the dx product's
+ * (k x OC): the two differ, as packing pads the rows to a multiple of the micro-tile. */
+static size_t packed_w_bytes(const bb_conv2d_params *p, const conv_dims *d, int transposed)
 {
-    return round_up_size(bb_sgemm_packed_a_size(p->out_channels, d->k));
+    return round_up_size(transposed ? bb_sgemm_packed_a_size(d->k, p->out_channels)
+                                    : bb_sgemm_packed_a_size(p->out_channels, d->k));
 }
 
 static worker_layout backward_layout(const bb_conv2d_params *p, const conv_dims *d, int want_dx,
@@ -158,7 +160,7 @@ static worker_layout backward_layout(const bb_conv2d_params *p, const conv_dims 
 
 static size_t forward_bytes(const bb_conv2d_params *p, const conv_dims *d)
 {
-    return ALIGN + packed_w_bytes(p, d) + (size_t)worker_count(p->batch) * forward_layout(p, d).total;
+    return ALIGN + packed_w_bytes(p, d, 0) + (size_t)worker_count(p->batch) * forward_layout(p, d).total;
 }
 
 static size_t backward_bytes(const bb_conv2d_params *p, const conv_dims *d, int want_dx, int want_dw)
@@ -167,7 +169,7 @@ static size_t backward_bytes(const bb_conv2d_params *p, const conv_dims *d, int 
     worker_layout l = backward_layout(p, d, want_dx, want_dw, workers);
     if (l.total == 0)
         return 0;
-    return ALIGN + (want_dx ? packed_w_bytes(p, d) : 0) + (size_t)workers * l.total;
+    return ALIGN + (want_dx ? packed_w_bytes(p, d, 1) : 0) + (size_t)workers * l.total;
 }
 
 size_t bb_conv2d_f32_scratch_size(const bb_conv2d_params *p)
@@ -307,7 +309,7 @@ bb_status bb_conv2d_f32(const bb_conv2d_params *p, const float *x, const float *
     const int workers = worker_count(p->batch);
     const worker_layout l = forward_layout(p, &d);
     float *packed_w = align_up(scratch);
-    char *base = (char *)packed_w + packed_w_bytes(p, &d);
+    char *base = (char *)packed_w + packed_w_bytes(p, &d, 0);
     s = bb_sgemm_pack_a(0, p->out_channels, d.k, w, d.k, packed_w);
     if (s != BB_OK)
         return s;
@@ -388,7 +390,7 @@ bb_status bb_conv2d_backward_f32(const bb_conv2d_params *p, const float *x, cons
     const int workers = worker_count(p->batch);
     const worker_layout l = backward_layout(p, &d, want_dx, want_dw, workers);
     float *packed_wt = align_up(scratch); /* W^T, when dx is wanted */
-    char *base = (char *)packed_wt + (want_dx ? packed_w_bytes(p, &d) : 0);
+    char *base = (char *)packed_wt + (want_dx ? packed_w_bytes(p, &d, 1) : 0);
     if (want_dx) {
         s = bb_sgemm_pack_a(1, d.k, oc_count, w, d.k, packed_wt);
         if (s != BB_OK)

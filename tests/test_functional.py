@@ -113,6 +113,8 @@ CONV_CASES = [
     ((2, 3, 9, 8), (2, 5, 5), 2, 2, True),
     ((2, 1, 8, 3), (2, 4, 1), 2, 0, True),
     ((1, 2, 2, 2), (1, 3, 3), 1, 1, False),         # input smaller than kernel, padded
+    ((2, 8, 4, 4), (32, 1, 1), 1, 0, False),        # W^T packs larger than W (dx scratch)
+    ((2, 1, 6, 6), (6, 3, 3), 1, 0, True),          # the same with one input channel
 ]
 
 

@@ -435,6 +435,10 @@ static void test_conv(void)
     test_conv_case("3x3 s3 p2", conv_params(2, 3, 9, 8, 2, 3, 3, 3, 3, 2, 2));
     test_conv_case("K=288", conv_params(2, 32, 6, 6, 7, 3, 3, 1, 1, 1, 1));
     test_conv_case("K=432 > KC", conv_params(2, 48, 5, 5, 3, 3, 3, 1, 1, 1, 1));
+    /* W^T packed for dx (k x OC) takes more room than W for the forward (OC x k) when
+     * round_up(k, 6) * OC > round_up(OC, 6) * k: the scratch must hold the larger. */
+    test_conv_case("1x1 c8 oc32 (W^T > W packed)", conv_params(2, 8, 6, 6, 32, 1, 1, 1, 1, 0, 0));
+    test_conv_case("3x3 c1 oc6 (W^T > W packed)", conv_params(2, 1, 7, 7, 6, 3, 3, 1, 1, 0, 0));
     test_conv_case("3x1 s(1,2) p(1,0)", conv_params(1, 3, 6, 7, 2, 3, 1, 1, 2, 1, 0));
 
     /* Error paths. */
