@@ -116,6 +116,8 @@ def linear(x, w, b=None, relu=False):
     if w.shape[1] != k:
         raise ValueError(f"linear: input has {k} features but the weight expects {w.shape[1]} "
                          f"(weight shape {w.shape})")
+    if b is not None and b.shape != (n,):  # the kernel reads n values
+        raise ValueError(f"linear: bias must have shape ({n},), got {b.shape}")
     x, w = as_f32(x), as_f32(w)
     y = np.empty((m, n), dtype=np.float32)
     size = lib.bb_linear_f32_scratch_size(m, n, k)

@@ -40,6 +40,8 @@ def linear(x, weight, bias=None, relu=False):
         raise ValueError(f"linear: input has {x.shape[1]} features but the weight expects "
                          f"{weight.shape[1]} (weight shape {weight.shape})")
     bias = None if bias is None else _tensor(bias)
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     xd, wd = x.data, weight.data
     bd = None if bias is None else bias.data
     if xd.dtype == wd.dtype == np.float32 and (bd is None or bd.dtype == np.float32):

@@ -5,7 +5,8 @@
  * y[n] = W @ col with W viewed as (OC, C*kh*kw). The backward pass reuses the same
  * view: dW = sum_n dy[n] @ col[n]^T and dx[n] = col2im(W^T @ dy[n]).
  *
- * The caller's scratch holds, per worker thread, one column buffer and the SGEMM
+ * The caller's scratch holds W packed once for the SGEMM (W^T in the backward pass,
+ * when dx is wanted), then per worker thread one column buffer and the SGEMM's B
  * packing buffers (and, in the backward pass with several threads, a partial dW).
  * With OpenMP the batch is split statically across threads (see bb_threads.h). */
 #include <limits.h>

@@ -4,7 +4,10 @@
  * blocks, both laid out so that the micro-kernel streams them contiguously. The
  * micro-kernel keeps an MR x NR tile of C in registers (6 x 16 floats: 12 of the 16
  * AVX2 registers as accumulators). Edges are zero-padded when packing, so the
- * micro-kernel's inner loop never branches. */
+ * micro-kernel's inner loop never branches. When all of A's rows fit in L2 for a K
+ * block (the common m = 64 of a batch or a convolution's filters), A is packed whole
+ * and B a few panels at a time instead (a_fits_l2); an A packed whole can also be made
+ * once by the caller and reused (bb_sgemm_pack_a, for a convolution's weights). */
 #include <stdint.h>
 #include <string.h>
 #include "bb_matmul.h"
@@ -14,7 +17,7 @@
 
 #define MR 6
 #define NR 16
-#define MC 120  /* multiple of MR; an A block (MC x KC) stays in L2 */
+#define MC 120  /* multiple of MR; an A block (MC x KC, at most 180 KB) stays in L2 */
 #define KC 384  /* at most; a B sliver (KC x NR, 24 KB) stays in L1 */
 #define NC 2048 /* multiple of NR; a B panel (KC x NC) stays in L3 */
 #define NB 64    /* B columns packed at a time when all of A fits in L2 (see a_fits_l2) */
@@ -72,22 +75,23 @@ static int a_fits_l2(int m, int kc)
     return (size_t)round_up(m, MR) * (size_t)kc * sizeof(float) <= L2_A_BYTES;
 }
 
-/* One worker's packing buffers, for columns of width at most n. */
-static size_t worker_bytes(int m, int n, int k)
+/* One worker's packing buffers, for columns of width at most n: B's panels, and room
+ * to pack A unless the caller packed it (a_packed). */
+static size_t worker_bytes(int m, int n, int k, int a_packed)
 {
     size_t kc = (size_t)k_block(k);
     if (a_fits_l2(m, (int)kc))
-        return ((size_t)round_up(m, MR) * kc + kc * NB) * sizeof(float) + 2 * ALIGN;
+        return ((a_packed ? 0 : (size_t)round_up(m, MR) * kc) + kc * NB) * sizeof(float) + 2 * ALIGN;
     size_t mc = (size_t)min_int(round_up(m, MR), MC);
     size_t nc = (size_t)min_int(round_up(n, NR), NC);
-    return (mc * kc + kc * nc) * sizeof(float) + 2 * ALIGN;
+    return ((a_packed ? 0 : mc * kc) + kc * nc) * sizeof(float) + 2 * ALIGN;
 }
 
 size_t bb_sgemm_scratch_size(int m, int n, int k)
 {
     if (m < FEW_ROWS || n <= 0 || k <= 0)
         return 0;
-    return (size_t)worker_count(m, n, k) * worker_bytes(m, n, k);
+    return (size_t)worker_count(m, n, k) * worker_bytes(m, n, k, 0);
 }
 
 static float *align_up(void *p)
@@ -215,10 +219,11 @@ static void store_tile(float tile[MR][NR], float alpha, float beta, float *restr
  * steps. */
 #ifdef BB_VECTORS
 
-/* Fused multiply-adds in the micro-kernel: -std=c99 keeps a * b + c as a multiply and an
- * add (no contraction), twice the instructions. Measured 1.03-1.3x faster with FMA on
- * this AVX2 core, same run. Only here: elsewhere (the optimizers, the softmax) the
- * rounding of each step is kept as written. */
+/* Fused multiply-adds in the micro-kernel: gcc -std=c99 keeps a * b + c as a multiply
+ * and an add (no contraction), twice the instructions. Measured 1.03-1.3x faster with
+ * FMA on this AVX2 core, same run. Only here: elsewhere (the optimizers, the softmax)
+ * gcc keeps the rounding of each step as written. gcc's optimize attribute is the one
+ * way to set this per function (gcc >= 4.6 knows fp-contract); clang takes a pragma. */
 #if defined(__clang__)
 #define FMA_CONTRACT
 #define FMA_BODY _Pragma("clang fp contract(fast)")
@@ -369,8 +374,8 @@ static void gemm_columns(const a_operand *A, int trans_b, int m, int k, int j0, 
 {
     int kc_max = k_block(k);
     if (a_fits_l2(m, kc_max)) {
-        float *buffer_a = align_up(scratch);
-        float *packed_b = align_up(buffer_a + (size_t)round_up(m, MR) * kc_max);
+        float *buffer_a = align_up(scratch); /* unused, and not reserved, when A is packed */
+        float *packed_b = A->packed ? buffer_a : align_up(buffer_a + (size_t)round_up(m, MR) * kc_max);
         for (int pc = 0; pc < k; pc += kc_max) {
             int kc = min_int(kc_max, k - pc);
             float beta_block = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
@@ -390,7 +395,7 @@ static void gemm_columns(const a_operand *A, int trans_b, int m, int k, int j0, 
 
     int mc_max = min_int(round_up(m, MR), MC);
     float *buffer_a = align_up(scratch);
-    float *packed_b = align_up(buffer_a + (size_t)mc_max * kc_max);
+    float *packed_b = A->packed ? buffer_a : align_up(buffer_a + (size_t)mc_max * kc_max);
     for (int jc = j0; jc < j1; jc += NC) {
         int nc = min_int(NC, j1 - jc);
         for (int pc = 0; pc < k; pc += kc_max) {
@@ -461,7 +466,7 @@ bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
         return BB_OK;
     }
     const int workers = worker_count(m, n, k);
-    const size_t per_worker = worker_bytes(m, n, k);
+    const size_t per_worker = worker_bytes(m, n, k, 0);
     if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
         return BB_ERR_SCRATCH;
     const a_operand A = {trans_a, a, lda, NULL};
@@ -497,7 +502,7 @@ size_t bb_sgemm_packed_scratch_size(int m, int n, int k)
 {
     if (m <= 0 || n <= 0 || k <= 0)
         return 0;
-    return (size_t)worker_count(m, n, k) * worker_bytes(m, n, k);
+    return (size_t)worker_count(m, n, k) * worker_bytes(m, n, k, 1);
 }
 
 bb_status bb_sgemm_packed(const float *packed_a, int m, int n, int k, float alpha, int trans_b,
@@ -517,7 +522,7 @@ bb_status bb_sgemm_packed(const float *packed_a, int m, int n, int k, float alph
         return BB_OK;
     }
     const int workers = worker_count(m, n, k);
-    const size_t per_worker = worker_bytes(m, n, k);
+    const size_t per_worker = worker_bytes(m, n, k, 1);
     if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
         return BB_ERR_SCRATCH;
     const a_operand A = {0, NULL, 0, packed_a};

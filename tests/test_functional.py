@@ -423,6 +423,9 @@ def test_linear():
         F.linear(x, rand(3, 3, seed=55))
     with pytest.raises(ValueError, match=r"linear expects \(N, features\)"):
         F.linear(rand(4, seed=56), w)
+    for bad_bias in (rand(1, seed=57), rand(4, seed=58), rand(1, 3, seed=59)):
+        with pytest.raises(ValueError, match=r"linear: bias must have shape \(3,\), got"):
+            F.linear(x, w, bad_bias)
 
 
 def test_linear_fused_relu():
