@@ -232,13 +232,18 @@ static void store_tile(float tile[MR][NR], float alpha, float beta, float *restr
 #define FMA_BODY
 #endif
 
+/* The tile of the first R rows (R = 6, 4 or 2, a constant once inlined): a panel's last
+ * rows (m = 64 leaves 4, m = 8 leaves 2) cost R rows of multiply-adds, not MR. */
 FMA_CONTRACT
-static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
-                         float alpha, float beta, float *restrict c, int ldc, int rows, int cols)
+static inline __attribute__((always_inline)) void tile_rows(const int R, int kc,
+                                                            const float *restrict ap,
+                                                            const float *restrict bp, float alpha,
+                                                            float beta, float *restrict c,
+                                                            int ldc, int rows, int cols)
 {
     FMA_BODY
     bb_v8f acc[MR][NR / LANES];
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < R; i++)
         for (int v = 0; v < NR / LANES; v++)
             acc[i][v] = (bb_v8f){0};
     for (int p = 0; p < kc; p++) {
@@ -249,17 +254,17 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
         bb_v8f b[NR / LANES];
         for (int v = 0; v < NR / LANES; v++)
             b[v] = *(const bb_v8f *)(bp + v * LANES);
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < R; i++)
             for (int v = 0; v < NR / LANES; v++)
                 acc[i][v] += ap[i] * b[v];
-        ap += MR;
+        ap += MR; /* A stays packed MR rows wide */
         bp += NR;
     }
-    if (rows == MR && cols == NR) {
+    if (rows == R && cols == NR) {
         /* A full tile goes straight from the registers to C: a round trip through a
          * stack array and scalar stores cost as much as ~40 steps of the loop above,
          * which matters when kc is small (a convolution's dx product has kc = 64). */
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < R; i++) {
             for (int v = 0; v < NR / LANES; v++) {
                 bb_v8f_unaligned *cv = (bb_v8f_unaligned *)(c + (size_t)i * ldc + v * LANES);
                 *cv = beta == 0.0f ? alpha * acc[i][v] : alpha * acc[i][v] + beta * *cv;
@@ -267,9 +272,27 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
         }
         return;
     }
+    /* Edge tiles: through a stack array. Element by element, not memcpy: taking acc's
+     * address made gcc keep it in memory on the fast path too (kc = 64 products 12 %
+     * slower). */
     float tile[MR][NR];
-    memcpy(tile, acc, sizeof acc);
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NR / LANES; v++)
+            for (int l = 0; l < LANES; l++)
+                tile[i][v * LANES + l] = acc[i][v][l];
     store_tile(tile, alpha, beta, c, ldc, rows, cols);
+}
+
+FMA_CONTRACT
+static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
+                         float alpha, float beta, float *restrict c, int ldc, int rows, int cols)
+{
+    if (rows > 4)
+        tile_rows(MR, kc, ap, bp, alpha, beta, c, ldc, rows, cols);
+    else if (rows > 2)
+        tile_rows(4, kc, ap, bp, alpha, beta, c, ldc, rows, cols);
+    else
+        tile_rows(2, kc, ap, bp, alpha, beta, c, ldc, rows, cols);
 }
 #else
 static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
