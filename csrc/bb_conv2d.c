@@ -91,15 +91,15 @@ bb_status bb_conv2d_output_hw(const bb_conv2d_params *p, int *out_height, int *o
     return BB_OK;
 }
 
-/* Threads that split the batch: 1 without OpenMP, inside a parallel region, or for
- * a single image. */
-static int worker_count(int batch)
+/* Threads that split `items` (the batch's images, or db's channels): 1 without OpenMP,
+ * inside a parallel region, or for a single item. */
+static int worker_count(int items)
 {
 #ifdef _OPENMP
     int t = omp_in_parallel() ? 1 : omp_get_max_threads();
-    return t < batch ? t : batch;
+    return t < items ? t : items;
 #else
-    (void)batch;
+    (void)items;
     return 1;
 #endif
 }
@@ -366,7 +366,12 @@ bb_status bb_conv2d_backward_f32(const bb_conv2d_params *p, const float *x, cons
     const size_t x_stride = (size_t)p->in_channels * p->in_height * p->in_width;
     const size_t y_stride = (size_t)oc_count * d.plane;
 
-    if (db != NULL) {
+    if (db != NULL) { /* each channel summed by one thread, in one order: deterministic */
+        const int db_workers = worker_count(oc_count);
+        (void)db_workers; /* read only by the OpenMP pragma */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(db_workers) schedule(static)
+#endif
         for (int oc = 0; oc < oc_count; oc++) {
             /* batch * oh * ow terms: in double, as float would drift; in four partial
              * sums, as one is a serial chain of adds (0.8 ms for the seed CNN's conv2). */
