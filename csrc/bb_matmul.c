@@ -466,35 +466,45 @@ static void gemm_parallel(const a_operand *A, int trans_b, int m, int n, int k, 
     }
 }
 
+/* The checks and the dispatch both entry points share. A packed by the caller
+ * (prepacked) has no leading dimension to check and always takes the packed path. */
+static bb_status gemm(const a_operand *A, int prepacked, int trans_b, int m, int n, int k,
+                      float alpha, const float *b, int ldb, float beta, float *c, int ldc,
+                      void *scratch, size_t scratch_bytes)
+{
+    if (m < 0 || n < 0 || k < 0)
+        return BB_ERR_SHAPE;
+    if (m == 0 || n == 0)
+        return BB_OK;
+    if (c == NULL || (k > 0 && ((prepacked ? A->packed : A->a) == NULL || b == NULL)))
+        return BB_ERR_NULL;
+    if (ldc < n || ldb < (trans_b ? k : n) || ldb < 1 ||
+        (!prepacked && (A->lda < (A->trans ? m : k) || A->lda < 1)))
+        return BB_ERR_SHAPE;
+    if (k == 0 || alpha == 0.0f) {
+        scale_c(m, n, beta, c, ldc);
+        return BB_OK;
+    }
+    if (!prepacked && m < FEW_ROWS) {
+        few_rows(A->trans, trans_b, m, n, k, alpha, A->a, A->lda, b, ldb, beta, c, ldc);
+        return BB_OK;
+    }
+    const int workers = worker_count(m, n, k);
+    const size_t per_worker = worker_bytes(m, n, k, prepacked);
+    if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
+        return BB_ERR_SCRATCH;
+    gemm_parallel(A, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc, scratch, workers, per_worker);
+    return BB_OK;
+}
+
 bb_status bb_sgemm(int trans_a, int trans_b, int m, int n, int k,
                    float alpha, const float *a, int lda,
                    const float *b, int ldb,
                    float beta, float *c, int ldc,
                    void *scratch, size_t scratch_bytes)
 {
-    if (m < 0 || n < 0 || k < 0)
-        return BB_ERR_SHAPE;
-    if (m == 0 || n == 0)
-        return BB_OK;
-    if (c == NULL || (k > 0 && (a == NULL || b == NULL)))
-        return BB_ERR_NULL;
-    if (ldc < n || lda < (trans_a ? m : k) || ldb < (trans_b ? k : n) || lda < 1 || ldb < 1)
-        return BB_ERR_SHAPE;
-    if (k == 0 || alpha == 0.0f) {
-        scale_c(m, n, beta, c, ldc);
-        return BB_OK;
-    }
-    if (m < FEW_ROWS) {
-        few_rows(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return BB_OK;
-    }
-    const int workers = worker_count(m, n, k);
-    const size_t per_worker = worker_bytes(m, n, k, 0);
-    if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
-        return BB_ERR_SCRATCH;
     const a_operand A = {trans_a, a, lda, NULL};
-    gemm_parallel(&A, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc, scratch, workers, per_worker);
-    return BB_OK;
+    return gemm(&A, 0, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc, scratch, scratch_bytes);
 }
 
 size_t bb_sgemm_packed_a_size(int m, int k)
@@ -532,23 +542,6 @@ bb_status bb_sgemm_packed(const float *packed_a, int m, int n, int k, float alph
                           const float *b, int ldb, float beta, float *c, int ldc,
                           void *scratch, size_t scratch_bytes)
 {
-    if (m < 0 || n < 0 || k < 0)
-        return BB_ERR_SHAPE;
-    if (m == 0 || n == 0)
-        return BB_OK;
-    if (c == NULL || (k > 0 && (packed_a == NULL || b == NULL)))
-        return BB_ERR_NULL;
-    if (ldc < n || ldb < (trans_b ? k : n) || ldb < 1)
-        return BB_ERR_SHAPE;
-    if (k == 0 || alpha == 0.0f) {
-        scale_c(m, n, beta, c, ldc);
-        return BB_OK;
-    }
-    const int workers = worker_count(m, n, k);
-    const size_t per_worker = worker_bytes(m, n, k, 1);
-    if (scratch == NULL || scratch_bytes < (size_t)workers * per_worker)
-        return BB_ERR_SCRATCH;
     const a_operand A = {0, NULL, 0, packed_a};
-    gemm_parallel(&A, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc, scratch, workers, per_worker);
-    return BB_OK;
+    return gemm(&A, 1, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc, scratch, scratch_bytes);
 }
