@@ -50,6 +50,15 @@ def _state(state, n, hidden, dtype, what):
     return state
 
 
+def _gated_hidden_size(weight_ih, weight_hh, gates, what):
+    """H for weights stacked `gates` deep: weight_hh (gates*H, H), weight_ih (gates*H, I)."""
+    hidden = weight_hh.shape[1]
+    if weight_hh.shape != (gates * hidden, hidden) or weight_ih.shape[0] != gates * hidden:
+        raise ValueError(f"{what}: weight_hh must be ({gates}H, H) and weight_ih ({gates}H, I), "
+                         f"got {weight_hh.shape} and {weight_ih.shape}")
+    return hidden
+
+
 def _check_sequence(x, what):
     if x.ndim != 3:
         raise ValueError(f"{what} expects a batch of sequences (N, T, features), got shape "
@@ -147,10 +156,7 @@ def lstm(x, weight_ih, weight_hh, bias=None, h0=None, c0=None):
     bias = None if bias is None else _tensor(bias, dtype)
     _check_sequence(x, "lstm")
     n, steps, _ = x.shape
-    hidden = weight_hh.shape[1]
-    if weight_hh.shape != (4 * hidden, hidden) or weight_ih.shape[0] != 4 * hidden:
-        raise ValueError(f"lstm: weight_hh must be (4H, H) and weight_ih (4H, I), got "
-                         f"{weight_hh.shape} and {weight_ih.shape}")
+    hidden = _gated_hidden_size(weight_ih, weight_hh, 4, "lstm")
     h0 = _state(h0, n, hidden, dtype, "lstm")
     c0 = _state(c0, n, hidden, dtype, "lstm")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
@@ -219,10 +225,7 @@ def gru(x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, h0=None):
     bias_hh = None if bias_hh is None else _tensor(bias_hh, dtype)
     _check_sequence(x, "gru")
     n, steps, _ = x.shape
-    H = weight_hh.shape[1]
-    if weight_hh.shape != (3 * H, H) or weight_ih.shape[0] != 3 * H:
-        raise ValueError(f"gru: weight_hh must be (3H, H) and weight_ih (3H, I), got "
-                         f"{weight_hh.shape} and {weight_ih.shape}")
+    H = _gated_hidden_size(weight_ih, weight_hh, 3, "gru")
     h0 = _state(h0, n, H, dtype, "gru")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
     b_ih = None if bias_ih is None else bias_ih.data.astype(dtype, copy=False)

@@ -308,3 +308,11 @@ def test_recurrent_input_errors():
         GRU(0)
     with pytest.raises(ValueError, match="empty"):
         RNN(2)(np.zeros((1, 0, 3)))
+
+
+@pytest.mark.parametrize("op, gates", [(lstm, 4), (gru, 3)])
+def test_gated_weights_of_the_wrong_shape_are_refused_by_name(op, gates):
+    x = np.zeros((1, 2, 3), np.float32)
+    with pytest.raises(ValueError, match=rf"{op.__name__}: weight_hh must be \({gates}H, H\) and "
+                                         rf"weight_ih \({gates}H, I\), got \({gates * 4}, 5\)"):
+        op(x, np.zeros((gates * 4, 3), np.float32), np.zeros((gates * 4, 5), np.float32))
