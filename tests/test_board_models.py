@@ -73,16 +73,9 @@ def test_boards_match_predict_int8(name, target):
     assert 0 < result.ram_bytes <= 128 * 1024
 
 
-def _mnist():
-    try:
-        return bb.datasets.load_mnist()
-    except FileNotFoundError as exc:
-        pytest.skip(f"MNIST not available (set BB_DATA_DIR): {exc}")
-
-
 @pytest.fixture(scope="module")
-def mnist_cnn():
-    (X, y), (Xt, yt) = _mnist()
+def mnist_cnn(mnist):
+    (X, y), (Xt, yt) = mnist
     bb.seed(0)
     model = bb.Sequential([L.Conv2D(32, kernel=3), L.ReLU(), L.MaxPool(2), L.Flatten(), L.Linear(10)])
     model.compile(optimizer=bb.optimizers.Adam(), loss=bb.loss.CrossEntropy())

@@ -42,17 +42,6 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def mnist():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BB_OFFLINE", "1")
-        try:
-            return bb.datasets.load_mnist()
-        except bb.datasets.DatasetNotFoundError as exc:
-            pytest.skip("MNIST is not available (set BB_DATA_DIR to a folder holding "
-                        f"mnist.npz or the IDX files): {str(exc).splitlines()[0]}")
-
-
 def run_script(module, argv):
     """main(argv) with stdout and stderr captured: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()

@@ -22,17 +22,6 @@ BATCH_SIZE = 32
 MIN_TEST_ACCURACY = 0.97
 
 
-@pytest.fixture(scope="module")
-def mnist():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BB_OFFLINE", "1")
-        try:
-            return bb.datasets.load_mnist()
-        except bb.datasets.DatasetNotFoundError as exc:
-            pytest.skip("MNIST is not available (set BB_DATA_DIR to a folder holding "
-                        f"mnist.npz or the IDX files): {str(exc).splitlines()[0]}")
-
-
 def test_mnist_data_shapes(mnist):
     (X_train, y_train), (X_test, y_test) = mnist
     assert X_train.shape == (60_000, 1, 28, 28) and X_test.shape == (10_000, 1, 28, 28)

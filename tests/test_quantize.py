@@ -393,20 +393,9 @@ def test_softmax_over_images_is_refused_or_exact():
 
 
 # ---------------------------------------------------------------- MNIST
-def _mnist():
-    """From $BB_DATA_DIR or the download cache; never downloaded here (as test_mnist.py)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BB_OFFLINE", "1")
-        try:
-            return bb.datasets.load_mnist()
-        except bb.datasets.DatasetNotFoundError as exc:
-            pytest.skip("MNIST is not available (set BB_DATA_DIR to a folder holding mnist.npz "
-                        f"or the IDX files): {str(exc).splitlines()[0]}")
-
-
 @pytest.mark.slow
-def test_mnist_int8_accuracy_matches_float():
-    (X, y), (Xt, yt) = _mnist()
+def test_mnist_int8_accuracy_matches_float(mnist):
+    (X, y), (Xt, yt) = mnist
     bb.seed(0)
     model = bb.Sequential([Conv2D(32, 3), ReLU(), MaxPool(2), Flatten(), Linear(10)])
     model.compile(optimizer="adam", loss="cross_entropy")
