@@ -1,14 +1,26 @@
 """The Layer base class, the registry save/load rebuilds layers from, and the
 parameter-initialization helpers every layer file shares."""
 import math
+import re
 
 import numpy as np
 
 from .. import _rng
+from .symbolic import call_symbolic, is_symbolic
 from .tensor import Tensor
 
 # class name -> class, for every layer class defined inside braininabox (see Layer).
 LAYERS = {}
+
+# how many layers of each kind have been named, for Keras-style names: conv2d, conv2d_1, ...
+_NAMES_GIVEN = {}
+
+
+def _default_name(cls):
+    base = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", cls.__name__).lower()
+    count = _NAMES_GIVEN.get(base, 0)
+    _NAMES_GIVEN[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
 
 
 class Layer:
@@ -24,7 +36,20 @@ class Layer:
         self.training = True
         self.built = False
 
+    @property
+    def name(self):
+        """A name unique in this process (conv2d, conv2d_1, ...) unless set; graphs show it."""
+        if getattr(self, "_name", None) is None:
+            self._name = _default_name(type(self))
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
     def __call__(self, x):
+        if is_symbolic(x):  # building a functional model: record a node (nn/symbolic.py)
+            return call_symbolic(self, x)
         x = x if isinstance(x, Tensor) else Tensor(x)
         self.check_input(x)
         if not self.built:
@@ -45,6 +70,16 @@ class Layer:
         """The trainable Tensors, in a fixed order (weight, then bias)."""
         return [p for p in (getattr(self, "weight", None), getattr(self, "bias", None))
                 if p is not None]
+
+    def buffers(self):
+        """Arrays that are state but not trained (BatchNorm's running statistics), saved
+        and loaded with the model after the parameters; updated in place."""
+        return []
+
+    def macs(self, output_shape):
+        """Multiply-accumulates of one sample's forward pass given its output shape (without
+        the batch axis). Only convolutions and linear layers count; the rest are 0."""
+        return 0
 
     def get_config(self):
         """Constructor arguments that rebuild this layer (for save/load)."""

@@ -5,9 +5,12 @@ are learned at the first call, so `Linear(10)` is all a user writes. Parameters 
 `.weight` and `.bias` Tensors, laid out as in PyTorch: Linear (out, in), Conv2D
 (out, in, kh, kw).
 """
+import numpy as np
+
 from .. import _rng
 from . import functional as F
 from .layer import Layer, _check_init, _init_uniform, _positive_int, _zeros
+from .merge import Add, Concatenate  # noqa: F401 (bb.layers shows them too)
 from .recurrent import GRU, LSTM, RNN, Embedding  # noqa: F401 (bb.layers shows them too)
 
 
@@ -49,6 +52,10 @@ class Linear(Layer):
             return F.linear(x.reshape(n * t, -1), self.weight, self.bias,
                             relu=relu).reshape(n, t, -1)
         return F.linear(x, self.weight, self.bias, relu=relu)
+
+    def macs(self, output_shape):
+        # one weight row per output feature, at every step of a sequence
+        return self.weight.size * int(np.prod(output_shape[:-1], dtype=np.int64))
 
     def get_config(self):
         return {"units": self.units, "use_bias": self.use_bias, "init": self.init,
@@ -115,6 +122,10 @@ class Conv2D(Layer):
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def macs(self, output_shape):
+        # every output pixel of every filter reads in_channels * kh * kw inputs
+        return self.weight.size * int(np.prod(output_shape[1:], dtype=np.int64))
 
     def get_config(self):
         return {"filters": self.filters, "kernel": list(self.kernel), "stride": list(self.stride),
