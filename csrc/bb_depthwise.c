@@ -202,6 +202,38 @@ static void plane_correlate(const plane_geom *g, const float *in, const float *w
     }
 }
 
+/* One dy row's three taps added back to a dx row at stride 2. Input column 2t - pl
+ * receives w0 * g[t] + w2 * g[t - 1] and column 2t + 1 - pl receives w1 * g[t]: the
+ * interior writes both in one pass (interleaved stores the compiler vectorizes) instead
+ * of three strided scatters. */
+static void scatter_row_3_s2(float *restrict dxrow, const float *restrict g, float w0, float w1,
+                             float w2, int ow, int iw, int pl)
+{
+    int lo = (pl + 1) / 2, hi = (iw - 2 + pl) / 2 + 1; /* t with 0 <= 2t - pl, 2t + 1 - pl < iw */
+    if (lo < 1)
+        lo = 1;
+    if (hi > ow)
+        hi = ow;
+    if (hi < lo)
+        hi = lo;
+    for (int t = 0; t <= ow; t++) {
+        if (t == lo && lo < hi) {
+            float *restrict d = dxrow + 2 * lo - pl;
+            for (int u = 0; u < hi - lo; u++) {
+                d[2 * u] += w0 * g[lo + u] + w2 * g[lo + u - 1];
+                d[2 * u + 1] += w1 * g[lo + u];
+            }
+            t = hi - 1;
+            continue;
+        }
+        const int e = 2 * t - pl;
+        if (e >= 0 && e < iw)
+            dxrow[e] += (t < ow ? w0 * g[t] : 0.0f) + (t >= 1 ? w2 * g[t - 1] : 0.0f);
+        if (e + 1 >= 0 && e + 1 < iw && t < ow)
+            dxrow[e + 1] += w1 * g[t];
+    }
+}
+
 /* in_grad += the adjoint of the correlation, for strides > 1: each out_grad value is
  * added back to the window it was computed from. */
 static void plane_scatter(const plane_geom *g, const float *out_grad, const float *w,
@@ -214,6 +246,11 @@ static void plane_scatter(const plane_geom *g, const float *out_grad, const floa
             if (iy < 0 || iy >= g->ih)
                 continue;
             float *restrict irow = in_grad + (size_t)iy * g->iw;
+            if (g->kw == 3 && g->sw == 2) {
+                const float *k = w + (size_t)i * 3;
+                scatter_row_3_s2(irow, grow, k[0], k[1], k[2], g->ow, g->iw, g->pl);
+                continue;
+            }
             for (int j = 0; j < g->kw; j++) {
                 int off = j - g->pl, lo, hi;
                 valid_range(g->ow, g->iw, g->sw, off, &lo, &hi);
