@@ -333,9 +333,32 @@ class Sequential:
         arrays = {"__header__": np.array(json.dumps(header))}
         for i, p in enumerate(self.parameters()):
             arrays[f"param_{i}"] = p.data
+        arrays.update(buffer_arrays(self.layers))
         with atomic_write(path, "wb") as f:
             np.savez(f, **arrays)
         return path
+
+
+def buffer_arrays(layers):
+    """Every layer's buffers (e.g. BatchNorm's running statistics) as npz entries
+    "buffer_<layer index>_<name>"."""
+    return {f"buffer_{i}_{name}": array for i, layer in enumerate(layers)
+            for name, array in layer.buffers().items()}
+
+
+def load_buffer_arrays(layers, arrays, path):
+    """Restore what buffer_arrays saved into freshly built layers; refuses missing or extra
+    entries."""
+    used = set()
+    for i, layer in enumerate(layers):
+        prefix = f"buffer_{i}_"
+        mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        if mine or layer.buffers():
+            layer.load_buffers(mine, f"{path}: layer {i}")
+        used.update(prefix + name for name in mine)
+    extra = sorted(k for k in arrays if k.startswith("buffer_") and k not in used)
+    if extra:
+        raise ValueError(f"{path} holds buffers {extra} that no layer of its architecture has")
 
 
 def load(path):
@@ -369,8 +392,11 @@ def load(path):
         layers.append(LAYERS[spec["class"]](**spec["config"]))
     model = Sequential(layers).build(header["input_shape"])
     params = model.parameters()
-    if len(arrays) != len(params):
-        raise ValueError(f"{path} holds {len(arrays)} parameter arrays, its architecture needs {len(params)}")
+    stored_params = [k for k in arrays if k.startswith("param_")]
+    if len(stored_params) != len(params):
+        raise ValueError(f"{path} holds {len(stored_params)} parameter arrays, its architecture "
+                         f"needs {len(params)}")
+    load_buffer_arrays(model.layers, arrays, path)
     for i, p in enumerate(params):
         stored = arrays[f"param_{i}"]
         if stored.shape != p.shape:
