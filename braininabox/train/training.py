@@ -90,10 +90,6 @@ class BaseModel:
                     params.append(p)
         return params
 
-    def buffers(self):
-        """Non-trained state arrays (BatchNorm's running statistics), saved with the model."""
-        return [b for layer in self.layers_in_order() for b in layer.buffers()]
-
     def train(self, mode=True):
         for layer in self.layers_in_order():
             layer.training = mode
@@ -297,33 +293,39 @@ class BaseModel:
 
     # ---------------------------------------------------------------- saving
     def _write(self, path, header):
-        """header (a JSON-able dict) and every parameter and buffer, atomically, in one file."""
+        """header (a JSON-able dict), every parameter ("param_<i>") and every layer's
+        buffers ("buffer_<layer index>_<name>"), atomically, in one npz file."""
         arrays = {"__header__": np.array(json.dumps(header))}
         for i, p in enumerate(self.parameters()):
             arrays[f"param_{i}"] = p.data
-        for i, b in enumerate(self.buffers()):
-            arrays[f"buffer_{i}"] = b
+        for i, layer in enumerate(self.layers_in_order()):
+            for name, array in layer.buffers().items():
+                arrays[f"buffer_{i}_{name}"] = array
         with atomic_write(path, "wb") as f:
             np.savez(f, **arrays)
         return path
 
     def _restore(self, path, arrays):
-        """Put the arrays of a model file into this freshly built model's parameters and buffers."""
-        params, buffers = self.parameters(), self.buffers()
-        n_params = sum(1 for k in arrays if k.startswith("param_"))
-        n_buffers = sum(1 for k in arrays if k.startswith("buffer_"))
-        if n_params != len(params) or n_buffers != len(buffers) or \
-                n_params + n_buffers != len(arrays):
-            raise ValueError(f"{path} holds {n_params} parameter arrays and {n_buffers} buffers, "
-                             f"its architecture needs {len(params)} and {len(buffers)}")
+        """Put the arrays of a model file into this freshly built model; refuses missing,
+        extra or misshapen entries."""
+        params = self.parameters()
+        stored = [k for k in arrays if k.startswith("param_")]
+        if len(stored) != len(params):
+            raise ValueError(f"{path} holds {len(stored)} parameter arrays, its architecture "
+                             f"needs {len(params)}")
         for i, p in enumerate(params):
-            stored = arrays[f"param_{i}"]
-            if stored.shape != p.shape:
-                raise ValueError(f"{path}: parameter {i} has shape {stored.shape}, expected {p.shape}")
-            p.data = np.ascontiguousarray(stored, dtype=np.float32)
-        for i, b in enumerate(buffers):
-            stored = arrays[f"buffer_{i}"]
-            if stored.shape != b.shape:
-                raise ValueError(f"{path}: buffer {i} has shape {stored.shape}, expected {b.shape}")
-            b[...] = stored
+            array = arrays[f"param_{i}"]
+            if array.shape != p.shape:
+                raise ValueError(f"{path}: parameter {i} has shape {array.shape}, expected {p.shape}")
+            p.data = np.ascontiguousarray(array, dtype=np.float32)
+        used = set(stored)
+        for i, layer in enumerate(self.layers_in_order()):
+            prefix = f"buffer_{i}_"
+            mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            if mine or layer.buffers():
+                layer.load_buffers(mine, f"{path}: layer {i}")
+            used.update(prefix + name for name in mine)
+        extra = sorted(set(arrays) - used)
+        if extra:
+            raise ValueError(f"{path} holds arrays {extra} that its architecture has no place for")
         return self
