@@ -20,6 +20,7 @@ from .data import datasets
 from . import data
 from .deploy import embedded
 from .deploy.quantize import quantize
+from . import models
 from .nn import functional, layers
 from .nn.symbolic import Input
 from .nn.tensor import Tensor, concat, is_grad_enabled, no_grad, stack
@@ -30,5 +31,5 @@ from .train.saving import load
 
 __all__ = ["Tensor", "Sequential", "Model", "Input", "load", "concat", "stack", "no_grad", "is_grad_enabled",
            "seed", "set_num_threads", "get_num_threads", "quantize", "callbacks", "data",
-           "datasets", "embedded", "functional", "layers", "loss", "metrics", "optimizers",
+           "datasets", "embedded", "models", "functional", "layers", "loss", "metrics", "optimizers",
            "__version__"]

@@ -18,14 +18,22 @@ from .tensor import Tensor, no_grad
 class SymbolicTensor:
     """The output of `layer` applied to `inputs` (other SymbolicTensors), or an Input."""
 
-    __slots__ = ("shape", "layer", "inputs", "listed", "name")
+    __slots__ = ("shape", "layer", "inputs", "listed", "call", "_name")
 
-    def __init__(self, shape, layer=None, inputs=(), name=None, listed=False):
+    def __init__(self, shape, layer=None, inputs=(), name=None, listed=False, call=0):
         self.shape = tuple(int(d) for d in shape)
         self.layer = layer
         self.inputs = tuple(inputs)
         self.listed = listed  # the layer took its inputs as a list (Add, Concatenate)
-        self.name = name if name is not None else layer.name
+        self.call = call      # 0 for a layer's first call, 1 for its second (shared weights)...
+        self._name = name     # an Input's name
+
+    @property
+    def name(self):
+        """An Input's name; the layer's name for a node (dense:1 for its second call)."""
+        if self.layer is None:
+            return self._name
+        return self.layer.name if self.call == 0 else f"{self.layer.name}:{self.call}"
 
     @property
     def ndim(self):
@@ -92,5 +100,4 @@ def call_symbolic(layer, x):
     # a layer called again (shared weights) names its later outputs dense:1, dense:2, ...
     calls = getattr(layer, "_symbolic_calls", 0)
     layer._symbolic_calls = calls + 1
-    name = layer.name if calls == 0 else f"{layer.name}:{calls}"
-    return SymbolicTensor(out.shape[1:], layer, inputs, name, listed=many)
+    return SymbolicTensor(out.shape[1:], layer, inputs, listed=many, call=calls)
