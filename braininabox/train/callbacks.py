@@ -1,4 +1,5 @@
-"""Callbacks hook into Sequential.fit: History, EarlyStopping and ModelCheckpoint."""
+"""Callbacks hook into a model's fit (Sequential or Model): History, EarlyStopping and
+ModelCheckpoint."""
 import math
 
 
