@@ -276,7 +276,7 @@ def test_fit_with_validation_class_weight_and_callbacks_then_evaluate_and_predic
                         class_weight={0: 2.0}, callbacks=[stopper], verbose=1, seed=1)
     printed = capsys.readouterr().out
     assert "Epoch 8/8" in printed and "samples/s" in printed and "val_accuracy" in printed
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(history.history) == {"loss", "accuracy", "lr", "val_loss", "val_accuracy"}
     assert len(history.history["loss"]) == 8
     assert history.history["loss"][-1] < history.history["loss"][0]
     results = model.evaluate(X, y)
@@ -397,3 +397,16 @@ def test_symbolic_tensor_repr_and_shapes():
     y = Conv2D(2, kernel=3, stride=2, padding="same")(x)
     assert isinstance(y, SymbolicTensor) and y.shape == (2, 2, 2) and y.inputs == (x,)
     assert repr(x) == "SymbolicTensor(shape=(None, 3, 4, 4), from='image')"
+
+
+def test_fit_with_adamw_a_schedule_and_augmentation():
+    X, y = blobs()
+    model = residual_classifier()
+    model.compile(optimizer=bb.optimizers.AdamW(lr=0.02, weight_decay=0.01), loss="cross_entropy",
+                  metrics=["accuracy"])
+    schedule = bb.optimizers.schedules.StepDecay(0.02, step_size=2, gamma=0.5)
+    history = model.fit(X, y, epochs=4, batch_size=12, verbose=0, seed=0,
+                        callbacks=[bb.callbacks.LearningRateScheduler(schedule)],
+                        augment=bb.data.ImageAugment(shift=1, flip=True))
+    assert history.history["lr"] == pytest.approx([0.02, 0.02, 0.01, 0.01])
+    assert history.history["loss"][-1] < history.history["loss"][0]

@@ -158,8 +158,12 @@ class BaseModel:
         return [metric_lib.get(name, classes) for name in self.metric_names]
 
     def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
-            shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None):
-        """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch])."""
+            shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None, augment=None):
+        """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch],
+        with the learning rate of each epoch as "lr").
+
+        augment: an ImageAugment (bb.data.ImageAugment(shift=4, flip=True)) applied to each
+        training batch (not to validation data); None (the default) trains on X as given."""
         self._require_compiled("fit")
         X = as_features(X, "fit")
         y = _as_targets(y, len(X), "fit")
@@ -190,7 +194,8 @@ class BaseModel:
                 raise TypeError(f"callbacks must be Callback objects, got {type(cb).__name__}")
             cb.model = self
         rng_seed = seed if seed is not None else int(_rng.generator().integers(2**63))
-        loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed)
+        loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed,
+                            augment=augment)
         metrics = self._metrics(classes)
         self.stop_training = False
         for cb in callbacks:
@@ -240,7 +245,8 @@ class BaseModel:
                 true = self._true_classes(yb)
                 for m in metrics:
                     m.update(true, predicted)
-            logs = {"loss": total_loss / seen, **{m.name: m.result() for m in metrics}}
+            logs = {"loss": total_loss / seen, **{m.name: m.result() for m in metrics},
+                    "lr": float(self.optimizer.lr)}
             bar.update(step, seen, logs)
             for cb in callbacks:
                 cb.on_batch_end(step - 1, logs)
