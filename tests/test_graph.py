@@ -410,3 +410,12 @@ def test_fit_with_adamw_a_schedule_and_augmentation():
                         augment=bb.data.ImageAugment(shift=1, flip=True))
     assert history.history["lr"] == pytest.approx([0.02, 0.02, 0.01, 0.01])
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_forward_releases_each_value_after_its_last_reader():
+    model = residual_classifier()
+    for i, done in enumerate(model._done_after):
+        for r in done:  # node r's value goes right after the last node that reads it
+            assert i == max(j for j, reads in enumerate(model._reads) if r in reads)
+    dropped = sorted(r for done in model._done_after for r in done)
+    assert dropped == list(range(len(model.nodes) - 1))  # everything but the output, once

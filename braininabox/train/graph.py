@@ -93,6 +93,14 @@ class Model(BaseModel):
         # for each node, the positions (in self.nodes, -1 for the input) of what it reads
         position = {id(self.input): -1, **{id(n): i for i, n in enumerate(self.nodes)}}
         self._reads = [[position[id(t)] for t in n.inputs] for n in self.nodes]
+        # after node i runs, the values no later node reads can go (in predict, without a
+        # graph to keep them alive, only the live branches stay in memory)
+        last_read = {}
+        for i, reads in enumerate(self._reads):
+            for r in reads:
+                last_read[r] = i
+        self._done_after = [[r for r in set(reads) if r >= 0 and last_read[r] == i]
+                            for i, reads in enumerate(self._reads)]
 
     @property
     def layers(self):
@@ -112,10 +120,12 @@ class Model(BaseModel):
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"Model expects input (N, {', '.join(map(str, self.input_shape))}), "
                              f"got shape {x.shape}")
-        values = []
-        for node, reads in zip(self.nodes, self._reads):
+        values = [None] * len(self.nodes)
+        for i, (node, reads) in enumerate(zip(self.nodes, self._reads)):
             args = [x if r < 0 else values[r] for r in reads]
-            values.append(node.layer(args if node.listed else args[0]))
+            values[i] = node.layer(args if node.listed else args[0])
+            for r in self._done_after[i]:
+                values[r] = None
         return values[-1]
 
     def build(self, input_shape):
