@@ -135,3 +135,42 @@ def test_resnet8_matches_a_hand_written_torch_resnet8():
     np.testing.assert_allclose(xb.grad, xt.grad.numpy(), rtol=1e-3, atol=1e-5)
     for p in model.parameters():
         np.testing.assert_allclose(p.grad, w[id(p)].grad.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_ds_cnn_matches_a_hand_written_torch_ds_cnn_in_eval_mode():
+    model = bb.models.ds_cnn()
+    layers = [n.layer for n in model.nodes]  # a chain: the order the data meets them
+    rng = np.random.default_rng(4)
+    for layer in layers:
+        if isinstance(layer, BatchNorm):  # running statistics as after some training
+            layer.running_mean = rng.normal(size=layer.in_channels).astype(np.float32)
+            layer.running_var = rng.uniform(0.5, 2, size=layer.in_channels).astype(np.float32)
+            layer.weight.data[...] = rng.normal(size=layer.in_channels)
+    F = torch.nn.functional
+    t = lambda a: torch.tensor(np.asarray(a.data if isinstance(a, Tensor) else a))  # noqa: E731
+    X = rng.normal(size=(3, 1, 49, 10)).astype(np.float32)
+    h = torch.tensor(X)
+    for layer in layers:
+        kind = type(layer).__name__
+        if kind in ("Conv2D", "DepthwiseConv2D"):
+            # TensorFlow's 'same': 10x4 stride 2 on 49x10 pads 4 top, 5 bottom, 1 left, 1 right
+            kh, kw = layer.kernel
+            sh, sw = layer.stride
+            ph = max((-(-h.shape[2] // sh) - 1) * sh + kh - h.shape[2], 0)
+            pw = max((-(-h.shape[3] // sw) - 1) * sw + kw - h.shape[3], 0)
+            h = F.conv2d(F.pad(h, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)), t(layer.weight),
+                         t(layer.bias), stride=layer.stride,
+                         groups=h.shape[1] if kind == "DepthwiseConv2D" else 1)
+        elif kind == "BatchNorm":
+            h = F.batch_norm(h, t(layer.running_mean), t(layer.running_var), t(layer.weight),
+                             t(layer.bias), training=False, eps=layer.eps)
+        elif kind == "ReLU":
+            h = F.relu(h)
+        elif kind == "GlobalAvgPool":
+            h = h.mean(dim=(2, 3))
+        elif kind == "Linear":
+            h = F.linear(h, t(layer.weight), t(layer.bias))
+        else:
+            assert kind == "Dropout"  # identity in eval mode
+    assert h.shape == (3, 12)
+    np.testing.assert_allclose(model.predict(X), h.numpy(), rtol=1e-4, atol=1e-4)
