@@ -419,3 +419,31 @@ def test_forward_releases_each_value_after_its_last_reader():
             assert i == max(j for j, reads in enumerate(model._reads) if r in reads)
     dropped = sorted(r for done in model._done_after for r in done)
     assert dropped == list(range(len(model.nodes) - 1))  # everything but the output, once
+
+
+def test_linear_relu_and_relu_maxpool_pairs_are_fused_with_the_same_results():
+    x = bb.Input((2, 6, 6))
+    c = Conv2D(3, kernel=3, padding=1)(x)
+    r = ReLU()(c)
+    p = bb.layers.MaxPool(2)(r)           # ReLU -> MaxPool: pooled first
+    h = Linear(5)(Flatten()(p))
+    out = Linear(2)(ReLU()(h))            # Linear -> ReLU: one C call
+    branch = Linear(4)(Flatten()(x))      # a Linear read by two nodes is not fused
+    joined = Concatenate(axis=1)([out, ReLU()(branch), branch])
+    model = bb.Model(x, joined)
+    kinds = {(type(model.nodes[i].layer).__name__, type(model.nodes[j].layer).__name__)
+             for i, j in model._fused.items()}
+    assert kinds == {("ReLU", "MaxPool"), ("Linear", "ReLU")} and len(model._fused) == 2
+    X = np.random.default_rng(6).normal(size=(4, 2, 6, 6)).astype(np.float32)
+    R = np.random.default_rng(7).normal(size=(4, 10)).astype(np.float32)
+    results = []
+    for fused in (model._fused, {}):
+        model._fused = fused
+        for p_ in model.parameters():
+            p_.grad = None
+        xb = Tensor(X, requires_grad=True)
+        y = model(xb)
+        y.backward(R)
+        results.append([y.data, xb.grad] + [p_.grad for p_ in model.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
