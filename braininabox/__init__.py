@@ -9,6 +9,15 @@ Sequential API on top:
     model.compile(optimizer=bb.optimizers.Adam(), loss=bb.loss.CrossEntropy())
     model.fit(X_train, y_train, epochs=10)
 
+Graphs (residual connections, shared layers) with the functional API, and the MLPerf
+Tiny reference models ready-made:
+
+    x = bb.Input((3, 32, 32))
+    y = bb.layers.BatchNorm()(bb.layers.Conv2D(16, kernel=3, padding="same")(x))
+    out = bb.layers.Linear(10)(bb.layers.GlobalAvgPool()(bb.layers.ReLU()(y)))
+    model = bb.Model(inputs=x, outputs=out)         # compile / fit / save as above
+    bb.models.resnet8().summary()                   # also ds_cnn, mobilenet_v1, fc_autoencoder
+
 The package follows the pipeline: nn/ (tensors, ops, layers), train/ (models, losses,
 optimizers, callbacks, metrics), data/ (DataLoader, data sets), deploy/ (int8
 quantization, memory plan, C export, the embedded runner).
