@@ -10,7 +10,6 @@ them back from the output, puts them in an order where each node comes after the
 nodes it reads, and runs them in that order on data. A layer used by two nodes is one
 set of weights. One input and one output. Training, summary and saving: training.py.
 """
-
 from ..nn.layers import Linear, MaxPool, ReLU
 from ..nn.symbolic import Input, SymbolicTensor
 from ..nn.tensor import Tensor
