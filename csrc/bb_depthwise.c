@@ -280,7 +280,20 @@ static void scatter_row_3_s2(float *restrict dxrow, const float *restrict g, flo
     for (int t = 0; t <= ow; t++) {
         if (t == lo && lo < hi) {
             float *restrict d = dxrow + 2 * lo - pl;
-            for (int u = 0; u < hi - lo; u++) {
+            int u = 0;
+#ifdef DW_VECTORS
+            const dw_v8 v0 = {w0, w0, w0, w0, w0, w0, w0, w0}, v1 = {w1, w1, w1, w1, w1, w1, w1, w1};
+            const dw_v8 v2 = {w2, w2, w2, w2, w2, w2, w2, w2};
+            for (; u + 8 <= hi - lo; u += 8) {
+                const dw_v8 cur = LOAD8(g + lo + u), prev = LOAD8(g + lo + u - 1);
+                const dw_v8 even = v0 * cur + v2 * prev, odd = v1 * cur;
+                STORE8(d + 2 * u, LOAD8(d + 2 * u) +
+                       __builtin_shufflevector(even, odd, 0, 8, 1, 9, 2, 10, 3, 11));
+                STORE8(d + 2 * u + 8, LOAD8(d + 2 * u + 8) +
+                       __builtin_shufflevector(even, odd, 4, 12, 5, 13, 6, 14, 7, 15));
+            }
+#endif
+            for (; u < hi - lo; u++) {
                 d[2 * u] += w0 * g[lo + u] + w2 * g[lo + u - 1];
                 d[2 * u + 1] += w1 * g[lo + u];
             }
