@@ -10,13 +10,17 @@
 #include <omp.h>
 #endif
 
-static int worker_count(int items)
+/* Threads that split the channels: 1 without OpenMP, inside a parallel region, or for
+ * under 32K values, where the fork / join costs more than the pass itself. */
+static int worker_count(int channels, double values)
 {
 #ifdef _OPENMP
-    int t = omp_in_parallel() ? 1 : omp_get_max_threads();
-    return t < items ? t : items;
+    if (omp_in_parallel() || values < 32768.0)
+        return 1;
+    int t = omp_get_max_threads();
+    return t < channels ? t : channels;
 #else
-    (void)items;
+    (void)channels, (void)values;
     return 1;
 #endif
 }
@@ -91,7 +95,7 @@ bb_status bb_batch_norm_f32(int batch, int channels, int spatial, const float *x
     if (training && count < 2.0)
         return BB_ERR_SHAPE;
     const size_t row_step = (size_t)channels * (size_t)spatial;
-    const int workers = worker_count(channels);
+    const int workers = worker_count(channels, count * channels);
     (void)workers; /* read only by the OpenMP pragma */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
@@ -154,7 +158,7 @@ bb_status bb_batch_norm_backward_f32(int batch, int channels, int spatial, const
         return BB_ERR_NULL;
     const double count = (double)batch * spatial;
     const size_t row_step = (size_t)channels * (size_t)spatial;
-    const int workers = worker_count(channels);
+    const int workers = worker_count(channels, count * channels);
     (void)workers;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)

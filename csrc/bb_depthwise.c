@@ -6,8 +6,10 @@
  * summed over the multiplier; at larger strides dx scatters each dy back into its
  * window instead. dw is, per tap, the dot product of dy with the shifted x plane.
  *
- * Inner loops run along an output row with the tap fixed (or, for 3x3 kernels, all
- * nine taps unrolled over the row's interior) so that they vectorize. */
+ * Inner loops run along an output row with the tap fixed; 3x3 kernels at column stride
+ * 1 or 2 have their own rows: all nine taps at once over the row's interior (forward and
+ * stride-1 dx), a kernel row's three taps per dy row (dw), even / odd dx columns in one
+ * pass (stride-2 dx); the few edge columns go through checked scalar code. */
 #include <limits.h>
 #include <string.h>
 #include "bb_depthwise.h"
@@ -98,14 +100,18 @@ bb_status bb_depthwise_conv2d_output_hw(const bb_depthwise_conv2d_params *p, int
     return BB_OK;
 }
 
-/* Threads that split `items` planes: 1 without OpenMP or inside a parallel region. */
-static int worker_count(long long items)
+/* Threads that split `items` planes: 1 without OpenMP, inside a parallel region, or for
+ * under ~256K multiply-adds in all (a few tens of microseconds on one core), where the
+ * fork / join costs more than it saves (batch-1 inference). */
+static int worker_count(long long items, double macs)
 {
 #ifdef _OPENMP
-    int t = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (omp_in_parallel() || macs < 262144.0)
+        return 1;
+    int t = omp_get_max_threads();
     return t < items ? t : (int)items;
 #else
-    (void)items;
+    (void)items, (void)macs;
     return 1;
 #endif
 }
@@ -479,7 +485,8 @@ bb_status bb_depthwise_conv2d_f32(const bb_depthwise_conv2d_params *p, const flo
     const size_t in_plane = (size_t)p->in_height * p->in_width, out_plane = (size_t)oh * ow;
     const size_t taps = (size_t)p->kernel_height * p->kernel_width;
     const long long planes = (long long)p->batch * p->channels;
-    const int workers = worker_count(planes);
+    const double macs = (double)planes * M * (double)out_plane * (double)taps;
+    const int workers = worker_count(planes, macs);
     (void)workers; /* read only by the OpenMP pragma */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
@@ -517,7 +524,7 @@ bb_status bb_depthwise_conv2d_backward_f32(const bb_depthwise_conv2d_params *p, 
                         1, 1, p->kernel_height - 1 - p->pad_top, p->kernel_width - 1 - p->pad_left, 1};
         const int gather = p->stride_height == 1 && p->stride_width == 1;
         const long long planes = (long long)p->batch * C;
-        const int workers = worker_count(planes);
+        const int workers = worker_count(planes, (double)planes * M * (double)out_plane * taps);
         (void)workers;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
@@ -542,7 +549,7 @@ bb_status bb_depthwise_conv2d_backward_f32(const bb_depthwise_conv2d_params *p, 
         /* One thread per output channel, summing the batch in order: deterministic. */
         const int outs = C * M;
         const int fast_dw = p->kernel_height == 3 && p->kernel_width == 3 && p->stride_width <= 2;
-        const int workers = worker_count(outs);
+        const int workers = worker_count(outs, (double)p->batch * outs * (double)out_plane * taps);
         (void)workers;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
