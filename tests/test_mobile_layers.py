@@ -534,3 +534,12 @@ def test_core_wrappers_refuse_arrays_the_kernels_would_overrun():
         _core.conv2d_backward(x, cw, np.zeros((2, 4, 3, 3), np.float32), (1, 1), (0, 0))
     with pytest.raises(ValueError, match="may only be larger at the bottom and right"):
         _core.conv2d(x, cw, None, (1, 1), (1, 0, 0, 0))
+
+
+def test_quantize_refuses_asymmetric_same_padding_clearly():
+    model = bb.Sequential([Conv2D(4, 3, stride=2, padding="same"), ReLU(),
+                           bb.layers.Flatten(), bb.layers.Linear(2)]).build((1, 8, 8))
+    with pytest.raises(ValueError, match=r"quantize: layer 0 \(Conv2D\) has padding='same' at "
+                                         r"stride \(2, 2\) with kernel \(3, 3\): padding that "
+                                         r"depends on the input size"):
+        bb.quantize(model, np.zeros((4, 1, 8, 8), dtype=np.float32))
