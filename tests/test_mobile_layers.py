@@ -403,6 +403,8 @@ def test_pool1d_matches_torch(ours, theirs, kernel, stride):
     got_out, got = our_grads(lambda a: ours(a, kernel, stride), cot, x.astype(np.float32))
     assert_close(got_out, want_out, 1e-6, 1e-6, "forward")
     assert_close(got[0], want[0], 1e-6, 1e-6, "dx")
+    check_grad_against(lambda a: ours(a, kernel, stride),
+                       lambda a: theirs(t64(a), kernel, stride).numpy(), x)
 
 
 def test_conv1d_and_pool1d_layers():
