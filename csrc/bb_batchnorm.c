@@ -31,6 +31,19 @@ static double lanes_total(const float acc[8])
            (((double)acc[4] + acc[5]) + ((double)acc[6] + acc[7]));
 }
 
+/* sum of row[t] over n values. */
+static double row_sum(const float *restrict row, int n)
+{
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int t = 0;
+    for (; t + 8 <= n; t += 8)
+        for (int q = 0; q < 8; q++)
+            s[q] += row[t + q];
+    for (; t < n; t++)
+        s[t & 7] += row[t];
+    return lanes_total(s);
+}
+
 /* sum of row[t] - shift, and of its square, over n values. */
 static void row_sums(const float *restrict row, int n, float shift, double *sum, double *sq)
 {
@@ -104,9 +117,9 @@ bb_status bb_batch_norm_f32(int batch, int channels, int spatial, const float *x
         const float *xc = x + (size_t)c * spatial;
         float mean, invstd;
         if (training) {
-            double sum = 0.0, sq = 0.0;
+            double sum = 0.0;
             for (int n = 0; n < batch; n++)
-                row_sums(xc + n * row_step, spatial, 0.0f, &sum, &sq);
+                sum += row_sum(xc + n * row_step, spatial);
             const double mean_d = sum / count;
             /* second pass around the float mean: var = E[(x - m)^2] - (E[x] - m)^2 */
             double dsum = 0.0, dsq = 0.0;
