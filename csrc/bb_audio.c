@@ -45,9 +45,19 @@ static int32_t hann(int n, int step)
     return bb_audio_hann[m <= 240 ? m : 480 - m];
 }
 
+/* Fixed-point formats: the window and the mel weights are Q15; the frame enters the
+ * FFT scaled so that its largest sample has FRAME_BITS bits, which leaves room for the
+ * FFT's growth (at most 480 non-zero samples: 480 * 2^21 < 2^30) while keeping its
+ * rounding noise about 120 dB below the frame's peak; powers drop POWER_SHIFT bits
+ * before the mel sums so that those fit 64 bits. */
+#define WINDOW_BITS 15
+#define WEIGHT_BITS 15
+#define FRAME_BITS 21
+#define POWER_SHIFT 16
+
 /* Loads the frame starting at `start` times the window into re (zeros up to the FFT
  * size) and zeros im. The products v = x * w (|v| <= 2^30) are scaled to u = v * 2^-r
- * (rounded) with r chosen so that max |u| is in [2^14, 2^15]: returns r, in [-14, 16],
+ * (rounded) with r chosen so that max |u| is in [2^20, 2^21]: returns r, in [-20, 10],
  * or SILENT_FRAME when every product is 0. */
 static int load_frame(const rate_plan *p, const int16_t *pcm, int count, int start, int32_t *re,
                       int32_t *im)
@@ -71,28 +81,28 @@ static int load_frame(const rate_plan *p, const int16_t *pcm, int count, int sta
     int bits = 0;
     while (bits < 32 && (peak >> bits) != 0)
         bits++;
-    int r = bits - 15;
+    int r = bits - FRAME_BITS;
     for (int i = 0; i < p->frame; i++)
         re[i] = r > 0 ? (re[i] + ((int32_t)1 << (r - 1))) >> r : re[i] * ((int32_t)1 << -r);
     return r;
 }
 
-/* The twiddle e^(-2 pi i t / 512) = c - i s for t in [0, 256), Q15. */
+/* The twiddle e^(-2 pi i t / 512) = c - i s for t in [0, 256), Q30. */
 static void twiddle(int t, int32_t *c, int32_t *s)
 {
     if (t <= 128) {
         *c = bb_audio_cos[t];
         *s = bb_audio_cos[128 - t];
     } else {
-        *c = -(int32_t)bb_audio_cos[256 - t];
+        *c = -bb_audio_cos[256 - t];
         *s = bb_audio_cos[t - 128];
     }
 }
 
 /* In-place radix-2 decimation-in-time FFT of 2^log2_n points, unscaled. With
- * |u| <= 2^15 and at most 480 non-zero inputs, every value stays below 480 * 2^15 +
- * (rounding) < 2^24 in magnitude, so int32 never overflows and each product with a
- * Q15 twiddle fits int64 easily. */
+ * |u| <= 2^21 and at most 480 non-zero inputs, every value stays below 480 * 2^21 +
+ * (rounding) < 2^30 in magnitude, so int32 never overflows, and each product with a
+ * Q30 twiddle (|c|, |s| <= 2^30, c^2 + s^2 ~ 2^60) sums to below 2^61 in int64. */
 static void fft(int32_t *re, int32_t *im, int log2_n)
 {
     int n = 1 << log2_n;
@@ -117,9 +127,10 @@ static void fft(int32_t *re, int32_t *im, int log2_n)
             twiddle(j * step, &c, &s);
             for (int a = j; a < n; a += 2 * half) {
                 int b = a + half;
-                /* (re + i im)(c - i s), rounded back from Q15 */
-                int32_t tr = (int32_t)(((int64_t)re[b] * c + (int64_t)im[b] * s + 16384) >> 15);
-                int32_t ti = (int32_t)(((int64_t)im[b] * c - (int64_t)re[b] * s + 16384) >> 15);
+                /* (re + i im)(c - i s), rounded back from Q30 */
+                int64_t half_lsb = (int64_t)1 << 29;
+                int32_t tr = (int32_t)(((int64_t)re[b] * c + (int64_t)im[b] * s + half_lsb) >> 30);
+                int32_t ti = (int32_t)(((int64_t)im[b] * c - (int64_t)re[b] * s + half_lsb) >> 30);
                 re[b] = re[a] - tr;
                 im[b] = im[a] - ti;
                 re[a] += tr;
@@ -157,24 +168,26 @@ static void frame_features(const rate_plan *p, const int16_t *pcm, int count, in
             log_energy[b] = floor_q16;
     } else {
         fft(re, im, p->log2_fft);
-        /* Mel energies of the scaled frame. |X_k| < 2^24 and, by Parseval, the powers of
-         * all bins sum to below 2^49; /16 then at most Q15 weight 1 per bin keeps every
-         * band below 2^60. */
+        /* Mel energies of the scaled frame. |X_k| < 2^30 and, by Parseval, the powers of
+         * all bins sum to below N * 480 * 2^42 < 2^61; 2^-16 of that, then at most Q15
+         * weight 1 per bin, keeps every band below 2^60. */
         uint64_t energy[BB_MFCC_MEL_BANDS] = {0};
         for (int i = 0; i < BB_AUDIO_BINS; i++) {
             int k = BB_AUDIO_FIRST_BIN + i;
             uint64_t power = (uint64_t)((int64_t)re[k] * re[k] + (int64_t)im[k] * im[k]);
-            uint64_t reduced = (power + 8) >> 4;
+            uint64_t reduced = (power + ((uint64_t)1 << (POWER_SHIFT - 1))) >> POWER_SHIFT;
             int band = bb_audio_mel_segment[i];
             uint64_t rising = bb_audio_mel_weight[i];
             if (band < BB_MFCC_MEL_BANDS)
                 energy[band] += reduced * rising;
             if (band > 0)
-                energy[band - 1] += reduced * (32768u - rising);
+                energy[band - 1] += reduced * ((1u << WEIGHT_BITS) - rising);
         }
-        /* energy = (sum of w |FFT(u)|^2) * 2^(15-4), u = x * w_hann * 2^(15-r): the band
-         * energy of the int16 samples with X = FFT / N is energy * 2^(2r - 41 - 2 log2 N). */
-        int32_t offset_q16 = (int32_t)(41 + 2 * p->log2_fft - 2 * r) * 65536;
+        /* u = x * w_hann * 2^(WINDOW_BITS - r), so energy = 2^(WEIGHT_BITS - POWER_SHIFT)
+         * * 2^(2 WINDOW_BITS - 2r) * (the band energy of the int16 samples' |FFT|^2), and
+         * with X = FFT / N the band energy is energy * 2^-offset: */
+        int32_t offset_q16 = (int32_t)(WEIGHT_BITS - POWER_SHIFT + 2 * WINDOW_BITS +
+                                       2 * p->log2_fft - 2 * r) * 65536;
         for (int b = 0; b < BB_MFCC_MEL_BANDS; b++) {
             int32_t l = energy[b] ? log2_q16(energy[b]) - offset_q16 : floor_q16;
             log_energy[b] = l > floor_q16 ? l : floor_q16;

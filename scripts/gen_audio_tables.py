@@ -23,6 +23,7 @@ LOG2_SEGMENTS = 32
 COEFFICIENTS = 10
 Q15 = 1 << 15
 Q16 = 1 << 16
+Q30 = 1 << 30
 
 
 def rnd(x):
@@ -46,8 +47,9 @@ def hann_half():
 
 
 def cos_quarter():
-    """cos(2 pi k / FFT_MAX) for k = 0..FFT_MAX/4, Q15 (1.0 = 32768)."""
-    return [rnd(Q15 * math.cos(2 * math.pi * k / FFT_MAX)) for k in range(FFT_MAX // 4 + 1)]
+    """cos(2 pi k / FFT_MAX) for k = 0..FFT_MAX/4, Q30 (1.0 = 2^30): Q15 twiddles would
+    leak a full-scale tone into every bin at about -90 dB, near the log floor."""
+    return [rnd(Q30 * math.cos(2 * math.pi * k / FFT_MAX)) for k in range(FFT_MAX // 4 + 1)]
 
 
 def mel_edges():
@@ -118,8 +120,8 @@ def main():
         f"/* Periodic Hann window of {HANN_LENGTH} points, Q15 (32768 = 1), entries 0..{HANN_LENGTH // 2};",
         f" * w[{HANN_LENGTH} - n] = w[n]. */",
         c_array("uint16_t", "bb_audio_hann", hann_half()),
-        f"/* cos(2 pi k / {FFT_MAX}), k = 0..{FFT_MAX // 4}, Q15 (32768 = 1). */",
-        c_array("uint16_t", "bb_audio_cos", cos_quarter()),
+        f"/* cos(2 pi k / {FFT_MAX}), k = 0..{FFT_MAX // 4}, Q30 (2^30 = 1). */",
+        c_array("int32_t", "bb_audio_cos", cos_quarter(), 6),
         f"/* FFT bins {first}..{first + len(rows) - 1} ({BIN_HZ} Hz apart) lie inside the mel range "
         f"{LOW_HZ:g}-{HIGH_HZ:g} Hz.",
         " * bin first + i is on the rising side of band mel_segment[i] with Q15 weight",
