@@ -4,6 +4,7 @@
     q = mfcc(pcm)                   # int8 (49, 10): 49 frames x 10 coefficients
     X = mfcc.batch(recordings)      # int8 (N, 1, 49, 10), NCHW, ready for Conv2D
     x = mfcc.to_float(X)            # float32 mfcc.scale * (X - mfcc.zero_point), for training
+    pcm = bb.audio.read_wav("seven.wav", sample_rate=8000)   # 16-bit mono WAV -> int16
 
 The computation is the C function bb_mfcc_s8 (csrc/bb_audio.c), integer arithmetic
 only, the same code the board runs: the first second of the recording (zero-padded),
@@ -17,8 +18,9 @@ step of it (tests/test_audio.py).
 import numpy as np
 
 from ._core import check, ffi, lib, scratch
+from .data.wav import read_wav
 
-__all__ = ["MFCC"]
+__all__ = ["MFCC", "read_wav"]
 
 
 class MFCC:

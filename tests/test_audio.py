@@ -7,7 +7,6 @@ to the reference rounded, and a correlation above 0.9999. Measured on the 300 FS
 recordings: largest difference 0.503 steps, 99.98 % equal, correlation 0.99995 (all
 3,000 recordings: 0.504, 99.97 %); on synthetic signals (full-scale square wave and
 noise, quiet and loud tones, a click) at 8 and 16 kHz at most 0.55 steps."""
-import os
 
 import numpy as np
 import pytest
@@ -168,3 +167,17 @@ def test_real_recordings_match_the_float_reference(fsdd_test_split):
     assert equal >= 0.995, equal
     assert corr >= 0.9999, corr
     assert q.min() > -128 and q.max() < 127  # speech is inside the int8 range
+
+
+def test_read_wav(tmp_path):
+    import wave
+    file = str(tmp_path / "a.wav")
+    with wave.open(file, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.array([1, -2, 32767, -32768], "<i2").tobytes())
+    np.testing.assert_array_equal(bb.audio.read_wav(file), [1, -2, 32767, -32768])
+    assert bb.audio.read_wav(file).dtype == np.int16
+    with pytest.raises(ValueError, match="a.wav: sampled at 16000 Hz; expected 8000 Hz"):
+        bb.audio.read_wav(file, sample_rate=8000)

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import tempfile
-import wave
 import zipfile
 from typing import List, NamedTuple
 
@@ -35,8 +34,9 @@ import numpy as np
 
 from .download import (NETWORK_ERRORS, ChecksumError, DatasetNotFoundError, cache_dir, download,
                        offline, search_folders)
+from .wav import read_wav
 
-__all__ = ["load_fsdd", "FSDD", "FSDD_SAMPLE_RATE", "FSDD_TEST_TAKES", "read_wav"]
+__all__ = ["load_fsdd", "FSDD", "FSDD_SAMPLE_RATE", "FSDD_TEST_TAKES"]
 
 FSDD_SAMPLE_RATE = 8000
 FSDD_TEST_TAKES = 5  # takes 0..4 of every speaker and digit are the test split
@@ -95,35 +95,6 @@ def load_fsdd(path=None, split="train"):
                 np.array([r[1] for r in recordings], dtype=np.int64),
                 np.array([r[0] for r in recordings], dtype=str),
                 np.array([r[2] for r in recordings], dtype=np.int64))
-
-
-def read_wav(file, sample_rate=None):
-    """The samples of a 16-bit mono PCM WAV file as a 1-D int16 array.
-
-    Refuses (ValueError naming the file) anything else: another sample width, more than
-    one channel, no samples, a rate other than ``sample_rate`` (when given), or a file
-    the ``wave`` module cannot read.
-    """
-    file = os.fspath(file)
-    try:
-        with wave.open(file, "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            frames = w.getnframes()
-            if channels != 1:
-                raise ValueError(f"{file}: {channels} channels; expected mono (1 channel)")
-            if width != 2:
-                raise ValueError(f"{file}: {8 * width}-bit samples; expected 16-bit PCM")
-            if sample_rate is not None and rate != sample_rate:
-                raise ValueError(f"{file}: sampled at {rate} Hz; expected {sample_rate} Hz")
-            data = w.readframes(frames)
-    except (wave.Error, EOFError) as e:
-        raise ValueError(f"{file}: not a readable PCM WAV file ({e})") from None
-    if len(data) != 2 * frames:
-        raise ValueError(f"{file}: truncated: the header promises {frames} samples, the file "
-                         f"holds {len(data) // 2}")
-    if frames == 0:
-        raise ValueError(f"{file}: no samples")
-    return np.frombuffer(data, dtype="<i2").astype(np.int16)
 
 
 # ------------------------------------------------------------------ finding the folder
