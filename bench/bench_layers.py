@@ -6,11 +6,15 @@
 
 Cases, batch 64, forward + backward (every gradient) of one layer:
   depthwise  3x3 depthwise conv2d, 64 channels, 48x48 and 24x24, stride 1 and 2 ("same"
-             padding, TensorFlow's: the extra row / column at the bottom / right)
+             padding, TensorFlow's: the extra row / column at the bottom / right; torch gets
+             symmetric padding 1, the same output size without an F.pad copy)
   batchnorm  BatchNorm in training mode on (64, 64, 24, 24)
-Each cell is the median of the repeats; ratio = torch time / braininabox time (> 1:
+Each cell is the median of the repeats (braininabox and torch alternating); ratio = torch time / braininabox time (> 1:
 braininabox faster). PyTorch runs its depthwise convolution through
-F.conv2d(groups=channels) and its batch norm through F.batch_norm.
+F.conv2d(groups=channels) and its batch norm through F.batch_norm. "% peak" is
+braininabox's depthwise FLOP rate (forward, dx and dw: 3 x 2 x 9 FLOP per output) over
+threads x the per-core float32 peak bench_core.py derives from /proc/cpuinfo; batch norm
+moves a few bytes per FLOP (memory-bound), so it gets no such figure.
 """
 import argparse
 import os
@@ -26,19 +30,30 @@ if _REPO not in sys.path:
 
 import braininabox as bb  # noqa: E402
 from braininabox import _core  # noqa: E402
+from bench_core import read_cpuinfo, single_core_peak  # noqa: E402
 
 BATCH, CHANNELS = 64, 64
 
 
-def timed(fn, repeats, warmup=2):
+def timed(steps, repeats, warmup=2):
+    """Median seconds of each step function, the repeats interleaved (bb, torch, bb, ...)
+    so that a shared machine's load changes hit both sides alike."""
     for _ in range(warmup):
-        fn()
-    samples = []
+        for step in steps:
+            step()
+    samples = [[] for _ in steps]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for step, times in zip(steps, samples):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in samples]
+
+
+def compare(bb_step, torch_step, repeats):
+    if torch_step is None:
+        return timed([bb_step], repeats)[0], None
+    return tuple(timed([bb_step, torch_step], repeats))
 
 
 def same_padding(size, stride, kernel=3):
@@ -60,23 +75,24 @@ def depthwise_case(size, stride, torch, repeats):
     def bb_step():
         _core.depthwise_conv2d(x, w, b, (stride, stride), pad)
         _core.depthwise_conv2d_backward(x, w, dy, (stride, stride), pad)
-    bb_time = timed(bb_step, repeats)
-    torch_time = None
+    torch_step = None
     if torch is not None:
         F = torch.nn.functional
         tx = torch.from_numpy(x).requires_grad_()
         tw = torch.from_numpy(w).requires_grad_()
         tb = torch.from_numpy(b).requires_grad_()
         tdy = torch.from_numpy(dy)
+        assert tuple(F.conv2d(tx, tw, tb, stride, 1, groups=CHANNELS).shape) == y.shape
 
         def torch_step():
             tx.grad = tw.grad = tb.grad = None
-            # asymmetric "same" padding as torch does it for Keras ports: F.pad, then conv
-            xin = F.pad(tx, (top, bottom, top, bottom)) if top != bottom else tx
-            out = F.conv2d(xin, tw, tb, stride, top if top == bottom else 0, groups=CHANNELS)
+            # symmetric padding 1: the same output size as "same" here, and torch's fastest
+            # form (a Keras port would F.pad the odd row first, a copy this leaves out)
+            out = F.conv2d(tx, tw, tb, stride, 1, groups=CHANNELS)
             out.backward(tdy)
-        torch_time = timed(torch_step, repeats)
-    return f"depthwise 3x3 {size}x{size} s{stride}", bb_time, torch_time
+    bb_time, torch_time = compare(bb_step, torch_step, repeats)
+    flops = 3 * 2 * 9 * y.size
+    return f"depthwise 3x3 {size}x{size} s{stride}", bb_time, torch_time, flops
 
 
 def batchnorm_case(torch, repeats):
@@ -91,8 +107,7 @@ def batchnorm_case(torch, repeats):
     def bb_step():
         _, mean, invstd = _core.batch_norm(x, gamma, beta, rm, rv, True, 0.1, 1e-5)
         _core.batch_norm_backward(x, gamma, mean, invstd, True, dy)
-    bb_time = timed(bb_step, repeats)
-    torch_time = None
+    torch_step = None
     if torch is not None:
         F = torch.nn.functional
         tx = torch.from_numpy(x).requires_grad_()
@@ -104,8 +119,8 @@ def batchnorm_case(torch, repeats):
         def torch_step():
             tx.grad = tg.grad = tb.grad = None
             F.batch_norm(tx, trm, trv, tg, tb, True, 0.1, 1e-5).backward(tdy)
-        torch_time = timed(torch_step, repeats)
-    return "batchnorm (64,64,24,24) train", bb_time, torch_time
+    bb_time, torch_time = compare(bb_step, torch_step, repeats)
+    return "batchnorm (64,64,24,24) train", bb_time, torch_time, None
 
 
 def main():
@@ -121,18 +136,23 @@ def main():
     if args.no_torch:
         torch = None
     repeats = 5 if args.quick else 20
-    print(f"{'case':34s} {'threads':>7s} {'braininabox':>12s} {'torch':>10s} {'ratio':>7s}")
+    peak, how = single_core_peak(read_cpuinfo(), None)
+    print(f"peak: {how}")
+    print(f"{'case':34s} {'threads':>7s} {'braininabox':>12s} {'torch':>10s} {'ratio':>7s} "
+          f"{'% peak':>7s}")
     for threads in args.threads:
         bb.set_num_threads(threads)
         if torch is not None:
             torch.set_num_threads(threads)
         cases = [depthwise_case(s, st, torch, repeats) for s in (48, 24) for st in (1, 2)]
         cases.append(batchnorm_case(torch, repeats))
-        for name, bb_time, torch_time in cases:
+        for name, bb_time, torch_time, flops in cases:
             t = f"{1e3 * torch_time:8.2f}ms" if torch_time else "-"
             ratio = f"{torch_time / bb_time:6.2f}x" if torch_time else "-"
-            print(f"{name:34s} {threads:7d} {1e3 * bb_time:10.2f}ms {t:>10s} {ratio:>7s}",
-                  flush=True)
+            share = (f"{100 * flops / bb_time / 1e9 / (peak * threads):6.1f}%"
+                     if flops and peak else "-")
+            print(f"{name:34s} {threads:7d} {1e3 * bb_time:10.2f}ms {t:>10s} {ratio:>7s} "
+                  f"{share:>7s}", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ Tiny reference models ready-made:
 
 The package follows the pipeline: nn/ (tensors, ops, layers), train/ (models, losses,
 optimizers, callbacks, metrics), data/ (DataLoader, data sets), deploy/ (int8
-quantization, memory plan, C export, the embedded runner).
+quantization, memory plan, C export, the embedded runner); audio.py is the integer
+keyword-spotting front end (bb.audio.MFCC).
 """
+from . import audio
 from ._core import get_num_threads, set_num_threads
 from ._rng import seed
 from ._version import __version__
@@ -38,7 +40,8 @@ from .train.graph import Model
 from .train.model import Sequential
 from .train.saving import load
 
-__all__ = ["Tensor", "Sequential", "Model", "Input", "load", "concat", "stack", "no_grad", "is_grad_enabled",
-           "seed", "set_num_threads", "get_num_threads", "quantize", "callbacks", "data",
-           "datasets", "embedded", "models", "functional", "layers", "loss", "metrics", "optimizers",
+__all__ = ["Tensor", "Sequential", "Model", "Input", "load", "concat", "stack", "no_grad",
+           "is_grad_enabled", "seed", "set_num_threads", "get_num_threads", "quantize", "audio",
+           "callbacks", "data", "datasets", "embedded", "functional", "layers", "loss", "metrics",
+           "models", "optimizers",
            "__version__"]

@@ -165,7 +165,18 @@ def conv2d_output_hw(p):
     return hw[0], hw[1]
 
 
+def _check_conv_arrays(x, w, b, what):
+    _expect(x, x.shape, f"{what} input")
+    _expect(w, w.shape, f"{what} weight")
+    if x.ndim != 4 or w.ndim != 4 or w.shape[1] != x.shape[1]:
+        raise ValueError(f"{what}: input {x.shape} and weight {w.shape} must be (N, C, H, W) "
+                         f"and (out_channels, C, kh, kw)")
+    if b is not None:
+        _expect(b, (w.shape[0],), f"{what} bias")
+
+
 def conv2d(x, w, b, stride, padding):
+    _check_conv_arrays(x, w, b, "conv2d")
     p = conv2d_params(x.shape, w.shape, stride, padding)
     oh, ow = conv2d_output_hw(p)
     y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=np.float32)
@@ -175,7 +186,9 @@ def conv2d(x, w, b, stride, padding):
 
 
 def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True, need_db=True):
+    _check_conv_arrays(x, w, None, "conv2d backward")
     p = conv2d_params(x.shape, w.shape, stride, padding)
+    _expect(dy, (x.shape[0], w.shape[0]) + conv2d_output_hw(p), "conv2d backward output gradient")
     dx = np.empty_like(x) if need_dx else None
     dw = np.empty_like(w) if need_dw else None
     db = np.empty(w.shape[0], dtype=np.float32) if need_db else None

@@ -10,13 +10,17 @@
 #include <omp.h>
 #endif
 
-static int worker_count(int items)
+/* Threads that split the channels: 1 without OpenMP, inside a parallel region, or for
+ * under 32K values, where the fork / join costs more than the pass itself. */
+static int worker_count(int channels, double values)
 {
 #ifdef _OPENMP
-    int t = omp_in_parallel() ? 1 : omp_get_max_threads();
-    return t < items ? t : items;
+    if (omp_in_parallel() || values < 32768.0)
+        return 1;
+    int t = omp_get_max_threads();
+    return t < channels ? t : channels;
 #else
-    (void)items;
+    (void)channels, (void)values;
     return 1;
 #endif
 }
@@ -25,6 +29,19 @@ static double lanes_total(const float acc[8])
 {
     return (((double)acc[0] + acc[1]) + ((double)acc[2] + acc[3])) +
            (((double)acc[4] + acc[5]) + ((double)acc[6] + acc[7]));
+}
+
+/* sum of row[t] over n values. */
+static double row_sum(const float *restrict row, int n)
+{
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int t = 0;
+    for (; t + 8 <= n; t += 8)
+        for (int q = 0; q < 8; q++)
+            s[q] += row[t + q];
+    for (; t < n; t++)
+        s[t & 7] += row[t];
+    return lanes_total(s);
 }
 
 /* sum of row[t] - shift, and of its square, over n values. */
@@ -91,7 +108,7 @@ bb_status bb_batch_norm_f32(int batch, int channels, int spatial, const float *x
     if (training && count < 2.0)
         return BB_ERR_SHAPE;
     const size_t row_step = (size_t)channels * (size_t)spatial;
-    const int workers = worker_count(channels);
+    const int workers = worker_count(channels, count * channels);
     (void)workers; /* read only by the OpenMP pragma */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
@@ -100,9 +117,9 @@ bb_status bb_batch_norm_f32(int batch, int channels, int spatial, const float *x
         const float *xc = x + (size_t)c * spatial;
         float mean, invstd;
         if (training) {
-            double sum = 0.0, sq = 0.0;
+            double sum = 0.0;
             for (int n = 0; n < batch; n++)
-                row_sums(xc + n * row_step, spatial, 0.0f, &sum, &sq);
+                sum += row_sum(xc + n * row_step, spatial);
             const double mean_d = sum / count;
             /* second pass around the float mean: var = E[(x - m)^2] - (E[x] - m)^2 */
             double dsum = 0.0, dsq = 0.0;
@@ -154,7 +171,7 @@ bb_status bb_batch_norm_backward_f32(int batch, int channels, int spatial, const
         return BB_ERR_NULL;
     const double count = (double)batch * spatial;
     const size_t row_step = (size_t)channels * (size_t)spatial;
-    const int workers = worker_count(channels);
+    const int workers = worker_count(channels, count * channels);
     (void)workers;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)

@@ -6,8 +6,10 @@
  * summed over the multiplier; at larger strides dx scatters each dy back into its
  * window instead. dw is, per tap, the dot product of dy with the shifted x plane.
  *
- * Inner loops run along an output row with the tap fixed (or, for 3x3 kernels, all
- * nine taps unrolled over the row's interior) so that they vectorize. */
+ * Inner loops run along an output row with the tap fixed; 3x3 kernels at column stride
+ * 1 or 2 have their own rows: all nine taps at once over the row's interior (forward and
+ * stride-1 dx), a kernel row's three taps per dy row (dw), even / odd dx columns in one
+ * pass (stride-2 dx); the few edge columns go through checked scalar code. */
 #include <limits.h>
 #include <string.h>
 #include "bb_depthwise.h"
@@ -16,6 +18,33 @@
 #endif
 
 #define TAP_CHUNK 64
+
+/* GCC/Clang vector extensions for the 3x3 rows (as in bb_matmul.c): the loop vectorizer
+ * keeps eight-lane accumulator arrays in memory, or gives up on the stride-2 loads;
+ * explicit vectors keep them in registers. Other compilers and targets (Cortex-M) get
+ * the plain loops, which compute the same sums in the same lanes. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__)) && \
+    !defined(BB_PLAIN_C) && (defined(__clang__) || __GNUC__ >= 12)
+#define DW_VECTORS 1
+typedef float dw_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+#define LOAD8(p) (*(const dw_v8 *)(const void *)(p))
+#define STORE8(p, v) (*(dw_v8 *)(void *)(p) = (v))
+
+/* x[0], x[S], ..., x[7 S] (j = 0), and the same shifted by one and two (j = 1, 2), reading
+ * nothing beyond x[7 S + 2]. */
+static inline void load_taps(const float *x, int S, dw_v8 *x0, dw_v8 *x1, dw_v8 *x2)
+{
+    if (S == 1) {
+        *x0 = LOAD8(x), *x1 = LOAD8(x + 1), *x2 = LOAD8(x + 2);
+    } else {
+        const dw_v8 a = LOAD8(x), b = LOAD8(x + 8);
+        const dw_v8 last = {x[16], x[16], x[16], x[16], x[16], x[16], x[16], x[16]};
+        *x0 = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+        *x1 = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+        *x2 = __builtin_shufflevector(*x0, last, 1, 2, 3, 4, 5, 6, 7, 8);
+    }
+}
+#endif
 
 /* One plane-to-plane correlation: out[oy][ox] (+)= sum_ij w[i][j] *
  * in[oy * sh - pt + i][ox * sw - pl + j], reading zero outside in. pt and pl may be
@@ -71,14 +100,18 @@ bb_status bb_depthwise_conv2d_output_hw(const bb_depthwise_conv2d_params *p, int
     return BB_OK;
 }
 
-/* Threads that split `items` planes: 1 without OpenMP or inside a parallel region. */
-static int worker_count(long long items)
+/* Threads that split `items` planes: 1 without OpenMP, inside a parallel region, or for
+ * under ~256K multiply-adds in all (a few tens of microseconds on one core), where the
+ * fork / join costs more than it saves (batch-1 inference). */
+static int worker_count(long long items, double macs)
 {
 #ifdef _OPENMP
-    int t = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (omp_in_parallel() || macs < 262144.0)
+        return 1;
+    int t = omp_get_max_threads();
     return t < items ? t : (int)items;
 #else
-    (void)items;
+    (void)items, (void)macs;
     return 1;
 #endif
 }
@@ -138,19 +171,53 @@ static float pixel_3x3(const plane_geom *g, const float *r0, const float *r1, co
     return acc;
 }
 
+#ifdef DW_VECTORS
+/* Eight outputs' sums over the nine taps, from input column ix on (same order as the
+ * scalar loop below: row 0 + row 1, then + row 2). */
+static inline void taps_3x3(const float *r0, const float *r1, const float *r2, const dw_v8 kv[9],
+                            int ix, int S, dw_v8 *sum)
+{
+    dw_v8 x0, x1, x2, y0, y1, y2, z0, z1, z2;
+    load_taps(r0 + ix, S, &x0, &x1, &x2);
+    load_taps(r1 + ix, S, &y0, &y1, &y2);
+    load_taps(r2 + ix, S, &z0, &z1, &z2);
+    *sum = ((kv[0] * x0 + kv[1] * x1 + kv[2] * x2) + (kv[3] * y0 + kv[4] * y1 + kv[5] * y2)) +
+           (kv[6] * z0 + kv[7] * z1 + kv[8] * z2);
+}
+#endif
+
 /* The interior of a 3x3 row, all nine taps at once; S (1 or 2) is a constant after
- * inlining, so the loads are unit-stride or even/odd pairs the compiler vectorizes. */
+ * inlining. With vectors, the row's last partial block is redone as a full one. */
 static inline void row_3x3_interior(const float *restrict r0, const float *restrict r1,
                                     const float *restrict r2, const float k[9],
                                     float *restrict orow, int lo, int hi, int S, int off)
 {
-    const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5];
-    const float k6 = k[6], k7 = k[7], k8 = k[8];
-    for (int ox = lo; ox < hi; ox++) {
+    int ox = lo;
+#ifdef DW_VECTORS
+    dw_v8 kv[9];
+    for (int t = 0; t < 9; t++)
+        for (int q = 0; q < 8; q++)
+            kv[t][q] = k[t];
+    dw_v8 sum;
+    for (; ox + 8 <= hi; ox += 8) {
+        taps_3x3(r0, r1, r2, kv, ox * S + off, S, &sum);
+        STORE8(orow + ox, LOAD8(orow + ox) + sum);
+    }
+    if (ox < hi && hi - lo >= 8) { /* the last partial block: a full one, keeping new lanes */
+        const int start = hi - 8, done = ox - start;
+        float part[8];
+        taps_3x3(r0, r1, r2, kv, start * S + off, S, &sum);
+        STORE8(part, sum);
+        for (int q = done; q < 8; q++)
+            orow[start + q] += part[q];
+        ox = hi;
+    }
+#endif
+    for (; ox < hi; ox++) {
         const int ix = ox * S + off;
-        orow[ox] += k0 * r0[ix] + k1 * r0[ix + 1] + k2 * r0[ix + 2] +
-                    k3 * r1[ix] + k4 * r1[ix + 1] + k5 * r1[ix + 2] +
-                    k6 * r2[ix] + k7 * r2[ix + 1] + k8 * r2[ix + 2];
+        orow[ox] += ((k[0] * r0[ix] + k[1] * r0[ix + 1] + k[2] * r0[ix + 2]) +
+                     (k[3] * r1[ix] + k[4] * r1[ix + 1] + k[5] * r1[ix + 2])) +
+                    (k[6] * r2[ix] + k[7] * r2[ix + 1] + k[8] * r2[ix + 2]);
     }
 }
 
@@ -219,7 +286,20 @@ static void scatter_row_3_s2(float *restrict dxrow, const float *restrict g, flo
     for (int t = 0; t <= ow; t++) {
         if (t == lo && lo < hi) {
             float *restrict d = dxrow + 2 * lo - pl;
-            for (int u = 0; u < hi - lo; u++) {
+            int u = 0;
+#ifdef DW_VECTORS
+            const dw_v8 v0 = {w0, w0, w0, w0, w0, w0, w0, w0}, v1 = {w1, w1, w1, w1, w1, w1, w1, w1};
+            const dw_v8 v2 = {w2, w2, w2, w2, w2, w2, w2, w2};
+            for (; u + 8 <= hi - lo; u += 8) {
+                const dw_v8 cur = LOAD8(g + lo + u), prev = LOAD8(g + lo + u - 1);
+                const dw_v8 even = v0 * cur + v2 * prev, odd = v1 * cur;
+                STORE8(d + 2 * u, LOAD8(d + 2 * u) +
+                       __builtin_shufflevector(even, odd, 0, 8, 1, 9, 2, 10, 3, 11));
+                STORE8(d + 2 * u + 8, LOAD8(d + 2 * u + 8) +
+                       __builtin_shufflevector(even, odd, 4, 12, 5, 13, 6, 14, 7, 15));
+            }
+#endif
+            for (; u < hi - lo; u++) {
                 d[2 * u] += w0 * g[lo + u] + w2 * g[lo + u - 1];
                 d[2 * u + 1] += w1 * g[lo + u];
             }
@@ -303,6 +383,87 @@ static void plane_weight_grad(const plane_geom *g, const float *x, const float *
     }
 }
 
+/* acc[j][ox % 8] += dy[ox] * xr[ox * S + off + j] for the three taps j of one kernel row,
+ * over the columns [lo, hi) where all three are inside the row. With vectors: blocks of 8
+ * in registers, and the last partial block redone as a full block over [hi - 8, hi) with
+ * the columns already counted masked to zero (no scalar tail). S is 1 or 2 after inlining. */
+static inline void row_weight_grad_3(const float *restrict xr, const float *restrict dy, int lo,
+                                     int hi, int S, int off, float acc[3][8])
+{
+    int ox = lo;
+#ifdef DW_VECTORS
+    dw_v8 a0 = LOAD8(acc[0]), a1 = LOAD8(acc[1]), a2 = LOAD8(acc[2]), x0, x1, x2;
+    for (; ox + 8 <= hi; ox += 8) {
+        const dw_v8 d = LOAD8(dy + ox);
+        load_taps(xr + ox * S + off, S, &x0, &x1, &x2);
+        a0 += d * x0, a1 += d * x1, a2 += d * x2;
+    }
+    if (ox < hi && hi - lo >= 8) {
+        const int start = hi - 8, done = ox - start; /* lanes below `done` were counted */
+        float masked[8];
+        for (int q = 0; q < 8; q++)
+            masked[q] = q < done ? 0.0f : dy[start + q];
+        const dw_v8 d = LOAD8(masked);
+        load_taps(xr + start * S + off, S, &x0, &x1, &x2);
+        a0 += d * x0, a1 += d * x1, a2 += d * x2;
+        ox = hi;
+    }
+    STORE8(acc[0], a0), STORE8(acc[1], a1), STORE8(acc[2], a2);
+#endif
+    for (; ox < hi; ox++) {
+        const float d = dy[ox];
+        const float *xp = xr + ox * S + off;
+        acc[0][ox & 7] += d * xp[0];
+        acc[1][ox & 7] += d * xp[1];
+        acc[2][ox & 7] += d * xp[2];
+    }
+}
+
+/* dw[3i + j] += sum over the plane of dy * x shifted by tap (i, j), for 3x3 kernels with
+ * column stride 1 or 2: each dy row is read once per kernel row for its three taps. */
+static void plane_weight_grad_3x3(const plane_geom *g, const float *x, const float *dy, double dw[9])
+{
+    int lo0, hi0, lo2, hi2;
+    valid_range(g->ow, g->iw, g->sw, -g->pl, &lo0, &hi0);
+    valid_range(g->ow, g->iw, g->sw, 2 - g->pl, &lo2, &hi2);
+    const int lo = lo2 > lo0 ? lo2 : lo0;
+    int hi = hi0 < hi2 ? hi0 : hi2;
+    if (hi < lo)
+        hi = lo;
+    float acc[3][3][8];
+    double edge[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    memset(acc, 0, sizeof acc);
+    for (int oy = 0; oy < g->oh; oy++) {
+        const float *dyr = dy + (size_t)oy * g->ow;
+        for (int i = 0; i < 3; i++) {
+            const int iy = oy * g->sh - g->pt + i;
+            if (iy < 0 || iy >= g->ih)
+                continue;
+            const float *xr = x + (size_t)iy * g->iw;
+            if (g->sw == 1)
+                row_weight_grad_3(xr, dyr, lo, hi, 1, -g->pl, acc[i]);
+            else
+                row_weight_grad_3(xr, dyr, lo, hi, 2, -g->pl, acc[i]);
+            for (int ox = 0; ox < g->ow; ox++) { /* the edge columns, with checks */
+                if (ox == lo && hi > lo)
+                    ox = hi;
+                if (ox >= g->ow)
+                    break;
+                for (int j = 0; j < 3; j++) {
+                    const int ix = ox * g->sw - g->pl + j;
+                    if (ix >= 0 && ix < g->iw)
+                        edge[3 * i + j] += (double)dyr[ox] * xr[ix];
+                }
+            }
+        }
+    }
+    for (int k = 0; k < 9; k++) {
+        const float *a = acc[k / 3][k % 3];
+        dw[k] += ((((double)a[0] + a[1]) + ((double)a[2] + a[3])) +
+                  (((double)a[4] + a[5]) + ((double)a[6] + a[7]))) + edge[k];
+    }
+}
+
 static plane_geom forward_geom(const bb_depthwise_conv2d_params *p, int oh, int ow)
 {
     plane_geom g = {p->in_height, p->in_width, oh, ow, p->kernel_height, p->kernel_width,
@@ -324,7 +485,8 @@ bb_status bb_depthwise_conv2d_f32(const bb_depthwise_conv2d_params *p, const flo
     const size_t in_plane = (size_t)p->in_height * p->in_width, out_plane = (size_t)oh * ow;
     const size_t taps = (size_t)p->kernel_height * p->kernel_width;
     const long long planes = (long long)p->batch * p->channels;
-    const int workers = worker_count(planes);
+    const double macs = (double)planes * M * (double)out_plane * (double)taps;
+    const int workers = worker_count(planes, macs);
     (void)workers; /* read only by the OpenMP pragma */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
@@ -362,7 +524,7 @@ bb_status bb_depthwise_conv2d_backward_f32(const bb_depthwise_conv2d_params *p, 
                         1, 1, p->kernel_height - 1 - p->pad_top, p->kernel_width - 1 - p->pad_left, 1};
         const int gather = p->stride_height == 1 && p->stride_width == 1;
         const long long planes = (long long)p->batch * C;
-        const int workers = worker_count(planes);
+        const int workers = worker_count(planes, (double)planes * M * (double)out_plane * taps);
         (void)workers;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
@@ -386,7 +548,8 @@ bb_status bb_depthwise_conv2d_backward_f32(const bb_depthwise_conv2d_params *p, 
     if (dw != NULL || db != NULL) {
         /* One thread per output channel, summing the batch in order: deterministic. */
         const int outs = C * M;
-        const int workers = worker_count(outs);
+        const int fast_dw = p->kernel_height == 3 && p->kernel_width == 3 && p->stride_width <= 2;
+        const int workers = worker_count(outs, (double)p->batch * outs * (double)out_plane * taps);
         (void)workers;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(static)
@@ -403,8 +566,12 @@ bb_status bb_depthwise_conv2d_backward_f32(const bb_depthwise_conv2d_params *p, 
                 double sums[TAP_CHUNK];
                 for (int k = 0; k < k1 - k0; k++)
                     sums[k] = 0.0;
-                for (int n = 0; n < p->batch; n++)
-                    plane_weight_grad(&g, xc + n * x_step, dyo + n * dy_step, k0, k1, sums);
+                for (int n = 0; n < p->batch; n++) {
+                    if (fast_dw)
+                        plane_weight_grad_3x3(&g, xc + n * x_step, dyo + n * dy_step, sums);
+                    else
+                        plane_weight_grad(&g, xc + n * x_step, dyo + n * dy_step, k0, k1, sums);
+                }
                 for (int k = k0; k < k1; k++)
                     dw[(size_t)o * taps + k] = (float)sums[k - k0];
             }

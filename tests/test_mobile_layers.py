@@ -403,6 +403,8 @@ def test_pool1d_matches_torch(ours, theirs, kernel, stride):
     got_out, got = our_grads(lambda a: ours(a, kernel, stride), cot, x.astype(np.float32))
     assert_close(got_out, want_out, 1e-6, 1e-6, "forward")
     assert_close(got[0], want[0], 1e-6, 1e-6, "dx")
+    check_grad_against(lambda a: ours(a, kernel, stride),
+                       lambda a: theirs(t64(a), kernel, stride).numpy(), x)
 
 
 def test_conv1d_and_pool1d_layers():
@@ -504,3 +506,42 @@ def test_model_of_the_new_layers_trains_saves_and_loads(tmp_path):
     assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
     assert_close(loaded.predict(X), model.predict(X), 0, 0, "loaded predictions")
     assert loaded.layers[6].depthwise.padding == "same"
+
+
+# ----------------------------------------------------------- the C wrappers' checks
+def test_core_wrappers_refuse_arrays_the_kernels_would_overrun():
+    from braininabox import _core
+    x = np.zeros((2, 3, 6, 6), dtype=np.float32)
+    w = np.zeros((6, 1, 3, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"depthwise_conv2d output gradient: expected shape "
+                                         r"\(2, 6, 4, 4\), got \(2, 6, 4, 3\)"):
+        _core.depthwise_conv2d_backward(x, w, np.zeros((2, 6, 4, 3), np.float32), (1, 1),
+                                        (0, 0, 0, 0))
+    with pytest.raises(TypeError, match="depthwise_conv2d input: expected float32, got float64"):
+        _core.depthwise_conv2d(x.astype(np.float64), w, None, (1, 1), (0, 0, 0, 0))
+    with pytest.raises(ValueError, match="depthwise_conv2d bias: expected shape"):
+        _core.depthwise_conv2d(x, w, np.zeros(3, np.float32), (1, 1), (0, 0, 0, 0))
+    with pytest.raises(ValueError, match="batch_norm input: the array must be C-contiguous"):
+        _core.batch_norm(x[:, :, ::2], None, None, None, None, True, 0.1, 1e-5)
+    with pytest.raises(ValueError, match=r"batch_norm running_var: expected shape \(3,\)"):
+        _core.batch_norm(x, None, None, np.zeros(3, np.float32), np.ones(4, np.float32), True,
+                         0.1, 1e-5)
+    with pytest.raises(ValueError, match="batch_norm output gradient: expected shape"):
+        _core.batch_norm_backward(x, None, np.zeros(3, np.float32), np.ones(3, np.float32), True,
+                                  x[:1])
+    with pytest.raises(ValueError, match="global_avg_pool2d output gradient: expected shape"):
+        _core.global_avg_pool2d_backward(x.shape, np.zeros((2, 4), np.float32))
+    cw = np.zeros((4, 3, 3, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="conv2d backward output gradient: expected shape"):
+        _core.conv2d_backward(x, cw, np.zeros((2, 4, 3, 3), np.float32), (1, 1), (0, 0))
+    with pytest.raises(ValueError, match="may only be larger at the bottom and right"):
+        _core.conv2d(x, cw, None, (1, 1), (1, 0, 0, 0))
+
+
+def test_quantize_refuses_asymmetric_same_padding_clearly():
+    model = bb.Sequential([Conv2D(4, 3, stride=2, padding="same"), ReLU(),
+                           bb.layers.Flatten(), bb.layers.Linear(2)]).build((1, 8, 8))
+    with pytest.raises(ValueError, match=r"quantize: layer 0 \(Conv2D\) has padding='same' at "
+                                         r"stride \(2, 2\) with kernel \(3, 3\): padding that "
+                                         r"depends on the input size"):
+        bb.quantize(model, np.zeros((4, 1, 8, 8), dtype=np.float32))

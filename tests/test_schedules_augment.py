@@ -42,6 +42,12 @@ def test_adamw_decay_is_decoupled_from_adam_l2():
     assert bb.optimizers.AdamW().weight_decay == 0.01
 
 
+def test_a_learning_rate_passed_as_the_parameters_is_refused_clearly():
+    with pytest.raises(TypeError, match=r"AdamW: the first argument is the parameters; pass the "
+                                        r"learning rate by name, e.g. AdamW\(lr=0.001\)"):
+        bb.optimizers.AdamW(0.001)
+
+
 # ------------------------------------------------------------------ schedules
 def test_cosine_decay_matches_torch_cosine_annealing():
     base, steps, alpha = 0.1, 7, 0.1

@@ -42,6 +42,12 @@ def _stages(model):
                              f"for int8; supported layers: {names}")
         if isinstance(layer, Dropout):
             continue
+        if isinstance(layer, Conv2D) and isinstance(layer.padding, str):
+            raise ValueError(f"quantize: layer {index} (Conv2D) has padding={layer.padding!r} "
+                             f"at stride {layer.stride} with kernel {layer.kernel}: padding "
+                             f"that depends on the input size and may be larger at the bottom "
+                             f"/ right, which the int8 kernels do not take yet; use an int or "
+                             f"a (height, width) padding")
         if (isinstance(layer, ReLU) and stages and stages[-1][0] in ("conv2d", "linear")
                 and len(stages[-1][1]) == 1):
             stages[-1][1].append(layer)

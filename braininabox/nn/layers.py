@@ -286,8 +286,9 @@ class BatchNorm(Layer):
                              f"{x.shape[1]} (input shape {x.shape})")
         if self.training and x.shape[0] * int(np.prod(x.shape[2:])) < 2:
             raise ValueError(f"BatchNorm in training mode needs more than one value per channel, "
-                             f"got input shape {x.shape}: use a batch of 2 or more, or call "
-                             f"eval() (e.g. model.eval()) to use the running statistics")
+                             f"got input shape {x.shape}: use a batch of 2 or more (in fit, a "
+                             f"batch_size that leaves no final batch of one sample), or call "
+                             f"eval() to use the running statistics")
 
     def build(self, x):
         self._create(x.shape[1])

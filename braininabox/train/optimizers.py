@@ -12,6 +12,9 @@ class Optimizer:
     def __init__(self, params=None, lr=0.01):
         if not lr >= 0:  # also refuses NaN
             raise ValueError(f"learning rate must be >= 0, got {lr}")
+        if isinstance(params, (int, float)) and not isinstance(params, bool):
+            raise TypeError(f"{type(self).__name__}: the first argument is the parameters; pass "
+                            f"the learning rate by name, e.g. {type(self).__name__}(lr={params})")
         self.lr = lr
         self.params = []
         self.state = {}

@@ -1152,6 +1152,34 @@ static void test_depthwise_case(const char *label, bb_depthwise_conv2d_params p,
     free(y), free(dx), free(dw), free(db), free(dx2), free(dw2);
 }
 
+/* The same bits with one thread as with two (each sum is made by one thread, in order). */
+static void depthwise_thread_count_invariance(void)
+{
+    bb_depthwise_conv2d_params p = dw_params(4, 8, 30, 29, 2, 3, 3, 2, 1, 1, 1, 1, 1);
+    int oh, ow;
+    check_status(bb_depthwise_conv2d_output_hw(&p, &oh, &ow), BB_OK, "depthwise threads shape");
+    const size_t xn = (size_t)4 * 8 * 30 * 29, wn = 16 * 9, yn = (size_t)4 * 16 * oh * ow;
+    float *x = rand_floats(xn), *w = rand_floats(wn), *dy = rand_floats(yn);
+    float *out[2][4];
+    const int previous = bb_get_num_threads();
+    for (int r = 0; r < 2; r++) {
+        bb_set_num_threads(r + 1);
+        out[r][0] = filled(yn, NAN), out[r][1] = filled(xn, NAN);
+        out[r][2] = filled(wn, NAN), out[r][3] = filled(16, NAN);
+        check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, out[r][0]), BB_OK, "depthwise threads fwd");
+        check_status(bb_depthwise_conv2d_backward_f32(&p, x, w, dy, out[r][1], out[r][2], out[r][3]),
+                     BB_OK, "depthwise threads bwd");
+    }
+    bb_set_num_threads(previous);
+    const size_t sizes[4] = {yn, xn, wn, 16};
+    for (int k = 0; k < 4; k++) {
+        check(memcmp(out[0][k], out[1][k], sizes[k] * sizeof(float)) == 0,
+              "depthwise output %d: 1 and 2 threads differ", k);
+        free(out[0][k]), free(out[1][k]);
+    }
+    free(x), free(w), free(dy);
+}
+
 static void test_depthwise(void)
 {
     /* 3x3 fast paths: stride 1 and 2, symmetric and "same" (extra at bottom / right) */
@@ -1171,6 +1199,10 @@ static void test_depthwise(void)
     test_depthwise_case("kernel > input", dw_params(1, 1, 2, 3, 1, 4, 5, 1, 1, 2, 1, 2, 2), 2, 3);
     test_depthwise_case("9x9 (more taps than a chunk)", dw_params(2, 1, 9, 10, 2, 9, 9, 1, 1, 4, 4, 4, 4), 9, 10);
     test_depthwise_case("1 row", dw_params(3, 2, 1, 12, 1, 1, 3, 1, 2, 0, 0, 1, 1), 1, 6);
+    /* large enough for several OpenMP threads (the small cases stay on one) */
+    test_depthwise_case("threaded s1", dw_params(4, 8, 30, 29, 2, 3, 3, 1, 1, 1, 1, 1, 1), 30, 29);
+    test_depthwise_case("threaded s2 same", dw_params(4, 8, 30, 29, 2, 3, 3, 2, 2, 0, 1, 1, 1), 15, 15);
+    depthwise_thread_count_invariance();
 
     bb_depthwise_conv2d_params good = dw_params(1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0), p;
     float x[16] = {0}, w[9] = {0}, y[4], dy[4] = {0}, dx[16], dw[9], db[1];
@@ -1300,6 +1332,7 @@ static void test_batch_norm(void)
     test_batch_norm_case("(16,5) features", 16, 5, 1, 0.3f);
     test_batch_norm_case("(2,4,1x1)", 2, 4, 1, 1.0f);
     test_batch_norm_case("(1,2,17) one image", 1, 2, 17, 0.0f);
+    test_batch_norm_case("(16,6,20x20) threaded", 16, 6, 400, 0.1f);
 
     float x[4] = {1, 2, 3, 4}, y[4], m[2], s[2], rm[2] = {0, 0}, rv[2] = {1, 1};
     check_status(bb_batch_norm_f32(1, 2, 1, x, NULL, NULL, 1e-5f, 1, 0.1f, rm, rv, y, m, s),
