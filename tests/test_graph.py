@@ -447,3 +447,15 @@ def test_linear_relu_and_relu_maxpool_pairs_are_fused_with_the_same_results():
         results.append([y.data, xb.grad] + [p_.grad for p_ in model.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_model_checkpoint_saves_a_model_that_loads_as_a_model(tmp_path):
+    X, y = blobs()
+    model = residual_classifier()
+    model.compile(optimizer="adam", loss="cross_entropy")
+    checkpoint = bb.callbacks.ModelCheckpoint(tmp_path / "ckpt-{epoch}.bb", monitor="loss")
+    model.fit(X, y, epochs=2, batch_size=20, verbose=0, callbacks=[checkpoint])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-1.bb", "ckpt-2.bb"]
+    last = bb.load(tmp_path / "ckpt-2.bb")
+    assert type(last) is bb.Model
+    assert last.predict(X).tobytes() == model.predict(X).tobytes()
