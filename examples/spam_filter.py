@@ -226,6 +226,11 @@ class SpamModel:
 
     @classmethod
     def load(cls, path):
+        with open(path, "rb") as f:
+            start = f.read(4)
+        if start not in (b"PK\x03\x04", b"PK\x05\x06"):     # np.savez writes a zip
+            raise UsageError(f"{path} is not a spam_filter model (not an npz archive); "
+                             "retrain with --train")
         try:
             with np.load(path, allow_pickle=False) as z:
                 if int(z["format_version"]) != FORMAT_VERSION:
@@ -237,7 +242,10 @@ class SpamModel:
                 b, threshold = float(z["b"]), float(z["threshold"])
                 metrics = z["metrics"]
         except Exception as e:      # zip, key, pickle and format errors alike
-            raise UsageError(f"{path}: not a spam_filter model ({e}); "
+            reason = str(e)
+            if "pickle" in reason:  # numpy's advice to enable pickle: never for a model
+                reason = "it holds pickled objects, which no model file does"
+            raise UsageError(f"{path} is not a spam_filter model ({reason}); "
                              "retrain with --train") from None
         if weighting not in WEIGHTINGS or w.shape != (len(vocabulary),) \
                 or idf.shape != w.shape:

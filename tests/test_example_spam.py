@@ -211,6 +211,31 @@ def test_errors(tmp_path, capsys):
     check_error(capsys, ["--threshold", "1.5", "hi", "--model", model], "--threshold")
 
 
+def corrupt_models(tmp_path, good):
+    """Files that are not models: text, a pickled array, a pickle inside an npz, a
+    truncated model, a zip without the model's arrays."""
+    import zipfile
+    files = {"text": b"not a zip", "truncated": good.read_bytes()[:300]}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    np.save(tmp_path / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "object.npz", w=np.array([{"a": 1}], dtype=object))
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
+        z.writestr("readme.txt", "hello")
+    return [tmp_path / n for n in ("text", "truncated", "pickled.npy", "object.npz", "other.zip")]
+
+
+def test_corrupt_model_says_not_a_model_never_pickle(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "corpus.tsv")
+    good = tmp_path / "good.npz"
+    assert run_main(capsys, ["--train", corpus, "--model", str(good)])[0] == 0
+    for bad in corrupt_models(tmp_path, good):
+        code, out, err = run_main(capsys, ["--model", str(bad), "hi"])
+        assert code == 2 and len(err.strip().splitlines()) == 1, (bad, err)
+        assert f"{bad} is not a spam_filter model" in err, err
+        assert "allow_pickle" not in err and "pickle.load" not in err, err
+
+
 def test_error_subprocess_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT, "BB_OFFLINE": "1",
            "XDG_CACHE_HOME": str(tmp_path)}
