@@ -35,8 +35,8 @@ Errors (missing or unreadable image, no ink, missing model) are one line, exit c
 """
 import argparse
 import os
-import zipfile
 import sys
+import zipfile
 
 import numpy as np
 
