@@ -264,7 +264,7 @@ def build_parser():
                     "compared with the closed-form least-squares answer.",
         epilog="Without --predict, values are asked for at prompts (Enter sqft: / "
                "Enter bedrooms:, a number each), or as one line name=value,...; an "
-               "empty answer or Ctrl-D ends. A value outside the range of 99 %% of the "
+               "empty answer or Ctrl-D ends. A value outside the range of 99% of the "
                "training rows gets a warning; a negative value of a quantity that is "
                "never negative (sqft, bedrooms) is refused. Errors (missing "
                "file, bad CSV, missing column, non-numeric value) give one line "

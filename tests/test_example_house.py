@@ -246,6 +246,7 @@ def test_help():
                    "--epochs", "--seed"):
         assert option in result.stdout
     assert "sqft_living" in result.stdout
+    assert "Enter sqft:" in result.stdout and "%%" not in result.stdout
 
 
 # ------------------------------------------------------------------- errors
