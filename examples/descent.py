@@ -50,6 +50,11 @@ Settings that work:
 Give negative start points with '=' or after --start as usual: --start=-1.2,1 and
 --start -1.2,1 both work.
 
+The graph (a contour map of f with the path; needs matplotlib) opens in a window when a
+display exists, else it is saved to ./descent.png and the program says where; --plot
+PATH.png saves it there (checked before the run), --no-plot skips it, --ascii draws it in
+the terminal.
+
 Exit codes: 0 found a minimum; 1 the descent failed (diverged, domain error, stalled, or
 used up --steps before converging) and the message says which; 2 bad command line or a
 formula the parser refuses (one line on stderr).
