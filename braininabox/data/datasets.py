@@ -1,7 +1,8 @@
 """bb.datasets: every data set loader in one namespace.
 
 The library's own (MNIST, Fashion-MNIST) are in mnist.py, the learning programs' (SMS
-spam, house sales) in examples_sets.py; finding and downloading files in download.py.
+spam, SpamAssassin e-mails, house sales) in examples_sets.py; finding and downloading
+files in download.py.
 """
 from .download import ChecksumError, DatasetNotFoundError, download, find_data_file
 from .examples_sets import load_house_sales, load_sms_spam, load_spamassassin_sample
