@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml setup.py braininabox/_build_ffi.py $(wildcard csrc/*.c 
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=77" wheel "cffi>=1.15" "numpy>=1.21" "pytest>=7"
+	# PyTorch, CPU build: the tests' oracle for the math (pinned: an unpinned torch pulls a
+	# multi-GB CUDA build).
+	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q --no-build-isolation -e ".[test,examples]"
 	touch $(STAMP)
 

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 import braininabox as bb
-from braininabox import embedded
+from braininabox.deploy import embedded
 
 L = bb.layers
 BOARDS = ("mps2-an385", "mps2-an386")

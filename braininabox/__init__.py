@@ -8,16 +8,24 @@ Sequential API on top:
                            bb.layers.MaxPool(2), bb.layers.Flatten(), bb.layers.Linear(10)])
     model.compile(optimizer=bb.optimizers.Adam(), loss=bb.loss.CrossEntropy())
     model.fit(X_train, y_train, epochs=10)
+
+The package follows the pipeline: nn/ (tensors, ops, layers), train/ (models, losses,
+optimizers, callbacks, metrics), data/ (DataLoader, data sets), deploy/ (int8
+quantization, memory plan, C export, the embedded runner).
 """
-from . import callbacks, data, datasets, functional, layers, loss, metrics, optimizers
 from ._core import get_num_threads, set_num_threads
 from ._rng import seed
-from .model import Sequential, load
-from .quantize import quantize
-from .tensor import Tensor, concat, is_grad_enabled, no_grad, stack
-
-__version__ = "0.1.0"
+from ._version import __version__
+from .data import datasets
+from . import data
+from .deploy import embedded
+from .deploy.quantize import quantize
+from .nn import functional, layers
+from .nn.tensor import Tensor, concat, is_grad_enabled, no_grad, stack
+from .train import callbacks, loss, metrics, optimizers
+from .train.model import Sequential, load
 
 __all__ = ["Tensor", "Sequential", "load", "concat", "stack", "no_grad", "is_grad_enabled",
-           "seed", "set_num_threads", "get_num_threads", "quantize", "callbacks", "data", "datasets", "functional", "layers", "loss", "metrics",
-           "optimizers"]
+           "seed", "set_num_threads", "get_num_threads", "quantize", "callbacks", "data",
+           "datasets", "embedded", "functional", "layers", "loss", "metrics", "optimizers",
+           "__version__"]

@@ -55,7 +55,7 @@ import sys
 
 import numpy as np
 
-from braininabox.datasets import DatasetNotFoundError, find_data_file
+from braininabox.data.datasets import DatasetNotFoundError, find_data_file
 
 PROG = "convolve.py"
 DEFAULT_IMAGE = "images/brick.png"
@@ -185,7 +185,7 @@ def load_image(path, per_channel):
 def convolve(image, kernel, stride=1, padding="valid"):
     """Cross-correlate every channel of image (C, H, W) with kernel (kh, kw) using the
     library's C conv2d. Returns float32 (C, H_out, W_out)."""
-    import braininabox.functional as F
+    import braininabox.nn.functional as F
 
     kh, kw = kernel.shape
     if padding == "same":

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import braininabox as bb
-from braininabox import embedded
+from braininabox.deploy import embedded
 
 
 def seed_cnn():

@@ -43,7 +43,7 @@ import sys
 
 import numpy as np
 
-from braininabox.datasets import DatasetNotFoundError, load_house_sales
+from braininabox.data.datasets import DatasetNotFoundError, load_house_sales
 
 DEFAULT_FEATURES = ("sqft_living", "bedrooms", "bathrooms", "floors", "grade",
                     "view", "condition", "yr_built", "sqft_lot", "waterfront",

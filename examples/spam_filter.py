@@ -40,7 +40,7 @@ import tempfile
 
 import numpy as np
 
-from braininabox.datasets import DatasetNotFoundError, load_sms_spam
+from braininabox.data.datasets import DatasetNotFoundError, load_sms_spam
 
 PROG = "spam_filter.py"
 FORMAT_VERSION = 1

@@ -81,7 +81,7 @@ import sys
 import numpy as np
 
 import braininabox as bb
-from braininabox.datasets import DatasetNotFoundError, find_data_file
+from braininabox.data.datasets import DatasetNotFoundError, find_data_file
 
 PROG = "train_fraud.py"
 DATA_FILE = "creditcard_sample.csv"

@@ -43,8 +43,8 @@ import numpy as np  # noqa: E402  (after the thread settings, which numpy reads 
 
 import braininabox as bb  # noqa: E402
 from braininabox import functional as F  # noqa: E402
-from braininabox.datasets import DatasetNotFoundError, find_data_file  # noqa: E402
-from braininabox.recurrent import GRU, LSTM, RNN, Embedding, clip_grad_norm  # noqa: E402
+from braininabox.data.datasets import DatasetNotFoundError, find_data_file  # noqa: E402
+from braininabox.nn.recurrent import GRU, LSTM, RNN, Embedding, clip_grad_norm  # noqa: E402
 
 PROG = "train_rnn.py"
 DEFAULT_TEXT = "tinyshakespeare.txt"

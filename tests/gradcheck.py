@@ -12,7 +12,7 @@ so they exercise backward(grad=...) with a full gradient, not just ones.
 """
 import numpy as np
 
-from braininabox.tensor import Tensor
+from braininabox.nn.tensor import Tensor
 
 
 def numerical_grad(f, arrays, index, eps=1e-6):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox import embedded
-from braininabox.export import RamBudgetError
+from braininabox.deploy import embedded
+from braininabox.deploy.export import RamBudgetError
 
 L = bb.layers
 BOARDS = ["mps2-an385", "mps2-an386"]

@@ -13,7 +13,8 @@ import urllib.request
 import numpy as np
 import pytest
 
-import braininabox.datasets as datasets
+import braininabox.data.datasets as datasets
+from braininabox.data import download, mnist
 
 REAL_DATA_DIR = os.environ.get("BB_DATA_DIR")  # read before fixtures clear it
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -92,7 +93,7 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.delenv("BB_DATA_DIR", raising=False)
     monkeypatch.delenv("BB_OFFLINE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setitem(datasets._SYSTEM_DIRS, "fashion-mnist",
+    monkeypatch.setitem(mnist._SYSTEM_DIRS, "fashion-mnist",
                         (str(tmp_path / "system" / "fashion-mnist"),))
 
     def no_network(url, timeout=None):
@@ -367,10 +368,10 @@ MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.n
 
 
 def test_download_table():
-    assert datasets.DOWNLOADS["mnist"]["mnist.npz"] == (
+    assert mnist.DOWNLOADS["mnist"]["mnist.npz"] == (
         MNIST_URL, "sha256",
         "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
-    fashion = datasets.DOWNLOADS["fashion-mnist"]
+    fashion = mnist.DOWNLOADS["fashion-mnist"]
     assert sorted(fashion) == sorted(name + ".gz" for name in IDX.values())
     for name, (url, algo, digest) in fashion.items():
         assert url == "https://storage.googleapis.com/tensorflow/tf-keras-datasets/" + name
@@ -380,11 +381,11 @@ def test_download_table():
 def test_download_mnist_verified_and_cached(tmp_path, monkeypatch):
     arrays = make_arrays()
     payload = npz_bytes(arrays)
-    monkeypatch.setitem(datasets.DOWNLOADS, "mnist", {"mnist.npz": (
+    monkeypatch.setitem(mnist.DOWNLOADS, "mnist", {"mnist.npz": (
         MNIST_URL, "sha256", hashlib.sha256(payload).hexdigest())})
     calls = serve(monkeypatch, {MNIST_URL: payload})
     check_loaded(datasets.load_mnist(), arrays)
-    assert calls == [(MNIST_URL, datasets.TIMEOUT)]
+    assert calls == [(MNIST_URL, download.TIMEOUT)]
     assert os.listdir(cache_dir(tmp_path)) == ["mnist.npz"]   # no temp left
     assert (cache_dir(tmp_path) / "mnist.npz").read_bytes() == payload
     check_loaded(datasets.load_mnist(), arrays)   # second time from the cache
@@ -393,7 +394,7 @@ def test_download_mnist_verified_and_cached(tmp_path, monkeypatch):
 
 def test_download_wrong_hash_rejected(tmp_path, monkeypatch):
     payload = npz_bytes(make_arrays())
-    expected = datasets.DOWNLOADS["mnist"]["mnist.npz"][2]
+    expected = mnist.DOWNLOADS["mnist"]["mnist.npz"][2]
     serve(monkeypatch, {MNIST_URL: payload})
     with pytest.raises(datasets.ChecksumError) as e:
         datasets.load_mnist()
@@ -411,7 +412,7 @@ def test_download_fashion_idx(tmp_path, monkeypatch):
         url = "https://example.invalid/" + name + ".gz"
         files[url] = gzip.compress(idx_bytes(arrays[key]))
         table[name + ".gz"] = (url, "md5", hashlib.md5(files[url]).hexdigest())
-    monkeypatch.setitem(datasets.DOWNLOADS, "fashion-mnist", table)
+    monkeypatch.setitem(mnist.DOWNLOADS, "fashion-mnist", table)
     calls = serve(monkeypatch, files)
     check_loaded(datasets.load_fashion_mnist(), arrays)
     assert len(calls) == 4
@@ -425,7 +426,7 @@ def test_download_resumes_missing_files_only(tmp_path, monkeypatch):
         url = "https://example.invalid/" + name + ".gz"
         files[url] = gzip.compress(idx_bytes(arrays[key]))
         table[name + ".gz"] = (url, "md5", hashlib.md5(files[url]).hexdigest())
-    monkeypatch.setitem(datasets.DOWNLOADS, "fashion-mnist", table)
+    monkeypatch.setitem(mnist.DOWNLOADS, "fashion-mnist", table)
     write_idx_set(str(cache_dir(tmp_path, "fashion-mnist")), arrays, gz=True,
                   skip=("x_train",))
     calls = serve(monkeypatch, files)
@@ -491,11 +492,11 @@ def test_real_mnist(monkeypatch):
     assert set(np.unique(y_train)) == set(range(10))
     folder = _real_mnist_folder()
     for name, loaded, magic in (
-            ("t10k-labels-idx1-ubyte", y_test, datasets._IDX_LABELS_MAGIC),
-            ("t10k-images-idx3-ubyte", X_test, datasets._IDX_IMAGES_MAGIC)):
+            ("t10k-labels-idx1-ubyte", y_test, mnist._IDX_LABELS_MAGIC),
+            ("t10k-images-idx3-ubyte", X_test, mnist._IDX_IMAGES_MAGIC)):
         for file in (os.path.join(folder, name), os.path.join(folder, name + ".gz")):
             if os.path.isfile(file):
-                from_idx = datasets._read_idx(file, magic)
+                from_idx = mnist._read_idx(file, magic)
                 if from_idx.ndim == 1:
                     np.testing.assert_array_equal(loaded, from_idx)
                 else:

@@ -15,7 +15,8 @@ from test_datasets import (  # the same fake network as the MNIST loader's tests
     serve,
 )
 
-import braininabox.datasets as datasets
+import braininabox.data.datasets as datasets
+from braininabox.data import examples_sets
 
 REAL_DATA_DIR = os.environ.get("BB_DATA_DIR")  # read before fixtures clear it
 
@@ -122,7 +123,7 @@ def test_sms_malformed(tmp_path, content, fragments):
         assert fragment in str(e.value)
 
 
-def sms_zip(n=datasets.SMS_SPAM_COUNT, n_spam=datasets.SMS_SPAM_SPAM_COUNT,
+def sms_zip(n=examples_sets.SMS_SPAM_COUNT, n_spam=examples_sets.SMS_SPAM_SPAM_COUNT,
             name="SMSSpamCollection", extra=b""):
     lines = [f"{'spam' if i < n_spam else 'ham'}\tmessage {i} \"quoted\""
              for i in range(n)]
@@ -136,11 +137,11 @@ def sms_zip(n=datasets.SMS_SPAM_COUNT, n_spam=datasets.SMS_SPAM_SPAM_COUNT,
 
 def test_sms_download_verified_and_cached(tmp_path, monkeypatch):
     payload, data = sms_zip()
-    calls = serve(monkeypatch, {datasets.SMS_SPAM_URL: payload})
+    calls = serve(monkeypatch, {examples_sets.SMS_SPAM_URL: payload})
     labels, texts = datasets.load_sms_spam()
     assert len(labels) == 5574 and labels.count("spam") == 747
     assert texts[0] == 'message 0 "quoted"'
-    assert [url for url, _ in calls] == [datasets.SMS_SPAM_URL]
+    assert [url for url, _ in calls] == [examples_sets.SMS_SPAM_URL]
     assert os.listdir(cache(tmp_path)) == ["SMSSpamCollection"]     # no temp left
     assert (cache(tmp_path) / "SMSSpamCollection").read_bytes() == data
     assert datasets.load_sms_spam() == (labels, texts)               # from the cache
@@ -155,7 +156,7 @@ def test_sms_download_verified_and_cached(tmp_path, monkeypatch):
     (b"<html>not a zip</html>", "not a readable zip"),
 ])
 def test_sms_download_bad_content_rejected(tmp_path, monkeypatch, payload, fragment):
-    serve(monkeypatch, {datasets.SMS_SPAM_URL: payload})
+    serve(monkeypatch, {examples_sets.SMS_SPAM_URL: payload})
     with pytest.raises(datasets.ChecksumError) as e:
         datasets.load_sms_spam()
     assert fragment in str(e.value) and "discarded" in str(e.value)
@@ -165,7 +166,7 @@ def test_sms_download_bad_content_rejected(tmp_path, monkeypatch, payload, fragm
 def test_sms_download_failure_and_offline(tmp_path, monkeypatch):
     with pytest.raises(datasets.DatasetNotFoundError) as e:
         datasets.load_sms_spam()
-    assert "download failed" in str(e.value) and datasets.SMS_SPAM_URL in str(e.value)
+    assert "download failed" in str(e.value) and examples_sets.SMS_SPAM_URL in str(e.value)
     assert "$BB_DATA_DIR (not set)" in str(e.value)
     monkeypatch.setenv("BB_OFFLINE", "1")
     calls = serve(monkeypatch, {})
@@ -175,7 +176,7 @@ def test_sms_download_failure_and_offline(tmp_path, monkeypatch):
 
 
 def test_sms_explicit_missing_path_no_download(tmp_path, monkeypatch):
-    calls = serve(monkeypatch, {datasets.SMS_SPAM_URL: sms_zip()[0]})
+    calls = serve(monkeypatch, {examples_sets.SMS_SPAM_URL: sms_zip()[0]})
     with pytest.raises(datasets.DatasetNotFoundError, match="does not exist"):
         datasets.load_sms_spam(tmp_path / "nope")
     assert calls == []

@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from braininabox import embedded
+from braininabox.deploy import embedded
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS = ["mps2-an385", "mps2-an386"]

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox import export as export_module
-from braininabox.export import RamBudgetError, export_c
-from braininabox.layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Softmax
-from braininabox.memory_plan import plan_memory
-from braininabox.quantized import Int8Op, QuantizedModel
+from braininabox import _files
+from braininabox.deploy import export as export_module
+from braininabox.deploy.export import RamBudgetError, export_c
+from braininabox.nn.layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Softmax
+from braininabox.deploy.memory_plan import plan_memory
+from braininabox.deploy.quantized import Int8Op, QuantizedModel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GCC = shutil.which("gcc")
@@ -388,7 +389,7 @@ def test_failed_replace_leaves_the_old_file_and_no_temp(small_q, tmp_path, monke
 @pytest.mark.parametrize("error", [OSError("no space left"), KeyboardInterrupt()])
 def test_failure_midway_through_the_write(small_q, tmp_path, monkeypatch, error):
     path = _old_file(tmp_path)
-    real_fdopen = os.fdopen
+    real_open = open
 
     class HalfWriter:
         def __init__(self, f):
@@ -406,7 +407,9 @@ def test_failure_midway_through_the_write(small_q, tmp_path, monkeypatch, error)
             self.f.close()
             return False
 
-    monkeypatch.setattr(export_module.os, "fdopen", lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k)))
+    # the one atomic writer (braininabox/_files.py) opens the temporary by name
+    monkeypatch.setattr(_files, "open", lambda p, *a, **k: HalfWriter(real_open(p, *a, **k)),
+                        raising=False)
     with pytest.raises(type(error)):
         export_c(small_q, path)
     assert path.read_text() == "/* the previous export */\n"

@@ -9,8 +9,8 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import braininabox as bb
-import braininabox.functional as F
-from braininabox.tensor import Tensor
+import braininabox.nn.functional as F
+from braininabox.nn.tensor import Tensor
 from gradcheck import assert_close, check_grad, check_grad_against, numerical_grad
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from braininabox import _core
 from braininabox._core import KernelError, ffi, lib
-from braininabox.quantized import Int8Op
+from braininabox.deploy.quantized import Int8Op
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1

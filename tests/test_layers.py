@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.layers import (AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU,
+from braininabox.nn.layers import (AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU,
                                 Sigmoid, Softmax, Tanh)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.layers import Conv2D, Flatten, Linear, MaxPool, ReLU
+from braininabox.nn.layers import Conv2D, Flatten, Linear, MaxPool, ReLU
 
 TRAIN_SAMPLES = 30_000
 EPOCHS = 2

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.callbacks import Callback, EarlyStopping, History, ModelCheckpoint
-from braininabox.layers import (AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU,
+from braininabox.train.callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from braininabox.nn.layers import (AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU,
                                 Sigmoid, Softmax, Tanh)
-from braininabox.loss import MSE, BinaryCrossEntropy, CrossEntropy
-from braininabox.metrics import Accuracy, Precision, Recall
-from braininabox.optimizers import SGD, Adam
+from braininabox.train.loss import MSE, BinaryCrossEntropy, CrossEntropy
+from braininabox.train.metrics import Accuracy, Precision, Recall
+from braininabox.train.optimizers import SGD, Adam
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.optimizers import SGD, Adam
+from braininabox.train.optimizers import SGD, Adam
 
 SHAPES = [(4, 3), (3,), (2, 2, 3, 3)]
 STEPS = 10

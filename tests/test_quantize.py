@@ -10,9 +10,9 @@ import pytest
 
 import braininabox as bb
 from braininabox._core import lib
-from braininabox.layers import (AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Sigmoid,
+from braininabox.nn.layers import (AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Sigmoid,
                                 Softmax, Tanh)
-from braininabox.quantize import activation_qparams, quantize_multiplier, quantize_tensor
+from braininabox.deploy.arithmetic import activation_qparams, quantize_multiplier, quantize_tensor
 from test_int8_kernels import (ref_avg_pool2d_s8, ref_conv2d_s8, ref_linear_s8, ref_max_pool2d_s8,
                                ref_softmax_s8)
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.recurrent import (GRU, LSTM, RNN, Embedding, clip_grad_norm, embedding, gru,
+from braininabox.nn.layer import LAYERS
+from braininabox.nn.recurrent import (GRU, LSTM, RNN, Embedding, clip_grad_norm, embedding, gru,
                                    lstm, rnn)
-from braininabox.tensor import Tensor
+from braininabox.nn.tensor import Tensor
 from gradcheck import assert_close, check_grad
 
 N, T, I, H = 2, 4, 3, 5
@@ -228,7 +229,7 @@ def test_parameter_names_shapes_and_init():
 
 def test_layers_registered_for_save_and_load():
     for name in ("Embedding", "RNN", "LSTM", "GRU"):
-        assert bb.layers.LAYERS[name] is getattr(bb.layers, name)
+        assert LAYERS[name] is getattr(bb.layers, name)
 
 
 def test_sequential_embedding_lstm_linear_save_load_round_trip(tmp_path):

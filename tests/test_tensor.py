@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from braininabox import _core
-from braininabox.tensor import Tensor, concat, is_grad_enabled, no_grad, stack
+from braininabox.nn.tensor import Tensor, concat, is_grad_enabled, no_grad, stack
 from gradcheck import assert_close, check_grad, numerical_grad
 
 

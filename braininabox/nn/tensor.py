@@ -239,7 +239,7 @@ class Tensor:
         return self._lift(base) ** self
 
     def __matmul__(self, other):
-        from . import _core  # C kernels; imported late so tensor.py reads on its own
+        from .. import _core  # C kernels; imported late so tensor.py reads on its own
         other = self._lift(other)
         a, b = self.data, other.data
         if a.ndim == 2 and b.ndim == 2:
@@ -307,7 +307,7 @@ class Tensor:
         return self._result(np.cos(x), (self,), lambda g: (-g * np.sin(x),), "cos")
 
     def relu(self):
-        from . import _core  # float32 runs one fused C pass each way
+        from .. import _core  # float32 runs one fused C pass each way
         x = self.data
         return self._result(_core.relu(x), (self,), lambda g: (_core.relu_backward(x, g),), "relu")
 

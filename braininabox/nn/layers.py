@@ -5,79 +5,10 @@ are learned at the first call, so `Linear(10)` is all a user writes. Parameters 
 `.weight` and `.bias` Tensors, laid out as in PyTorch: Linear (out, in), Conv2D
 (out, in, kh, kw).
 """
-import math
-
-import numpy as np
-
+from .. import _rng
 from . import functional as F
-from . import _rng
-from .tensor import Tensor
-
-
-class Layer:
-    """Base class. Subclasses implement forward(x) and, when they own parameters, build(x)."""
-
-    def __init__(self):
-        self.training = True
-        self.built = False
-
-    def __call__(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        self.check_input(x)
-        if not self.built:
-            self.build(x)
-            self.built = True
-        return self.forward(x)
-
-    def check_input(self, x):
-        """Raise a clear error when x cannot be this layer's input."""
-
-    def build(self, x):
-        """Create parameters sized for input x."""
-
-    def forward(self, x):
-        raise NotImplementedError
-
-    def parameters(self):
-        """The trainable Tensors, in a fixed order (weight, then bias)."""
-        return [p for p in (getattr(self, "weight", None), getattr(self, "bias", None))
-                if p is not None]
-
-    def get_config(self):
-        """Constructor arguments that rebuild this layer (for save/load)."""
-        return {}
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-def _init_uniform(shape, fan_in, fan_out, scheme):
-    """He (for ReLU nets) or Glorot uniform initialization."""
-    if scheme == "he":
-        limit = math.sqrt(6.0 / fan_in)
-    elif scheme == "glorot":
-        limit = math.sqrt(6.0 / (fan_in + fan_out))
-    else:
-        raise ValueError(f"init must be 'he' or 'glorot', got {scheme!r}")
-    data = _rng.generator().uniform(-limit, limit, size=shape).astype(np.float32)
-    return Tensor(data, requires_grad=True)
-
-
-def _zeros(n):
-    return Tensor(np.zeros(n, dtype=np.float32), requires_grad=True)
-
-
-def _check_init(init, layer):
-    if init not in ("he", "glorot"):
-        raise ValueError(f"{layer}: init must be 'he' or 'glorot', got {init!r}")
-    return init
-
-
-def _positive_int(value, name, layer):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+from .layer import Layer, _check_init, _init_uniform, _positive_int, _zeros
+from .recurrent import GRU, LSTM, RNN, Embedding  # noqa: F401 (bb.layers shows them too)
 
 
 class Linear(Layer):
@@ -278,12 +209,3 @@ class Dropout(Layer):
     def get_config(self):
         return {"p": self.p}
 
-
-LAYERS = {cls.__name__: cls for cls in
-          (Linear, Conv2D, MaxPool, AvgPool, Flatten, ReLU, Sigmoid, Tanh, Softmax, Dropout)}
-
-# Recurrent layers live in recurrent.py, which builds on Layer above; imported at the bottom
-# (after everything recurrent.py needs exists) so that bb.layers.LSTM works and save/load finds them.
-from .recurrent import GRU, LSTM, RNN, Embedding  # noqa: E402
-
-LAYERS.update({cls.__name__: cls for cls in (Embedding, RNN, LSTM, GRU)})

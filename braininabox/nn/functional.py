@@ -5,7 +5,7 @@ backward also calls C. Inputs to C kernels are converted to float32.
 """
 import numpy as np
 
-from . import _core
+from .. import _core
 from .tensor import Tensor
 
 

@@ -1,8 +1,8 @@
 """Loss objects for Sequential.compile: each is called as loss(outputs, targets)."""
 import numpy as np
 
-from . import functional as F
-from .tensor import Tensor
+from ..nn import functional as F
+from ..nn.tensor import Tensor
 
 
 class Loss:

@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from . import _rng
-from .layers import Layer, _positive_int
+from .. import _rng
+from .layer import Layer, _positive_int
 from .tensor import Tensor
 
 # ------------------------------------------------------------------ helpers

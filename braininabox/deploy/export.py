@@ -8,11 +8,11 @@ and embedded/ include paths, and allocates nothing.
 """
 import os
 import re
-import tempfile
 
 import numpy as np
 
-from . import __version__
+from .._files import atomic_write
+from .._version import __version__
 from .memory_plan import plan_memory
 
 FORMAT_VERSION = 2  # must equal BB_MODEL_FORMAT_VERSION in embedded/bb_model.h
@@ -126,14 +126,6 @@ def export_c(q, path, name="model", ram_budget=128 * 1024):
             f"({plan.op_names[plan.peak_op]}) with {plan.peak_bytes:,} bytes alive")
     text = render_header(q, name, plan)
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w", fsync=False) as f:
+        f.write(text)
     return plan

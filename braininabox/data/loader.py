@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from ..nn.tensor import Tensor
+
 __all__ = ["DataLoader"]
 
 
@@ -96,3 +98,20 @@ class DataLoader:
         return (f"DataLoader(num_samples={self.num_samples}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"drop_last={self.drop_last}, with_y={self.y is not None})")
+
+
+def as_features(X, what):
+    """X as a finite float32 array with at least one sample; `what` names the caller in errors."""
+    X = X.data if isinstance(X, Tensor) else X
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what}: X must be numeric, got {type(X).__name__} ({exc})") from None
+    if X.ndim < 1 or len(X) == 0:
+        raise ValueError(f"{what}: X is empty (shape {X.shape})")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        sample = int(np.argwhere(bad)[0][0])
+        raise ValueError(f"{what}: X contains NaN or infinity (first at sample {sample}); "
+                         f"clean or impute the data before training")
+    return X

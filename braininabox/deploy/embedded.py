@@ -22,7 +22,8 @@ from typing import Optional
 
 import numpy as np
 
-EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "embedded")
+# embedded/ of the source checkout: braininabox/deploy/embedded.py -> ../../embedded
+EMBEDDED_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "embedded"))
 RAM_BUDGET_BYTES = 128 * 1024      # the RAM region of embedded/board/mps2/mps2.ld
 STACK_RESERVED_BYTES = 8 * 1024    # the stack the link reserves (Makefile STACK_SIZE)
 _TARGETS = ("host", "mps2-an385", "mps2-an386")
@@ -30,7 +31,7 @@ _TARGETS = ("host", "mps2-an385", "mps2-an386")
 
 def _status_name(status):
     """The bb_status enum name of a code, read from the C header through cffi (no copy to drift)."""
-    from ._core import lib
+    from .._core import lib
     names = {getattr(lib, n): n for n in dir(lib) if n == "BB_OK" or n.startswith("BB_ERR_")}
     return names.get(status, "unknown status")
 

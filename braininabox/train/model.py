@@ -8,20 +8,21 @@ import json
 import math
 import os
 import sys
-import tempfile
 import zipfile
 
 import numpy as np
 
-from . import _rng
+from .. import _rng
+from .._files import atomic_write
+from ..data.loader import DataLoader, as_features
+from ..nn.layer import LAYERS, Layer
+from ..nn.layers import Linear, MaxPool, ReLU
+from ..nn.tensor import Tensor, no_grad
 from . import loss as losses
 from . import metrics as metric_lib
 from . import optimizers
 from .callbacks import Callback, History
-from .data import DataLoader
-from .layers import LAYERS, Layer, Linear, MaxPool, ReLU
 from .progress import ProgressBar
-from .tensor import Tensor, no_grad
 
 FORMAT = "braininabox.Sequential"
 FORMAT_VERSION = 1
@@ -38,22 +39,6 @@ def _lookup(value, table, what):
     if value.lower() not in table:
         raise ValueError(f"unknown {what} {value!r}; choose from {sorted(table)}")
     return table[value.lower()]()
-
-
-def _as_features(X, what):
-    X = X.data if isinstance(X, Tensor) else X
-    try:
-        X = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what}: X must be numeric, got {type(X).__name__} ({exc})") from None
-    if X.ndim < 1 or len(X) == 0:
-        raise ValueError(f"{what}: X is empty (shape {X.shape})")
-    bad = ~np.isfinite(X)
-    if bad.any():
-        sample = int(np.argwhere(bad)[0][0])
-        raise ValueError(f"{what}: X contains NaN or infinity (first at sample {sample}); "
-                         f"clean or impute the data before training")
-    return X
 
 
 def _as_targets(y, n, what):
@@ -198,7 +183,7 @@ class Sequential:
             shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None):
         """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch])."""
         self._require_compiled("fit")
-        X = _as_features(X, "fit")
+        X = as_features(X, "fit")
         y = _as_targets(y, len(X), "fit")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
@@ -211,7 +196,7 @@ class Sequential:
         out_shape = self._build_for(X)
         self.loss.check_targets(y, (len(X),) + tuple(out_shape))
         if validation_data is not None:
-            Xv = _as_features(validation_data[0], "fit (validation_data)")
+            Xv = as_features(validation_data[0], "fit (validation_data)")
             yv = _as_targets(validation_data[1], len(Xv), "fit (validation_data)")
             self.loss.check_targets(yv, (len(Xv),) + tuple(out_shape))
         if self._bind_optimizer:
@@ -287,7 +272,7 @@ class Sequential:
     def evaluate(self, X, y, batch_size=256, verbose=0):
         """The loss and metrics on (X, y), as a dict {"loss": ..., "accuracy": ...}."""
         self._require_compiled("evaluate")
-        X = _as_features(X, "evaluate")
+        X = as_features(X, "evaluate")
         y = _as_targets(y, len(X), "evaluate")
         out_shape = self._build_for(X)
         self.loss.check_targets(y, (len(X),) + tuple(out_shape))
@@ -309,7 +294,7 @@ class Sequential:
 
     def predict(self, X, batch_size=256):
         """Model outputs for X as a numpy array, computed in batches in evaluation mode."""
-        X = _as_features(X, "predict")
+        X = as_features(X, "predict")
         self._build_for(X)
         self.eval()
         with no_grad():
@@ -348,18 +333,8 @@ class Sequential:
         arrays = {"__header__": np.array(json.dumps(header))}
         for i, p in enumerate(self.parameters()):
             arrays[f"param_{i}"] = p.data
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".bb", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, "wb") as f:
+            np.savez(f, **arrays)
         return path
 
 

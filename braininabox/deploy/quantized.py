@@ -8,8 +8,11 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from . import _core
-from ._core import ffi, lib
+from .. import _core
+from .._core import ffi, lib
+from .arithmetic import quantize_tensor
+from .export import export_c
+from .memory_plan import plan_memory
 
 
 @dataclass
@@ -163,7 +166,6 @@ class QuantizedModel:
 
     def quantize_input(self, X):
         """float inputs (N, *input_shape) -> int8 (N, input_size) with the input's scale."""
-        from .quantize import quantize_tensor
         X = np.asarray(X, dtype=np.float32)
         if X.shape[1:] != self.input_shape:
             raise ValueError(f"quantized model expects inputs of shape (N, "
@@ -190,12 +192,10 @@ class QuantizedModel:
 
     def memory_plan(self):
         """Where every activation lives in the arena (see braininabox.memory_plan)."""
-        from .memory_plan import plan_memory
         return plan_memory(self)
 
     def export_c(self, path, name="model", ram_budget=128 * 1024):
         """Write a self-contained C header for the embedded runtime (see braininabox.export)."""
-        from .export import export_c
         return export_c(self, path, name=name, ram_budget=ram_budget)
 
     def summary(self, print_fn=print):

@@ -4,7 +4,7 @@ An optimizer made without params is bound to the model's parameters by compile()
 """
 import numpy as np
 
-from . import _core
+from .. import _core
 
 
 class Optimizer:

@@ -16,56 +16,19 @@ conv2d_pool op (csrc/bb_conv2d_pool_s8.c), which never stores the convolution ou
 Its quantization is exactly that of the unfused ops (the conv output's scale; max
 pooling keeps it), so fuse=True and fuse=False give identical bytes.
 """
-import math
 from dataclasses import replace
 
 import numpy as np
 
-from .layers import AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Softmax
+from ..data.loader import as_features
+from ..nn.layers import AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Softmax
+from ..nn.tensor import Tensor, no_grad
+from ..train.model import Sequential
+from .arithmetic import activation_qparams, quantize_multiplier, round_half_away
 from .quantized import Int8Op, QuantizedModel
-from .tensor import Tensor, no_grad
 
 SUPPORTED = (Conv2D, Linear, MaxPool, AvgPool, ReLU, Flatten, Softmax, Dropout)
 EXP_TABLE_ONE = 1 << 20  # exp(0) in the softmax table's fixed point
-
-
-def round_half_away(x):
-    """Round to nearest, ties away from zero (C's round(), TFLite's choice), as int64."""
-    x = np.asarray(x, dtype=np.float64)
-    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
-
-
-def quantize_multiplier(real):
-    """(multiplier, shift) with real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
-    if real <= 0:
-        return 0, 0
-    mantissa, exponent = math.frexp(real)  # real = mantissa * 2^exponent, mantissa in [0.5, 1)
-    multiplier = int(round_half_away(mantissa * (1 << 31)))
-    if multiplier == 1 << 31:  # mantissa rounded up to 1.0
-        multiplier //= 2
-        exponent += 1
-    if exponent < -31:  # too small to represent: the layer's output is a constant
-        return 0, 0
-    if exponent > 30:
-        raise ValueError(f"requantization multiplier {real:g} is too large for int8 "
-                         f"(the layer's output range is tiny compared with its input's)")
-    return multiplier, exponent
-
-
-def activation_qparams(lo, hi):
-    """(scale, zero_point) mapping [lo, hi] (widened to include 0) onto int8 [-128, 127]."""
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo < 1e-12:
-        return 1.0, 0  # a constant-zero tensor: any scale represents it exactly
-    scale = float(np.float32((hi - lo) / 255.0))
-    zero_point = int(np.clip(round_half_away(-128 - lo / scale), -128, 127))
-    return scale, zero_point
-
-
-def quantize_tensor(x, scale, zero_point):
-    """float -> int8 with the given per-tensor parameters."""
-    q = round_half_away(np.asarray(x, dtype=np.float64) / scale) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
 
 
 def _stages(model):
@@ -157,10 +120,9 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
     RAM); False keeps one op per layer.
     """
-    from .model import Sequential, _as_features
     if not isinstance(model, Sequential):
         raise TypeError(f"quantize expects a Sequential model, got {type(model).__name__}")
-    X = _as_features(calibration_data, "quantize (calibration_data)")
+    X = as_features(calibration_data, "quantize (calibration_data)")
     model._build_for(X)
     stages = _stages(model)
     if not any(stage[0] in ("conv2d", "linear") for stage in stages):

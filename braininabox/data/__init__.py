@@ -1,0 +1,5 @@
+"""Data: the DataLoader (loader.py) and the data set loaders (datasets.py)."""
+from . import datasets
+from .loader import DataLoader
+
+__all__ = ["DataLoader"]

@@ -1,0 +1,83 @@
+"""The Layer base class, the registry save/load rebuilds layers from, and the
+parameter-initialization helpers every layer file shares."""
+import math
+
+import numpy as np
+
+from .. import _rng
+from .tensor import Tensor
+
+# class name -> class, for every layer class defined inside braininabox (see Layer).
+LAYERS = {}
+
+
+class Layer:
+    """Base class. Subclasses implement forward(x) and, when they own parameters, build(x)."""
+
+    def __init_subclass__(cls, **kwargs):
+        # The library's own layers register by class name, so bb.load can rebuild them.
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("braininabox.") and not cls.__name__.startswith("_"):
+            LAYERS[cls.__name__] = cls
+
+    def __init__(self):
+        self.training = True
+        self.built = False
+
+    def __call__(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        self.check_input(x)
+        if not self.built:
+            self.build(x)
+            self.built = True
+        return self.forward(x)
+
+    def check_input(self, x):
+        """Raise a clear error when x cannot be this layer's input."""
+
+    def build(self, x):
+        """Create parameters sized for input x."""
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def parameters(self):
+        """The trainable Tensors, in a fixed order (weight, then bias)."""
+        return [p for p in (getattr(self, "weight", None), getattr(self, "bias", None))
+                if p is not None]
+
+    def get_config(self):
+        """Constructor arguments that rebuild this layer (for save/load)."""
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _init_uniform(shape, fan_in, fan_out, scheme):
+    """He (for ReLU nets) or Glorot uniform initialization."""
+    if scheme == "he":
+        limit = math.sqrt(6.0 / fan_in)
+    elif scheme == "glorot":
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+    else:
+        raise ValueError(f"init must be 'he' or 'glorot', got {scheme!r}")
+    data = _rng.generator().uniform(-limit, limit, size=shape).astype(np.float32)
+    return Tensor(data, requires_grad=True)
+
+
+def _zeros(n):
+    return Tensor(np.zeros(n, dtype=np.float32), requires_grad=True)
+
+
+def _check_init(init, layer):
+    if init not in ("he", "glorot"):
+        raise ValueError(f"{layer}: init must be 'he' or 'glorot', got {init!r}")
+    return init
+
+
+def _positive_int(value, name, layer):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
+    return int(value)

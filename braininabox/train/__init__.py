@@ -1,0 +1,1 @@
+"""Training: models (model.py), losses, optimizers, metrics, callbacks and the progress bar."""
