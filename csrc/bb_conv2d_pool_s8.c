@@ -144,43 +144,49 @@ bb_status bb_conv2d_pool_s8(const bb_s8_dims *in, int32_t out_channels, const bb
     if (x == NULL || w == NULL || y == NULL)
         return BB_ERR_NULL;
 
+    /* Locals: the int8 stores through y may alias any memory as far as the compiler
+     * knows, so fields read through a pointer would be reloaded after every store. */
     const int c_in = in->channels, h = in->height, wd = in->width;
+    const int pad_top = conv->pad_top, pad_left = conv->pad_left;
+    const int pool_kh = pool->kernel_height, pool_kw = pool->kernel_width;
+    const int pool_sh = pool->stride_height, pool_sw = pool->stride_width;
     const size_t plane = (size_t)h * (size_t)wd, in_image = (size_t)c_in * plane;
     const int taps = c_in * conv->kernel_height * conv->kernel_width;
-    const int32_t zero_point = -q->input_offset;
+    const int32_t input_offset = q->input_offset, output_offset = q->output_offset;
+    const int32_t act_min = q->activation_min, act_max = q->activation_max;
+    const int32_t zero_point = -input_offset;
     const int fast = conv->kernel_height == 3 && conv->kernel_width == 3 && conv->stride_height == 1 &&
-                     conv->stride_width == 1 && pool->kernel_height == 2 && pool->kernel_width == 2 &&
-                     pool->stride_height == 2 && pool->stride_width == 2;
+                     conv->stride_width == 1 && pool_kh == 2 && pool_kw == 2 && pool_sh == 2 && pool_sw == 2;
     for (int n = 0; n < in->batch; n++) {
         const int8_t *image = x + (size_t)n * in_image;
         for (int oc = 0; oc < out_channels; oc++) {
             const int8_t *filter = w + (size_t)oc * (size_t)taps;
             int32_t base = bias != NULL ? bias[oc] : 0;
             for (int i = 0; i < taps; i++)
-                base += q->input_offset * (int32_t)filter[i];
+                base += input_offset * (int32_t)filter[i];
+            const int32_t m = multiplier[oc], sh = shift[oc];
             for (int py = 0; py < ph; py++) {
-                const int oy0 = py * pool->stride_height;
-                const int iy = oy0 - conv->pad_top; /* fast path: top row of the 4x4 patch */
+                const int oy0 = py * pool_sh;
+                const int iy = oy0 - pad_top; /* fast path: top row of the 4x4 patch */
                 for (int px = 0; px < pw; px++) {
-                    const int ox0 = px * pool->stride_width;
-                    const int ix = ox0 - conv->pad_left;
+                    const int ox0 = px * pool_sw;
+                    const int ix = ox0 - pad_left;
                     int32_t best;
                     if (fast && iy >= 0 && iy + 4 <= h && ix >= 0 && ix + 4 <= wd) {
                         best = window_3x3(image + (size_t)iy * (size_t)wd + (size_t)ix, filter, c_in,
                                           plane, (size_t)wd);
                     } else { /* borders with padding, other kernels and windows */
                         best = INT32_MIN;
-                        for (int ky = 0; ky < pool->kernel_height; ky++) {
-                            for (int kx = 0; kx < pool->kernel_width; kx++) {
+                        for (int ky = 0; ky < pool_kh; ky++) {
+                            for (int kx = 0; kx < pool_kw; kx++) {
                                 const int32_t a = conv_at(in, conv, image, filter, oy0 + ky, ox0 + kx,
                                                           zero_point);
                                 best = a > best ? a : best;
                             }
                         }
                     }
-                    const int32_t v =
-                        bb_requantize(best + base, multiplier[oc], shift[oc]) + q->output_offset;
-                    *y++ = bb_clamp_to_s8(v, q->activation_min, q->activation_max);
+                    const int32_t v = bb_requantize(best + base, m, sh) + output_offset;
+                    *y++ = bb_clamp_to_s8(v, act_min, act_max);
                 }
             }
         }
