@@ -276,3 +276,42 @@ def test_bad_batch_size_is_refused(batch_size):
     model, X = _mlp()
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         bb.quantize(model, X, batch_size=batch_size)
+
+
+# ------------------------------------------------------------ the op table and scratch
+def test_op_table_matches_the_c_format():
+    from braininabox.deploy.ops import OPS
+    members = {name for name, _ in ffi.typeof("bb_op_params").fields}
+    assert len({cls.c_kind for cls in OPS.values()}) == len(OPS)
+    for kind, cls in OPS.items():
+        assert cls.kind == kind and 0 < cls.c_kind < lib.BB_OP_KIND_END
+        assert cls.params_member is None or cls.params_member in members, kind
+
+
+def test_scratch_is_planned_in_the_arena_and_handed_to_the_runtime(small):
+    """An op whose kernel asks for working memory gets a buffer alive only while it runs,
+    clear of that op's input and output; the runtime checks it and passes it in."""
+    from dataclasses import fields
+    from braininabox.deploy.memory_plan import plan_memory
+    from braininabox.deploy.ops import LinearOp
+    from braininabox.deploy.quantized import QuantizedModel
+
+    class ScratchLinear(LinearOp):
+        def scratch_bytes(self):
+            return 24
+
+    q, X = small
+    linear = q.ops[1]
+    ops = list(q.ops)
+    ops[1] = ScratchLinear(**{f.name: getattr(linear, f.name) for f in fields(linear)})
+    qs = QuantizedModel(ops, q.input_shape, q.input_q, q.output_shape)
+    plan = plan_memory(qs)
+    at = plan.op_scratch[1]
+    assert plan.scratch_bytes == 24 and at is not None and plan.op_scratch[0] is None
+    assert at % 4 == 0 and at + 24 <= plan.arena_bytes
+    (in_at, out_at), sizes = plan.op_io[1], (linear.in_size, linear.out_size)
+    for start, size in zip((in_at, out_at), sizes):
+        assert at + 24 <= start or start + size <= at
+    cm = qs.c_model()
+    assert (cm.ops[1].scratch_at, cm.ops[1].scratch_bytes) == (at, 24)
+    np.testing.assert_array_equal(qs.predict_int8(X[:5]), q.predict_int8(X[:5]))

@@ -151,6 +151,9 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
                              f"calibration data")
         out_q = activation_qparams(lo[i + 1], hi[i + 1])
         op = cls.from_layers(layers, name, shapes[i], shapes[i + 1], current_q, out_q)
+        if tuple(op.output_shape(op.in_shape)) != tuple(op.out_shape):
+            raise ValueError(f"quantize: {name}: the int8 {op.kind} op computes shape "
+                             f"{tuple(op.output_shape(op.in_shape))}, the float layer {op.out_shape}")
         ops.append(op)
         current_q = op.out_q
     if fuse:
