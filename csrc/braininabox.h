@@ -13,5 +13,6 @@
 #include "bb_elementwise.h"
 #include "bb_requantize.h"
 #include "bb_int8.h"
+#include "bb_int8_graph.h"
 
 #endif /* BRAININABOX_H */
