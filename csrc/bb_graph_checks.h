@@ -9,6 +9,21 @@
 
 #include "bb_int8_graph.h"
 
+/* Word-at-a-time byte shuffles assume the first byte in memory is a word's low byte. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BB_LITTLE_ENDIAN 1
+#else
+#define BB_LITTLE_ENDIAN 0
+#endif
+
+/* Keeps a hot loop in a function of its own, so that the compiler allocates registers
+ * for that loop alone (inlined into a large caller, a Cortex-M's 13 registers spill). */
+#if defined(__GNUC__)
+#define BB_NOINLINE __attribute__((noinline))
+#else
+#define BB_NOINLINE
+#endif
+
 /* out = (in + pad_before + pad_after - kernel) / stride + 1 along one axis. */
 static inline bb_status bb_graph_window_count(int32_t in, int32_t kernel, int32_t stride,
                                               int32_t pad_before, int32_t pad_after, int32_t *out)
