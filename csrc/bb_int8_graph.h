@@ -76,8 +76,8 @@ bb_status bb_depthwise_conv2d_s8_reference(const bb_s8_dims *in, int32_t depth_m
  * over the H * W positions p. x `in` (batch, C_in, H, W), w (out_channels, C_in),
  * bias (out_channels, may be NULL), y (batch, out_channels, H, W). The fast path keeps
  * each output channel's bias term (int32) in scratch, which must be 4-byte aligned, and
- * copies four positions at a time there with their C_in values contiguous (NCHW keeps
- * them a plane apart). Not in place (y must not overlap x). */
+ * packs four positions at a time there as int16 pairs (NCHW keeps one position's C_in
+ * values a plane apart). Not in place (y must not overlap x). */
 size_t bb_pointwise_conv2d_s8_scratch_size(const bb_s8_dims *in, int32_t out_channels);
 
 bb_status bb_pointwise_conv2d_s8(const bb_s8_dims *in, int32_t out_channels, const bb_quant_out *q,

@@ -366,7 +366,7 @@ def test_pointwise_errors():
     assert c_pointwise(x, wt, None, m, s, q)[0] == lib.BB_OK
     assert c_pointwise(x, wt, None, m, s, q, misalign=True)[0] == lib.BB_ERR_SCRATCH
     need = lib.bb_pointwise_conv2d_s8_scratch_size(dims(x.shape), 3)
-    assert need == 4 * 3 + 4 * 4
+    assert need == 4 * 3 + 32  # bias terms, one packed group of four channels by four positions
     assert c_pointwise(x, wt, None, m, s, q, scratch_bytes=need - 1)[0] == lib.BB_ERR_SCRATCH
     assert c_pointwise(x, wt, None, m, s, (0, 0, 1, 0))[0] == lib.BB_ERR_ARGUMENT
     assert c_pointwise(x, wt, None, m, np.array([0, 0, -32], np.int32), q, path="reference")[0] == \

@@ -290,30 +290,46 @@ static void test_concat(void)
 
 /* ---- ticks on the board ------------------------------------------------------------------ */
 
+/* Instructions per tick, measured: under `-icount shift=0` QEMU runs one instruction per
+ * virtual nanosecond while SysTick counts the 25 MHz board clock, so a tick is 40
+ * instructions; a loop of known length checks that here instead of assuming it. */
+static uint32_t instructions_per_tick(void)
+{
+#if defined(__arm__)
+    uint32_t n = 100000;
+    const uint64_t t0 = board_ticks();
+    __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n) : : "cc"); /* 2 instructions a turn */
+    const uint64_t ticks = board_ticks() - t0;
+    return ticks == 0 ? 1u : (uint32_t)((200000u + (uint32_t)ticks / 2u) / (uint32_t)ticks);
+#else
+    return 1;
+#endif
+}
+
 static void report(const char *what, uint64_t ticks, int32_t macs)
 {
+    const uint64_t instructions = ticks * instructions_per_tick();
     board_print(what);
     board_print(": ");
     print_int((int64_t)ticks);
-    board_print(" ticks, ");
+    board_print(" ticks = ");
+    print_int((int64_t)instructions);
+    board_print(" instructions, ");
     print_int((int64_t)macs);
     board_print(" MACs, ");
-    /* instructions per MAC with two decimals, in integers */
-    uint64_t centi = 0; /* ticks * 100 / macs by repeated subtraction of 32-bit steps */
-    {
-        uint64_t num = ticks * 100u + (uint64_t)macs / 2u;
-        for (int bit = 40; bit >= 0; bit--) {
-            if ((num >> bit) >= (uint64_t)macs) {
-                num -= (uint64_t)macs << bit;
-                centi |= (uint64_t)1 << bit;
-            }
+    /* instructions * 100 / macs by shift-and-subtract (no 64-bit division routine) */
+    uint64_t centi = 0, num = instructions * 100u + (uint64_t)macs / 2u;
+    for (int bit = 40; bit >= 0; bit--) {
+        if ((num >> bit) >= (uint64_t)macs) {
+            num -= (uint64_t)macs << bit;
+            centi |= (uint64_t)1 << bit;
         }
     }
     print_int((int64_t)(centi / 100u));
     board_print(".");
     print_int((int64_t)(centi % 100u / 10u));
     print_int((int64_t)(centi % 10u));
-    board_print(" per MAC\n");
+    board_print(" instructions per MAC\n");
 }
 
 /* A DS-CNN layer: 64 channels of 25x5, 3x3 depthwise with "same" padding, then the
