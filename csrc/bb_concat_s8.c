@@ -16,7 +16,7 @@ bb_status bb_concat_channels_s8(const bb_s8_dims *out, int32_t count, const int3
                                 const bb_rescale_s8 *rescale, int32_t output_offset,
                                 const int8_t *const *x, int8_t *y)
 {
-    bb_status s = bb_graph_check_dims(out);
+    bb_status s = bb_check_dims_s8(out);
     if (s != BB_OK)
         return s;
     if (count <= 0)

@@ -28,23 +28,23 @@ static bb_status check(const bb_s8_dims *in, int32_t depth_multiplier, const bb_
                        const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
                        const int8_t *x, const int8_t *w, const int8_t *y, int32_t *oh, int32_t *ow)
 {
-    bb_status s = bb_graph_check_dims(in);
+    bb_status s = bb_check_dims_s8(in);
     if (s != BB_OK)
         return s;
     if (conv == NULL)
         return BB_ERR_NULL;
     if (depth_multiplier <= 0)
         return BB_ERR_ARGUMENT;
-    if ((s = bb_graph_window_output(in->height, in->width, conv, oh, ow)) != BB_OK)
+    if ((s = bb_window_output(in->height, in->width, conv, oh, ow)) != BB_OK)
         return s;
     const int64_t out_channels = (int64_t)in->channels * depth_multiplier;
     /* The fast path's ring (kernel_height padded rows) must fit a 32-bit arena too. */
     const int64_t ring = (int64_t)conv->kernel_height * ((int64_t)in->width + conv->pad_left + conv->pad_right);
     if (out_channels > INT32_MAX || ring > INT32_MAX - 4 || out_channels * in->batch * *oh * *ow > INT32_MAX)
         return BB_ERR_SHAPE;
-    if ((s = bb_graph_check_quant(q)) != BB_OK)
+    if ((s = bb_check_quant_out(q)) != BB_OK)
         return s;
-    if ((s = bb_graph_check_requant((int32_t)out_channels, multiplier, shift)) != BB_OK)
+    if ((s = bb_check_requant((int32_t)out_channels, multiplier, shift)) != BB_OK)
         return s;
     return (x == NULL || w == NULL || y == NULL) ? BB_ERR_NULL : BB_OK;
 }
@@ -109,7 +109,7 @@ static int transposed(const bb_s8_window *conv, int32_t oh, int32_t ow)
 size_t bb_depthwise_conv2d_s8_scratch_size(const bb_s8_dims *in, const bb_s8_window *conv)
 {
     int32_t oh, ow;
-    if (bb_graph_check_dims(in) != BB_OK || bb_graph_window_output(in->height, in->width, conv, &oh, &ow) != BB_OK)
+    if (bb_check_dims_s8(in) != BB_OK || bb_window_output(in->height, in->width, conv, &oh, &ow) != BB_OK)
         return 0;
     const uint64_t pw = (uint64_t)in->width + (uint64_t)conv->pad_left + (uint64_t)conv->pad_right;
     const uint64_t ph = (uint64_t)in->height + (uint64_t)conv->pad_top + (uint64_t)conv->pad_bottom;

@@ -9,12 +9,12 @@
 bb_status bb_global_avg_pool_s8(const bb_s8_dims *in, const bb_quant_out *q, int32_t multiplier,
                                 int32_t shift, const int8_t *x, int8_t *y)
 {
-    bb_status s = bb_graph_check_dims(in);
+    bb_status s = bb_check_dims_s8(in);
     if (s != BB_OK)
         return s;
     if ((int64_t)in->height * in->width > INT32_MAX / 255)
         return BB_ERR_SHAPE; /* the sum of (x + offset) must fit an int32 */
-    if ((s = bb_graph_check_quant(q)) != BB_OK)
+    if ((s = bb_check_quant_out(q)) != BB_OK)
         return s;
     if (!bb_graph_requant_ok(multiplier, shift, -31, 30))
         return BB_ERR_ARGUMENT;

@@ -20,30 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "bb_status.h"
-#include "bb_int8.h"
+#include "bb_int8.h" /* bb_quant_out, bb_s8_dims, bb_s8_window */
 
-/* ---- BEGIN local copy of the int8 branch's shapes ------------------------------------
- * bb_s8_dims and bb_s8_window are defined, field for field the same, by bb_int8.h on the
- * `int8` branch (not yet committed when these kernels were written). When that branch is
- * merged, delete this block: the kernels below then use its definitions unchanged. */
-typedef struct bb_s8_window {
-    int32_t kernel_height;
-    int32_t kernel_width;
-    int32_t stride_height;
-    int32_t stride_width;
-    int32_t pad_top; /* padded values read as the input zero point (real 0) */
-    int32_t pad_left;
-    int32_t pad_bottom;
-    int32_t pad_right;
-} bb_s8_window;
-
-typedef struct bb_s8_dims {
-    int32_t batch;
-    int32_t channels;
-    int32_t height;
-    int32_t width;
-} bb_s8_dims;
-/* ---- END local copy ---------------------------------------------------------------- */
 
 /* ---- depthwise convolution ----------------------------------------------------------
  * x `in` (batch, C, H, W); w (C * depth_multiplier, 1, kernel_height, kernel_width) as

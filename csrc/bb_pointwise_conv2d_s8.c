@@ -22,15 +22,15 @@ static bb_status check(const bb_s8_dims *in, int32_t out_channels, const bb_quan
                        const int32_t *multiplier, const int32_t *shift, const int8_t *x,
                        const int8_t *w, const int8_t *y)
 {
-    bb_status s = bb_graph_check_dims(in);
+    bb_status s = bb_check_dims_s8(in);
     if (s != BB_OK)
         return s;
     if (out_channels <= 0 || (int64_t)in->batch * out_channels * in->height * in->width > INT32_MAX ||
         (int64_t)out_channels * in->channels > INT32_MAX)
         return BB_ERR_SHAPE;
-    if ((s = bb_graph_check_quant(q)) != BB_OK)
+    if ((s = bb_check_quant_out(q)) != BB_OK)
         return s;
-    if ((s = bb_graph_check_requant(out_channels, multiplier, shift)) != BB_OK)
+    if ((s = bb_check_requant(out_channels, multiplier, shift)) != BB_OK)
         return s;
     return (x == NULL || w == NULL || y == NULL) ? BB_ERR_NULL : BB_OK;
 }
@@ -82,7 +82,7 @@ static size_t packed_bytes(int32_t c_in) { return (size_t)(c_in / 4) * 32u; }
 /* The int32 bias terms of the output channels, then the packed block. */
 size_t bb_pointwise_conv2d_s8_scratch_size(const bb_s8_dims *in, int32_t out_channels)
 {
-    if (bb_graph_check_dims(in) != BB_OK || out_channels <= 0)
+    if (bb_check_dims_s8(in) != BB_OK || out_channels <= 0)
         return 0;
     const uint64_t bytes = sizeof(int32_t) * (uint64_t)out_channels + packed_bytes(in->channels);
     return bytes > INT32_MAX ? 0 : (size_t)bytes; /* 0: the kernel refuses such a layer */
