@@ -322,6 +322,8 @@ bb_status bb_depthwise_conv2d_s8(const bb_s8_dims *in, int32_t depth_multiplier,
     if (s != BB_OK)
         return s;
     const size_t need = bb_depthwise_conv2d_s8_scratch_size(in, conv);
+    if (need == 0)
+        return BB_ERR_SHAPE; /* a padded plane past a 32-bit arena */
     if (scratch == NULL || scratch_bytes < need)
         return BB_ERR_SCRATCH;
     const int32_t kh = conv->kernel_height, kw = conv->kernel_width, sh = conv->stride_height;

@@ -18,6 +18,8 @@
 #include <string.h>
 #include "board.h"
 #include "bb_int8_graph.h"
+#include "bb_requantize.h"
+#include "bb_requantize_inline.h"
 
 static uint32_t passed, failed;
 
@@ -288,6 +290,35 @@ static void test_concat(void)
     check(ok, "concat copies and requantizes", 0);
 }
 
+/* ---- the prepared requantization equals bb_requantize ------------------------------------ */
+
+static void test_requant_step(void)
+{
+    static const int32_t xs[] = {0, 1, -1, 2, -2, 3, 255, -255, 1 << 20, -(1 << 20), 123456789, -123456789,
+                                 (1 << 30) - 1, -(1 << 30), INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1};
+    static const int32_t ms[] = {0, 1, 2, 1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX - 1, INT32_MAX};
+    int ok = 1, count = 0;
+    for (int32_t shift = -40; shift <= 40; shift++) {
+        for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+            for (size_t j = 0; j < sizeof ms / sizeof ms[0]; j++) {
+                const int32_t x = xs[i], m = ms[j];
+                const bb_requant_step step = bb_requant_prepare(m, shift);
+                const int32_t want = bb_requantize(x, m, shift);
+                ok &= bb_requantize_step(x, &step) == want;
+                if (step.left == 0)
+                    ok &= bb_requantize_step_right(x, &step) == want;
+                count++;
+            }
+        }
+    }
+    for (int32_t t = 0; t < 20000; t++) { /* random accumulators, multipliers and shifts */
+        const int32_t x = (int32_t)next_u32(), m = (int32_t)(next_u32() >> 1), shift = uniform(-31, 30);
+        const bb_requant_step step = bb_requant_prepare(m, shift);
+        ok &= bb_requantize_step(x, &step) == bb_requantize(x, m, shift);
+    }
+    check(ok && count > 0, "bb_requantize_step == bb_requantize", 0);
+}
+
 /* ---- ticks on the board ------------------------------------------------------------------ */
 
 /* Instructions per tick, measured: under `-icount shift=0` QEMU runs one instruction per
@@ -377,6 +408,7 @@ static void bench_ds_cnn(void)
 int main(void)
 {
     board_init();
+    test_requant_step();
     test_depthwise_random(600);
     test_pointwise_random(400);
     test_add();
