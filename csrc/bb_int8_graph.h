@@ -75,7 +75,11 @@ bb_status bb_pointwise_conv2d_s8_reference(const bb_s8_dims *in, int32_t out_cha
  *   y = clamp(requantize(a + b, output_multiplier, output_shift) + output_offset).
  * The input shifts are in [-31, 0] (input multipliers below one, as TFLite derives
  * them: input_scale / (2 * max(input scales))): then |a| + |b| < 2^29, no overflow.
- * The output shift is any of bb_requantize's. y may equal x1 or x2 (in place). */
+ * The output shift is any of bb_requantize's. y may equal x1 or x2 (in place).
+ * Fast path: from bb_add_s8_scratch_size(n) > 0 elements on (about a thousand), the
+ * scaled values of both inputs come from two 256-entry int32 tables in scratch (2 KB,
+ * 4-byte aligned); for fewer elements the kernel runs the reference path and needs no
+ * scratch (NULL is fine). */
 #define BB_ADD_S8_LEFT_SHIFT 20
 
 typedef struct bb_add_s8_params {
@@ -92,7 +96,13 @@ typedef struct bb_add_s8_params {
     int32_t activation_max;
 } bb_add_s8_params;
 
-bb_status bb_add_s8(const bb_add_s8_params *p, size_t n, const int8_t *x1, const int8_t *x2, int8_t *y);
+size_t bb_add_s8_scratch_size(size_t n);
+
+bb_status bb_add_s8(const bb_add_s8_params *p, size_t n, const int8_t *x1, const int8_t *x2, int8_t *y,
+                    int8_t *scratch, size_t scratch_bytes);
+
+bb_status bb_add_s8_reference(const bb_add_s8_params *p, size_t n, const int8_t *x1, const int8_t *x2,
+                              int8_t *y);
 
 /* ---- global average pooling ------------------------------------------------------------
  * TFLite's int8 Mean over height and width: for each (image, channel)

@@ -145,10 +145,15 @@ def c_pointwise(x, w, bias, mult, shift, q, path="fast", scratch_bytes=None, mis
     return lib.bb_pointwise_conv2d_s8(*args, raw, need if scratch_bytes is None else scratch_bytes), y
 
 
-def c_add(x1, x2, p, out=None):
+def c_add(x1, x2, p, out=None, path="fast", scratch_bytes=None):
     params = ffi.new("bb_add_s8_params *", p)
     y = np.full(x1.shape, 99, np.int8) if out is None else out
-    return lib.bb_add_s8(params, x1.size, buf("int8_t", x1), buf("int8_t", x2), buf("int8_t", y)), y
+    args = (params, x1.size, buf("int8_t", x1), buf("int8_t", x2), buf("int8_t", y))
+    if path == "reference":
+        return lib.bb_add_s8_reference(*args), y
+    need = lib.bb_add_s8_scratch_size(x1.size) if scratch_bytes is None else scratch_bytes
+    words = np.zeros(need // 4 + 1, np.int32)  # 4-byte aligned
+    return lib.bb_add_s8(*args, ffi.cast("int8_t *", buf("int32_t", words)), need), y
 
 
 def c_gap(x, mult, shift, q):
@@ -390,11 +395,13 @@ def add_params(rng, zp1=None, zp2=None, zpo=None):
 def test_add_random_matches_reference(seed):
     rng = np.random.default_rng(seed)
     p = add_params(rng)
-    x1, x2 = rand_i8(rng, (2, 3, 7, 5)), rand_i8(rng, (2, 3, 7, 5))
-    status, got = c_add(x1, x2, p)
-    assert status == lib.BB_OK
+    shape = (2, 3, 7, 5) if seed % 2 else (1, 16, 11, 7)  # below and above the table threshold
+    x1, x2 = rand_i8(rng, shape), rand_i8(rng, shape)
     want = ref_add(x1, x2, p)
-    np.testing.assert_array_equal(got, want)
+    for path in ("reference", "fast"):
+        status, got = c_add(x1, x2, p, path=path)
+        assert status == lib.BB_OK
+        np.testing.assert_array_equal(got, want, err_msg=path)
     assert len(np.unique(want)) > 20
 
 
@@ -416,9 +423,11 @@ def test_add_edges_every_int8_pair(zp):
              input2_multiplier=INT32_MAX - 1, input2_shift=-1, output_offset=-7,
              output_multiplier=1 << 30, output_shift=-19, activation_min=-128, activation_max=127),
     ):
-        status, got = c_add(x1, x2, p)
-        assert status == lib.BB_OK
-        np.testing.assert_array_equal(got, ref_add(x1, x2, p))
+        want = ref_add(x1, x2, p)
+        for path in ("reference", "fast"):  # 65536 elements: the fast path's tables
+            status, got = c_add(x1, x2, p, path=path)
+            assert status == lib.BB_OK
+            np.testing.assert_array_equal(got, want, err_msg=path)
 
 
 def test_add_in_place_and_errors():
@@ -433,7 +442,15 @@ def test_add_in_place_and_errors():
                        ("output_offset", 128), ("activation_min", 10), ("input2_multiplier", -1)]:
         bad = dict(p, **{key: value}, activation_max=5 if key == "activation_min" else 127)
         assert c_add(x1, x2, bad)[0] == lib.BB_ERR_ARGUMENT, key
-    assert lib.bb_add_s8(ffi.NULL, 1, ffi.NULL, ffi.NULL, ffi.NULL) == lib.BB_ERR_NULL
+    assert lib.bb_add_s8(ffi.NULL, 1, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, 0) == lib.BB_ERR_NULL
+    big = rand_i8(rng, (4096,))
+    assert lib.bb_add_s8_scratch_size(4096) == 2048 and lib.bb_add_s8_scratch_size(100) == 0
+    assert c_add(big, big, p, scratch_bytes=2047)[0] == lib.BB_ERR_SCRATCH
+    other = rand_i8(rng, (4096,))
+    inplace = big.copy()
+    status, _ = c_add(inplace, other, p, out=inplace)  # in place on the table path too
+    assert status == lib.BB_OK
+    np.testing.assert_array_equal(inplace, ref_add(big, other, p))
 
 
 # ---------------------------------------------------------------- global average pooling

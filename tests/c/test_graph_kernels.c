@@ -229,32 +229,41 @@ static void test_pointwise_random(int32_t cases)
 
 static void test_add(void)
 {
-    /* Every int8 pair (a row of 256 pairs at a time), offsets and requantization at
-     * their extremes, then equal scales, where the result is known. */
+    /* Every int8 pair (1024 pairs at a time: the table path), offsets and requantization
+     * at their extremes, the fast path against the reference, then equal scales, where
+     * the result is known. */
     static const bb_add_s8_params extremes[] = {
         {128, INT32_MAX, 0, -127, INT32_MAX, 0, 127, INT32_MAX, 30, -128, 127},
         {-127, INT32_MAX, 0, 128, INT32_MAX, 0, -128, INT32_MAX, 30, -128, 127},
         {128, 0, -31, 128, 1, -31, 0, INT32_MAX, -31, -128, 127},
+        {-5, 1518500250, -1, 17, 2000000000, 0, -3, 1431655765, -19, -3, 90},
     };
     /* Input multipliers one half, output 2^-20 * 2: y = x1 + x2, saturated. */
     const bb_add_s8_params half = {0, 1 << 30, 0, 0, 1 << 30, 0, 0, 1 << 30, -18, -128, 127};
-    int8_t a[256], b[256], out[256];
-    int ok = 1;
-    for (int32_t i = 0; i < 256; i++)
-        a[i] = (int8_t)(i - 128);
-    for (int32_t row = 0; row < 256; row++) {
-        memset(b, row - 128, sizeof b);
-        for (int32_t k = 0; k < 3; k++)
-            ok &= bb_add_s8(&extremes[k], sizeof a, a, b, out) == BB_OK;
-        ok &= bb_add_s8(&half, sizeof a, a, b, out) == BB_OK;
-        for (int32_t i = 0; i < 256; i++) {
+    static int8_t a[1024], b[1024], out[1024], ref[1024];
+    const size_t need = bb_add_s8_scratch_size(sizeof a);
+    int ok = need > 0 && need <= sizeof scratch.bytes;
+    for (int32_t chunk = 0; chunk < 64; chunk++) {
+        for (int32_t i = 0; i < 1024; i++) {
+            a[i] = (int8_t)(i % 256 - 128);
+            b[i] = (int8_t)(chunk * 4 + i / 256 - 128);
+        }
+        for (int32_t k = 0; k < 4; k++) {
+            ok &= bb_add_s8(&extremes[k], sizeof a, a, b, out, scratch.bytes, need) == BB_OK;
+            ok &= bb_add_s8_reference(&extremes[k], sizeof a, a, b, ref) == BB_OK;
+            ok &= memcmp(out, ref, sizeof out) == 0;
+        }
+        ok &= bb_add_s8(&half, sizeof a, a, b, out, scratch.bytes, need) == BB_OK;
+        for (int32_t i = 0; i < 1024; i++) {
             const int32_t sum = a[i] + b[i];
             ok &= out[i] == (sum < -128 ? -128 : (sum > 127 ? 127 : sum));
         }
     }
-    check(ok, "add: every pair at the extremes, and equal scales as a saturating sum", 0);
+    check(ok, "add: every pair, tables == reference, equal scales as a saturating sum", 0);
     const bb_add_s8_params bad = {0, 1 << 30, 1, 0, 1 << 30, 0, 0, 1 << 30, 0, -128, 127};
-    check(bb_add_s8(&bad, 1, a, b, out) == BB_ERR_ARGUMENT, "add refuses an input shift above 0", 0);
+    check(bb_add_s8(&bad, 1, a, b, out, NULL, 0) == BB_ERR_ARGUMENT, "add refuses an input shift above 0", 0);
+    check(bb_add_s8(&half, sizeof a, a, b, out, scratch.bytes, need - 1) == BB_ERR_SCRATCH, "add scratch", 0);
+    check(bb_add_s8(&half, 10, a, b, out, NULL, 0) == BB_OK, "add: no scratch below the threshold", 0);
 }
 
 static void test_global_avg_pool(void)
@@ -337,7 +346,7 @@ static uint32_t instructions_per_tick(void)
 #endif
 }
 
-static void report(const char *what, uint64_t ticks, int32_t macs)
+static void report(const char *what, uint64_t ticks, int32_t macs, const char *unit)
 {
     const uint64_t instructions = ticks * instructions_per_tick();
     board_print(what);
@@ -347,7 +356,9 @@ static void report(const char *what, uint64_t ticks, int32_t macs)
     print_int((int64_t)instructions);
     board_print(" instructions, ");
     print_int((int64_t)macs);
-    board_print(" MACs, ");
+    board_print(" ");
+    board_print(unit);
+    board_print("s, ");
     /* instructions * 100 / macs by shift-and-subtract (no 64-bit division routine) */
     uint64_t centi = 0, num = instructions * 100u + (uint64_t)macs / 2u;
     for (int bit = 40; bit >= 0; bit--) {
@@ -360,7 +371,9 @@ static void report(const char *what, uint64_t ticks, int32_t macs)
     board_print(".");
     print_int((int64_t)(centi % 100u / 10u));
     print_int((int64_t)(centi % 10u));
-    board_print(" instructions per MAC\n");
+    board_print(" instructions per ");
+    board_print(unit);
+    board_print("\n");
 }
 
 /* A DS-CNN layer: 64 channels of 25x5, 3x3 depthwise with "same" padding, then the
@@ -386,8 +399,8 @@ static void bench_ds_cnn(void)
         uint64_t t2 = board_ticks();
         check(s == BB_OK && r == BB_OK && memcmp(y_fast, y_ref, 64 * 125) == 0, "DS-CNN depthwise", run);
         if (run == 1 && board_has_ticks()) {
-            report("depthwise 3x3 64x25x5 fast", t1 - t0, 64 * 125 * 9);
-            report("depthwise 3x3 64x25x5 reference", t2 - t1, 64 * 125 * 9);
+            report("depthwise 3x3 64x25x5 fast", t1 - t0, 64 * 125 * 9, "MAC");
+            report("depthwise 3x3 64x25x5 reference", t2 - t1, 64 * 125 * 9, "MAC");
         }
     }
     const size_t need_pw = bb_pointwise_conv2d_s8_scratch_size(&in, 64);
@@ -399,8 +412,29 @@ static void bench_ds_cnn(void)
         uint64_t t2 = board_ticks();
         check(s == BB_OK && r == BB_OK && memcmp(y_fast, y_ref, 64 * 125) == 0, "DS-CNN pointwise", run);
         if (run == 1 && board_has_ticks()) {
-            report("pointwise 64->64 25x5 fast", t1 - t0, 64 * 64 * 125);
-            report("pointwise 64->64 25x5 reference", t2 - t1, 64 * 64 * 125);
+            report("pointwise 64->64 25x5 fast", t1 - t0, 64 * 64 * 125, "MAC");
+            report("pointwise 64->64 25x5 reference", t2 - t1, 64 * 64 * 125, "MAC");
+        }
+    }
+}
+
+/* A residual add of 8192 elements (a 32 x 16 x 16 tensor), scales differing. */
+static void bench_add(void)
+{
+    const bb_add_s8_params p = {-5, 1518500250, -1, 17, 2000000000, 0, -3, 1431655765, -19, -128, 127};
+    fill_i8(x, 8192, 0);
+    fill_i8(y_inplace, 8192, 0);
+    const size_t need = bb_add_s8_scratch_size(8192);
+    for (int run = 0; run < 2; run++) {
+        const uint64_t t0 = board_ticks();
+        const bb_status s = bb_add_s8(&p, 8192, x, y_inplace, y_fast, scratch.bytes, need);
+        const uint64_t t1 = board_ticks();
+        const bb_status r = bb_add_s8_reference(&p, 8192, x, y_inplace, y_ref);
+        const uint64_t t2 = board_ticks();
+        check(s == BB_OK && r == BB_OK && memcmp(y_fast, y_ref, 8192) == 0, "add 8192", run);
+        if (run == 1 && board_has_ticks()) {
+            report("add 8192 elements fast", t1 - t0, 8192, "element");
+            report("add 8192 elements reference", t2 - t1, 8192, "element");
         }
     }
 }
@@ -415,6 +449,7 @@ int main(void)
     test_global_avg_pool();
     test_concat();
     bench_ds_cnn();
+    bench_add();
     if (board_has_ticks()) {
         board_print("stack peak ");
         print_int(board_stack_peak());
