@@ -16,9 +16,14 @@ from .ops import chw
 DATA_ALIGN = 4
 
 
-def _status_text(status):
+def status_name(status):
+    """The bb_status enum name of a code, read from the C header through cffi (no copy to drift)."""
     names = {getattr(lib, n): n for n in dir(lib) if n == "BB_OK" or n.startswith("BB_ERR_")}
-    return f"{names.get(status, 'status')} {status}: {ffi.string(lib.bb_status_message(status)).decode()}"
+    return names.get(status, "unknown status")
+
+
+def _status_text(status):
+    return f"{status_name(status)} {status}: {ffi.string(lib.bb_status_message(status)).decode()}"
 
 
 def _tensor(at, shape):
