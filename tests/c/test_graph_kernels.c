@@ -418,6 +418,33 @@ static void bench_ds_cnn(void)
     }
 }
 
+/* MobileNet-like depthwise layers on a wide plane (the ring path): 8 channels of 32x32,
+ * 3x3 "same", stride 1 and stride 2 (TF pads the stride-2 one only below and right). */
+static void bench_mobilenet(void)
+{
+    const bb_s8_dims in = {1, 8, 32, 32};
+    const bb_s8_window windows[2] = {{3, 3, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 0, 0, 1, 1}};
+    const int32_t outputs[2] = {8 * 32 * 32, 8 * 16 * 16};
+    const char *names[2] = {"depthwise 3x3 8x32x32 stride 1 fast", "depthwise 3x3 8x32x32 stride 2 fast"};
+    const bb_quant_out q = {7, -2, -128, 127};
+    fill_i8(x, 8192, 0);
+    for (int k = 0; k < 2; k++) {
+        const size_t need = bb_depthwise_conv2d_s8_scratch_size(&in, &windows[k]);
+        uint64_t ticks = 0;
+        for (int run = 0; run < 2; run++) {
+            const uint64_t t0 = board_ticks();
+            const bb_status s = bb_depthwise_conv2d_s8(&in, 1, &windows[k], &q, mult, shift_, x, w, bias, y_fast,
+                                                       scratch.bytes, need);
+            ticks = board_ticks() - t0;
+            const bb_status r = bb_depthwise_conv2d_s8_reference(&in, 1, &windows[k], &q, mult, shift_, x, w, bias,
+                                                                 y_ref);
+            check(s == BB_OK && r == BB_OK && memcmp(y_fast, y_ref, (size_t)outputs[k]) == 0, "MobileNet layer", k);
+        }
+        if (board_has_ticks())
+            report(names[k], ticks, outputs[k] * 9, "MAC");
+    }
+}
+
 /* A residual add of 8192 elements (a 32 x 16 x 16 tensor), scales differing. */
 static void bench_add(void)
 {
@@ -449,6 +476,7 @@ int main(void)
     test_global_avg_pool();
     test_concat();
     bench_ds_cnn();
+    bench_mobilenet();
     bench_add();
     if (board_has_ticks()) {
         board_print("stack peak ");
