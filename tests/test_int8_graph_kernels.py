@@ -317,6 +317,12 @@ def test_depthwise_errors():
         assert c_depthwise(x, wt, None, bad, s, 1, ok, q, path=path)[0] == lib.BB_ERR_ARGUMENT
         assert c_depthwise(x, wt, None, m, np.array([0, 31], np.int32), 1, ok, q, path=path)[0] == \
             lib.BB_ERR_ARGUMENT
+    # Narrow and tall: the transposed path, whose padded plane (2^20 x 4100) would pass 2^31.
+    tall = (3, 3, 1, 4096, 1 << 20, 2000, 1 << 20, 2000)
+    tiny = np.zeros((1, 1, 3, 3), np.int8)
+    one = (np.full(1, 1 << 30, np.int32), np.zeros(1, np.int32))
+    assert lib.bb_depthwise_conv2d_s8_scratch_size(dims(tiny.shape), ffi.new("bb_s8_window *", list(tall))) == 0
+    assert c_depthwise(tiny, wt[:1], None, *one, 1, tall, q)[0] == lib.BB_ERR_SHAPE
     assert lib.bb_depthwise_conv2d_s8(dims((1, 0, 5, 5)), 1, ffi.new("bb_s8_window *", list(ok)), quant(q),
                                       ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL,
                                       ffi.NULL, 0) == lib.BB_ERR_SHAPE
