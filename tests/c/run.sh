@@ -33,6 +33,21 @@ gcc -std=c99 -O2 -fopenmp -Wall -Wextra -Werror \
     -Icsrc tests/c/test_kernels.c csrc/*.c -lm -o "$build_dir/test_kernels_omp"
 OMP_NUM_THREADS=2 "$build_dir/test_kernels_omp" | sed 's/^/OpenMP, 2 threads: /'
 
+# The int8 graph kernels: fast paths against reference paths, portable and with the
+# Cortex-M4 DSP path emulated in C (bb_dsp.h), under ASan/UBSan, with the host board file.
+graph_srcs="tests/c/test_graph_kernels.c embedded/board/host.c csrc/bb_depthwise_conv2d_s8.c
+            csrc/bb_pointwise_conv2d_s8.c csrc/bb_add_s8.c csrc/bb_global_avg_pool_s8.c
+            csrc/bb_concat_s8.c csrc/bb_requantize.c csrc/bb_status.c"
+for dsp in portable emulated-dsp; do
+    flags=""
+    [ "$dsp" = emulated-dsp ] && flags="-DBB_EMULATE_DSP"
+    # shellcheck disable=SC2086
+    gcc -std=c99 -g -O1 -Wall -Wextra -Werror $flags \
+        -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+        -Icsrc -Iembedded/board $graph_srcs -o "$build_dir/test_graph_$dsp"
+    "$build_dir/test_graph_$dsp" | sed "s/^/$dsp: /"
+done
+
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     for cpu in cortex-m3 cortex-m4; do
         for src in csrc/*.c embedded/bb_runtime.c embedded/bb_ops.c; do
@@ -44,3 +59,6 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
 else
     echo "Cortex-M check skipped: arm-none-eabi-gcc not on PATH"
 fi
+
+# The same graph-kernel test bare metal on the QEMU M3 and M4 boards (real SMLAD).
+tests/c/run_board.sh
