@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..data.loader import as_features
-from ..nn.layers import Dropout, Flatten, ReLU
+from ..nn.layers import Conv2D, Dropout, Flatten, ReLU
 from ..nn.tensor import Tensor, no_grad
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
