@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages braininabox needs beyond Python: the Cortex-M cross
 # compiler with its C library, QEMU for the mps2 boards, and Debian's Fashion-MNIST.
-# Debian/Ubuntu only;
-# does nothing when they are already there.
+# Debian/Ubuntu only; does nothing when they are already there.
 set -euo pipefail
 
 missing=()
