@@ -76,7 +76,8 @@ static bb_status check_op(const bb_model *m, uint32_t index)
     const bb_op_type *type = bb_op_type_of(op->kind);
     if (type == NULL)
         return BB_ERR_ARGUMENT; /* a kind this runtime does not know */
-    if (op->input_count != type->input_count || op->data_count > BB_OP_MAX_DATA)
+    if (op->input_count < type->input_count || op->input_count > type->max_inputs ||
+        op->data_count > BB_OP_MAX_DATA)
         return BB_ERR_SHAPE;
     if (!unused_fields_zero(op, type))
         return BB_ERR_ARGUMENT;
