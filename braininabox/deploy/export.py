@@ -121,7 +121,8 @@ def render_header(q, name, plan, cm=None):
              f"#ifndef {guard}\n#define {guard}\n\n#include \"bb_model.h\"\n\n",
              f"#define {upper}_ARENA_BYTES {plan.arena_bytes}u\n",
              f"#define {upper}_INPUT_SIZE {q.input_size}u\n",
-             f"#define {upper}_OUTPUT_SIZE {q.output_size}u\n\n",
+             f"#define {upper}_OUTPUT_SIZE {q.output_size}u\n",
+             f"#define {upper}_OP_COUNT {len(q.ops)}u\n\n",
              _data_array(f"{name}_data", cm) if cm.data.size else ""]
     entries = []
     for i, (op, fields) in enumerate(zip(q.ops, cm.op_fields)):
