@@ -219,6 +219,19 @@ static bb_status run_softmax(const bb_op *op, const uint8_t *data, const int8_t 
 
 /* ---- graph ops: depthwise, pointwise, add, global average pool, concat ------------ */
 
+/* An image may link only the kernels its model uses: built with BB_OP_KINDS, a bit mask
+ * of bb_op_kind values (the exporter writes it as MODEL_OP_KINDS and the embedded
+ * Makefile passes it on), the graph ops' rows it leaves out are absent from the table (a
+ * model using them is refused at init, as an unknown kind) and their kernels are not
+ * linked. The host library builds every row. Numbers, as #if cannot read enum values. */
+#ifdef BB_OP_KINDS
+#define BB_HAS_KIND(kind) (((BB_OP_KINDS) >> (kind)) & 1)
+#else
+#define BB_HAS_KIND(kind) 1
+#endif
+
+
+#if BB_HAS_KIND(8)
 static bb_status check_depthwise(const bb_op *op, const uint8_t *data, uint32_t *scratch)
 {
     *scratch = 0;
@@ -254,6 +267,9 @@ static bb_status run_depthwise(const bb_op *op, const uint8_t *data, const int8_
                                   out, scratch, op->scratch_bytes);
 }
 
+#endif
+
+#if BB_HAS_KIND(9)
 static bb_status check_pointwise(const bb_op *op, const uint8_t *data, uint32_t *scratch)
 {
     *scratch = 0;
@@ -280,11 +296,16 @@ static bb_status run_pointwise(const bb_op *op, const uint8_t *data, const int8_
                                   out, scratch, op->scratch_bytes);
 }
 
+#endif
+
+#if BB_HAS_KIND(10) || BB_HAS_KIND(12)
 static int offset_ok(int32_t offset)
 {
     return offset >= -127 && offset <= 128;
 }
+#endif
 
+#if BB_HAS_KIND(10)
 static bb_status check_add(const bb_op *op, const uint8_t *data, uint32_t *scratch)
 {
     (void)data;
@@ -313,6 +334,9 @@ static bb_status run_add(const bb_op *op, const uint8_t *data, const int8_t *con
                      op->scratch_bytes);
 }
 
+#endif
+
+#if BB_HAS_KIND(11)
 static bb_status check_global_avg_pool(const bb_op *op, const uint8_t *data, uint32_t *scratch)
 {
     (void)data;
@@ -337,6 +361,9 @@ static bb_status run_global_avg_pool(const bb_op *op, const uint8_t *data, const
     return bb_global_avg_pool_s8(&d, &p->quant, p->multiplier, p->shift, in[0], out);
 }
 
+#endif
+
+#if BB_HAS_KIND(12)
 static bb_status check_concat(const bb_op *op, const uint8_t *data, uint32_t *scratch)
 {
     (void)data;
@@ -375,6 +402,8 @@ static bb_status run_concat(const bb_op *op, const uint8_t *data, const int8_t *
                                  op->params.concat.output_offset, in, out);
 }
 
+#endif
+
 /* ---- the table -------------------------------------------------------------------- */
 
 #define WORDS(member) ((uint32_t)(sizeof(((bb_op_params *)0)->member) / sizeof(int32_t)))
@@ -387,11 +416,21 @@ static const bb_op_type op_types[BB_OP_KIND_END] = {
     [BB_OP_CLAMP] = {1, 1, 1, WORDS(clamp), check_clamp, run_clamp},
     [BB_OP_SOFTMAX] = {1, 1, 1, 0, check_softmax, run_softmax},
     [BB_OP_CONV2D_POOL] = {1, 1, 0, WORDS(conv_pool), check_conv_pool, run_conv_pool},
+#if BB_HAS_KIND(8)
     [BB_OP_DEPTHWISE_CONV2D] = {1, 1, 1, WORDS(depthwise), check_depthwise, run_depthwise},
+#endif
+#if BB_HAS_KIND(9)
     [BB_OP_POINTWISE_CONV2D] = {1, 1, 0, WORDS(pointwise), check_pointwise, run_pointwise},
+#endif
+#if BB_HAS_KIND(10)
     [BB_OP_ADD] = {2, 2, 1, WORDS(add), check_add, run_add},
+#endif
+#if BB_HAS_KIND(11)
     [BB_OP_GLOBAL_AVG_POOL] = {1, 1, 0, WORDS(global_avg_pool), check_global_avg_pool, run_global_avg_pool},
+#endif
+#if BB_HAS_KIND(12)
     [BB_OP_CONCAT] = {2, BB_OP_MAX_INPUTS, 0, WORDS(concat), check_concat, run_concat},
+#endif
 };
 
 const bb_op_type *bb_op_type_of(int32_t kind)
