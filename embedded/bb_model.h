@@ -49,6 +49,9 @@ typedef enum bb_op_kind {
                                    place over its first input */
     BB_OP_GLOBAL_AVG_POOL = 11, /* bb_global_avg_pool_params: (C, H, W) -> (C, 1, 1) */
     BB_OP_CONCAT = 12,          /* bb_concat_params: 2 to BB_OP_MAX_INPUTS inputs along channels */
+    BB_OP_CONV2D_GEMM = 13,     /* bb_conv_params; data as BB_OP_CONV2D: the same integers,
+                                   computed as bands of im2col columns times the 1x1 kernel
+                                   (csrc/bb_conv2d_gemm_s8.c), with scratch */
     BB_OP_KIND_END              /* one past the last kind */
 } bb_op_kind;
 
@@ -111,7 +114,7 @@ typedef struct bb_concat_params {
 
 /* Every member is int32 words only (the checksum reads them as such). */
 typedef union bb_op_params {
-    bb_conv_params conv;           /* BB_OP_CONV2D */
+    bb_conv_params conv;           /* BB_OP_CONV2D, BB_OP_CONV2D_GEMM */
     bb_conv_pool_params conv_pool; /* BB_OP_CONV2D_POOL */
     bb_linear_params linear;       /* BB_OP_LINEAR */
     bb_pool_params pool;           /* BB_OP_MAX_POOL2D, BB_OP_AVG_POOL2D */
