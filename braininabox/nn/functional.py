@@ -36,6 +36,9 @@ def linear(x, weight, bias=None, relu=False):
     x, weight = _tensor(x), _tensor(weight)
     if x.ndim != 2:
         raise ValueError(f"linear expects (N, features), got shape {x.shape}")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be (out_features, in_features), got shape "
+                         f"{weight.shape}")
     if x.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input has {x.shape[1]} features but the weight expects "
                          f"{weight.shape[1]} (weight shape {weight.shape})")
