@@ -23,9 +23,9 @@ from .deploy.quantize import quantize
 from .nn import functional, layers
 from .nn.tensor import Tensor, concat, is_grad_enabled, no_grad, stack
 from .train import callbacks, loss, metrics, optimizers
-from .train.model import Sequential, load
+from .train.model import ModelFileError, Sequential, load
 
-__all__ = ["Tensor", "Sequential", "load", "concat", "stack", "no_grad", "is_grad_enabled",
+__all__ = ["Tensor", "Sequential", "load", "ModelFileError", "concat", "stack", "no_grad", "is_grad_enabled",
            "seed", "set_num_threads", "get_num_threads", "quantize", "callbacks", "data",
            "datasets", "embedded", "functional", "layers", "loss", "metrics", "optimizers",
            "__version__"]

@@ -5,6 +5,8 @@ are learned at the first call, so `Linear(10)` is all a user writes. Parameters 
 `.weight` and `.bias` Tensors, laid out as in PyTorch: Linear (out, in), Conv2D
 (out, in, kh, kw).
 """
+import numpy as np
+
 from .. import _rng
 from . import functional as F
 from .layer import Layer, _check_init, _init_uniform, _positive_int, _zeros
@@ -185,7 +187,14 @@ class Softmax(Layer):
 
     def __init__(self, axis=-1):
         super().__init__()
-        self.axis = axis
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Softmax: axis must be an integer, got {axis!r}")
+        self.axis = int(axis)
+
+    def check_input(self, x):
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"Softmax: axis {self.axis} is out of range for input of shape "
+                             f"{x.shape}")
 
     def forward(self, x):
         return F.softmax(x, self.axis)

@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from .. import _rng
-from .layer import Layer, _positive_int
+from .layer import Layer, _positive_int, reserve
 from .tensor import Tensor
 
 # ------------------------------------------------------------------ helpers
@@ -332,6 +332,7 @@ def clip_grad_norm(params, max_norm):
 # -------------------------------------------------------------------- layers
 
 def _orthogonal(rows, cols):
+    reserve((rows, cols))
     rng = _rng.generator()
     a = rng.standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
@@ -340,6 +341,7 @@ def _orthogonal(rows, cols):
 
 
 def _glorot(rows, cols):
+    reserve((rows, cols))
     limit = math.sqrt(6.0 / (rows + cols))
     return _rng.generator().uniform(-limit, limit, size=(rows, cols))
 
@@ -359,7 +361,8 @@ class Embedding(Layer):
         super().__init__()
         self.vocab_size = _positive_int(vocab_size, "vocab_size", "Embedding")
         self.dim = _positive_int(dim, "dim", "Embedding")
-        self.weight = _param(_rng.generator().standard_normal((self.vocab_size, self.dim)))
+        self.weight = _param(_rng.generator().standard_normal(
+            reserve((self.vocab_size, self.dim))))
         self.built = True
 
     def __call__(self, x):
@@ -419,7 +422,8 @@ class _Recurrent(Layer):
         self._create_biases()
 
     def _create_biases(self):
-        self.bias = _param(np.zeros(self.gates * self.hidden)) if self.use_bias else None
+        self.bias = (_param(np.zeros(reserve((self.gates * self.hidden,))))
+                     if self.use_bias else None)
 
     def parameters(self):
         return [p for p in (self.weight_ih, self.weight_hh, getattr(self, "bias", None))
@@ -477,8 +481,8 @@ class GRU(_Recurrent):
 
     def _create_biases(self):
         self.bias = None
-        self.bias_ih = _param(np.zeros(3 * self.hidden)) if self.use_bias else None
-        self.bias_hh = _param(np.zeros(3 * self.hidden)) if self.use_bias else None
+        self.bias_ih = _param(np.zeros(reserve((3 * self.hidden,)))) if self.use_bias else None
+        self.bias_hh = _param(np.zeros(reserve((3 * self.hidden,)))) if self.use_bias else None
 
     def parameters(self):
         return [p for p in (self.weight_ih, self.weight_hh, getattr(self, "bias_ih", None),

@@ -3,29 +3,27 @@
 Data is numpy in, numpy out: X (N, ...) features (NCHW for images), y (N,) integer
 class labels, (N, classes) one-hot rows, or regression targets.
 """
-import io
-import json
 import math
 import os
 import sys
-import zipfile
 
 import numpy as np
 
 from .. import _rng
-from .._files import atomic_write
+from .._files import atomic_write, remove_stale_temporaries
 from ..data.loader import DataLoader, as_features
-from ..nn.layer import LAYERS, Layer
+from ..nn.layer import LAYERS, Layer, ParameterBudgetExceeded, parameter_budget
 from ..nn.layers import Linear, MaxPool, ReLU
 from ..nn.tensor import Tensor, no_grad
 from . import loss as losses
 from . import metrics as metric_lib
-from . import optimizers
+from . import model_file, optimizers
+from .model_file import ModelFileError  # noqa: F401 (bb.ModelFileError)
 from .callbacks import Callback, History
 from .progress import ProgressBar
 
 FORMAT = "braininabox.Sequential"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a SHA-256 of every byte (train/model_file.py); 1 still loads
 
 _OPTIMIZERS = {"adam": optimizers.Adam, "sgd": optimizers.SGD}
 _LOSSES = {"cross_entropy": losses.CrossEntropy, "sparse_categorical_crossentropy": losses.CrossEntropy,
@@ -323,57 +321,115 @@ class Sequential:
 
     # ---------------------------------------------------------- save / load
     def save(self, path):
-        """Architecture and weights in one file, written atomically (temp file + rename)."""
+        """Architecture and weights in one file with a checksum of every byte, written
+        atomically (temp file + rename; temporaries of killed writers are removed)."""
         if self._output_shapes is None:
             raise RuntimeError("save() needs a built model: train it or call build(input_shape)")
         header = {"format": FORMAT, "version": FORMAT_VERSION,
                   "input_shape": list(self.input_shape),
                   "layers": [{"class": type(l).__name__, "config": l.get_config()}
                              for l in self.layers]}
-        arrays = {"__header__": np.array(json.dumps(header))}
-        for i, p in enumerate(self.parameters()):
-            arrays[f"param_{i}"] = p.data
+        data = model_file.encode(header, {f"param_{i}": p.data
+                                          for i, p in enumerate(self.parameters())})
         with atomic_write(path, "wb") as f:
-            np.savez(f, **arrays)
+            f.write(data)
         return path
 
 
+# Per-sample input values a model file may declare (4x a 3x1024x1024 image): the build at
+# load time allocates one sample of it before any parameter is compared.
+MAX_INPUT_VALUES = 1 << 24
+
+
 def load(path):
-    """Read a model written by Sequential.save; refuses corrupted or foreign files."""
+    """Read a model written by Sequential.save.
+
+    Raises FileNotFoundError when there is no file at path, and ModelFileError (a
+    ValueError) naming the file and the problem for anything else: a corrupted or
+    truncated file (every byte is covered by a checksum), a foreign file, an unknown
+    layer or invalid layer settings, parameters that do not match the architecture or
+    are not finite. Sizes are checked against the file before anything is allocated.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path}")
+    remove_stale_temporaries(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        archive = np.load(io.BytesIO(raw), allow_pickle=False)
-        if isinstance(archive, np.ndarray):  # a lone .npy array, not an npz archive
-            raise ValueError("it holds a single numpy array, not an npz archive")
-        with archive:
-            header = json.loads(str(archive["__header__"]))
-            arrays = {k: archive[k] for k in archive.files if k != "__header__"}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable braininabox model file "
-                         f"(corrupted or another format): {exc}") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} is not a braininabox model file (its header is not a JSON object)")
-    if header.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a braininabox model file (format {header.get('format')!r})")
-    if header.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has model format version {header.get('version')}, this "
-                         f"braininabox reads version {FORMAT_VERSION}")
-    layers = []
-    for spec in header["layers"]:
-        if spec["class"] not in LAYERS:
-            raise ValueError(f"{path} uses unknown layer {spec['class']!r}")
-        layers.append(LAYERS[spec["class"]](**spec["config"]))
-    model = Sequential(layers).build(header["input_shape"])
-    params = model.parameters()
-    if len(arrays) != len(params):
-        raise ValueError(f"{path} holds {len(arrays)} parameter arrays, its architecture needs {len(params)}")
-    for i, p in enumerate(params):
-        stored = arrays[f"param_{i}"]
-        if stored.shape != p.shape:
-            raise ValueError(f"{path}: parameter {i} has shape {stored.shape}, expected {p.shape}")
-        p.data = np.ascontiguousarray(stored, dtype=np.float32)
+        return _load(path)
+    except model_file.ModelFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one documented error type for any bad file
+        message = str(exc).splitlines()[0][:300] if str(exc) else ""
+        raise model_file.ModelFileError(
+            f"{path} is not a readable braininabox model file (corrupted or another format): "
+            f"{type(exc).__name__}: {message}") from None
+
+
+def _load(path):
+    header, params, f, checksummed = model_file.read(path)
+    with f:
+        def fail(problem):
+            raise model_file.ModelFileError(
+                f"{path} is not a readable braininabox model file: {problem}")
+        if header.get("format") != FORMAT:
+            raise model_file.ModelFileError(
+                f"{path} is not a braininabox model file (format {header.get('format')!r})")
+        if header.get("version") not in (1, FORMAT_VERSION):
+            fail(f"model format version {header.get('version')}, this braininabox reads "
+                 f"versions 1 and {FORMAT_VERSION}")
+        if header["version"] >= 2 and not checksummed:
+            fail(f"format version {header['version']} without its checksum (corrupted)")
+        input_shape, specs = header.get("input_shape"), header.get("layers")
+        if (not isinstance(input_shape, list) or not input_shape
+                or not all(type(d) is int and d >= 1 for d in input_shape)):
+            fail(f"invalid input_shape {input_shape!r} (positive integers)")
+        if math.prod(input_shape) > MAX_INPUT_VALUES:
+            fail(f"input_shape {input_shape} declares more than {MAX_INPUT_VALUES} values per sample")
+        if not isinstance(specs, list):
+            fail("the header has no list of layers")
+        # Layers with declared input sizes create their parameters in the constructor, the
+        # others at build: both draw on what the file holds, so nothing larger is allocated.
+        budget = sum(math.prod(shape) for _, shape, _ in params)
+        with parameter_budget(budget), np.errstate(all="ignore"):
+            layers = []
+            for i, spec in enumerate(specs):
+                if not (isinstance(spec, dict) and isinstance(spec.get("config"), dict)
+                        and all(isinstance(k, str) for k in spec["config"])):
+                    fail(f"layer {i} is not a {{class, config}} object")
+                if spec.get("class") not in LAYERS:
+                    fail(f"uses unknown layer {spec.get('class')!r}")
+                try:
+                    layers.append(LAYERS[spec["class"]](**spec["config"]))
+                except ParameterBudgetExceeded as exc:
+                    fail(f"layer {i} ({spec['class']}) needs more parameters than the file "
+                         f"holds ({budget} values): {exc}")
+                except (TypeError, ValueError) as exc:
+                    fail(f"layer {i} ({spec['class']}) has invalid settings: {exc}")
+            try:
+                model = Sequential(layers).build(input_shape)
+            except ParameterBudgetExceeded as exc:
+                fail(f"its architecture needs more parameters than the file holds ({budget} "
+                     f"values): {exc}")
+            except (TypeError, ValueError, IndexError) as exc:
+                fail(f"its layers do not fit input shape {tuple(input_shape)}: {exc}")
+        expected = model.parameters()
+        if len(params) != len(expected):
+            fail(f"holds {len(params)} parameter arrays, its architecture needs {len(expected)}")
+        for i, (p, (_, shape, read)) in enumerate(zip(expected, params)):
+            if shape != p.shape:
+                fail(f"parameter {i} has shape {shape}, expected {p.shape}")
+            stored = read()
+            if not np.all(np.isfinite(stored)):
+                fail(f"parameter {i} ({type(model.layers[_layer_of(model, i)]).__name__}) holds "
+                     f"NaN or infinite values")
+            p.data = np.array(stored, dtype=np.float32)  # a writable copy, not the file buffer
     return model
+
+
+def _layer_of(model, index):
+    """The index of the layer owning parameter `index`."""
+    for i, layer in enumerate(model.layers):
+        index -= len(layer.parameters())
+        if index < 0:
+            return i
+    return len(model.layers) - 1
