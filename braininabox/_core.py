@@ -11,9 +11,18 @@ numbers passed to C (`_ndim` first for arrays whose shape is unpacked).
 tests/test_core_checks.py enumerates this module's functions and fails for a wrapper
 without a mismatched-input case.
 """
+import os
 import threading
 
 import numpy as np
+
+# Idle OpenMP workers sleep instead of spinning. libgomp by default spins ~300,000
+# iterations after each parallel region; on a machine shared with one busy process the
+# spinning workers took CPU from it and from our own main thread (training 1.45x slower
+# than with 1 thread; bench/bench_threads.py). libgomp reads this once, when _bb_c loads
+# it just below; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "passive"
 
 try:
     from ._bb_c import ffi, lib
