@@ -509,7 +509,7 @@ def test_early_stopping_min_delta_and_max_mode():
 def test_early_stopping_on_missing_key_says_what_to_do():
     X, y = blobs(16)
     model = readme_model()
-    with pytest.raises(KeyError, match="pass validation_data or validation_split"):
+    with pytest.raises(ValueError, match="pass validation_data or validation_split"):
         model.fit(X, y, epochs=2, callbacks=[EarlyStopping()], verbose=0)
 
 

@@ -189,6 +189,11 @@ def cross_entropy(logits, labels, weight=None):
         weight = _core.as_f32(weight.data if isinstance(weight, Tensor) else weight)
         if weight.shape != (classes,):
             raise ValueError(f"class weights must have shape ({classes},), got {weight.shape}")
+        if not np.all(np.isfinite(weight)) or np.any(weight < 0):
+            raise ValueError(f"class weights must be finite and >= 0, got {weight.tolist()}")
+        if not weight[flat_labels].sum() > 0:
+            raise ValueError("the class weights of every label in this batch are 0: the "
+                             "weighted mean is undefined (give those classes a weight > 0)")
     loss, dlogits = _core.cross_entropy(flat, flat_labels, weight, need_grad=logits.requires_grad)
     shape = logits.shape
     return Tensor._result(np.asarray(loss), (logits,),

@@ -59,6 +59,13 @@ def _gated_hidden_size(weight_ih, weight_hh, gates, what):
     return hidden
 
 
+def _check_bias(bias, size, what, name="bias"):
+    """A bias must be exactly (size,): a (1,) bias would broadcast forward and get back a
+    gradient of shape (size,)."""
+    if bias is not None and bias.shape != (size,):
+        raise ValueError(f"{what}: {name} must have shape ({size},), got {bias.shape}")
+
+
 def _check_sequence(x, what):
     if x.ndim != 3:
         raise ValueError(f"{what} expects a batch of sequences (N, T, features), got shape "
@@ -111,7 +118,8 @@ def rnn(x, weight_ih, weight_hh, bias=None, h0=None):
     bias = None if bias is None else _tensor(bias, dtype)
     _check_sequence(x, "rnn")
     n, steps, _ = x.shape
-    hidden = weight_hh.shape[0]
+    hidden = _gated_hidden_size(weight_ih, weight_hh, 1, "rnn")
+    _check_bias(bias, hidden, "rnn")
     h0 = _state(h0, n, hidden, dtype, "rnn")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
     b = None if bias is None else bias.data.astype(dtype, copy=False)
@@ -157,6 +165,7 @@ def lstm(x, weight_ih, weight_hh, bias=None, h0=None, c0=None):
     _check_sequence(x, "lstm")
     n, steps, _ = x.shape
     hidden = _gated_hidden_size(weight_ih, weight_hh, 4, "lstm")
+    _check_bias(bias, 4 * hidden, "lstm")
     h0 = _state(h0, n, hidden, dtype, "lstm")
     c0 = _state(c0, n, hidden, dtype, "lstm")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
@@ -226,6 +235,8 @@ def gru(x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, h0=None):
     _check_sequence(x, "gru")
     n, steps, _ = x.shape
     H = _gated_hidden_size(weight_ih, weight_hh, 3, "gru")
+    _check_bias(bias_ih, 3 * H, "gru", "bias_ih")
+    _check_bias(bias_hh, 3 * H, "gru", "bias_hh")
     h0 = _state(h0, n, H, dtype, "gru")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
     b_ih = None if bias_ih is None else bias_ih.data.astype(dtype, copy=False)
