@@ -239,3 +239,26 @@ def test_load_removes_a_killed_writers_temporary(tmp_path):
     writer.stdout.close()
     assert bb.load(path)
     assert os.listdir(tmp_path) == ["ck.bb"]
+
+
+def test_bit_flips_in_a_model_with_large_weights_are_refused(tmp_path):
+    """The hole of issue 15 needed a member over ~4 KB (numpy then reads it in pieces and
+    stops short of zipfile's CRC check): here an 8 KB weight, 300 sampled flips plus a flip
+    of every member's npy header-length bytes."""
+    bb.seed(1)
+    model = bb.Sequential([Linear(64), ReLU(), Linear(2)])
+    model.build((32,))
+    path = tmp_path / "large.bb"
+    model.save(path)
+    raw = path.read_bytes()
+    header_lengths = [i + 8 for i in range(len(raw)) if raw.startswith(b"\x93NUMPY", i)]
+    assert len(header_lengths) == 5
+    positions = list(np.random.default_rng(0).choice(len(raw), 300, replace=False))
+    bad = tmp_path / "flip.bb"
+    for i in positions + header_lengths + [h + 1 for h in header_lengths]:
+        flipped = bytearray(raw)
+        flipped[i] ^= 1 << (int(i) % 8) if i not in header_lengths else 0x02
+        bad.unlink(missing_ok=True)
+        bad.write_bytes(bytes(flipped))
+        with pytest.raises(bb.ModelFileError):
+            bb.load(bad)
