@@ -435,7 +435,7 @@ def load(path):
 
 
 def _load(path):
-    header, params, f, checksummed = model_file.read(path)
+    header, params, extras, f, checksummed = model_file.read(path)
     with f:
         def fail(problem):
             raise model_file.ModelFileError(
@@ -481,6 +481,8 @@ def _load(path):
                      f"values): {exc}")
             except (TypeError, ValueError, IndexError) as exc:
                 fail(f"its layers do not fit input shape {tuple(input_shape)}: {exc}")
+        if extras:  # no layer of this version saves buffers
+            fail(f"holds arrays {sorted(extras)[:4]} that no layer of its architecture has")
         expected = model.parameters()
         if len(params) != len(expected):
             fail(f"holds {len(params)} parameter arrays, its architecture needs {len(expected)}")

@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -27,6 +28,8 @@ _CHUNK = 1 << 20
 MAX_HEADER_BYTES = 1 << 20      # the JSON architecture; real ones are a few KB
 MAX_NPY_HEADER = 4096           # numpy writes 64..a few hundred bytes
 _MEMBER_OVERHEAD = 1024         # zip local + central records (zip64) per member, generous
+# Arrays other than parameters a layer may save (e.g. running statistics): buffer_<layer>_<name>.
+EXTRA_MEMBER = re.compile(r"buffer_[0-9]+_[A-Za-z0-9_]+\.npy")
 
 
 class ModelFileError(ValueError):
@@ -83,7 +86,9 @@ class _Reader:
     def members(self, archive, size):
         infos = archive.infolist()
         names = [i.filename for i in infos]
-        expected = ["__header__.npy"] + [f"param_{i}.npy" for i in range(len(infos) - 1)]
+        extras = [n for n in names if EXTRA_MEMBER.fullmatch(n)]
+        count = len(infos) - 1 - len(extras)
+        expected = ["__header__.npy"] + [f"param_{i}.npy" for i in range(count)] + extras
         if sorted(names) != sorted(expected) or len(set(names)) != len(names):
             self.fail(f"unexpected members {names[:8]}{'...' if len(names) > 8 else ''}")
         for info in infos:
@@ -141,8 +146,9 @@ class _Reader:
 
 
 def read(path):
-    """(header dict, [(dtype, shape, read function)] for param_0, param_1, ..., the open
-    file, whether it carried a checksum) of a model file.
+    """(header dict, [(dtype, shape, read function)] for param_0, param_1, ..., {name: the
+    same} for the other arrays (buffer_<layer>_<name>), the open file, whether it carried
+    a checksum) of a model file.
 
     Nothing large is read or allocated here: each parameter's bytes are read by its
     function, after the caller compared the declared shapes with the architecture.
@@ -158,17 +164,21 @@ def read(path):
         archive = zipfile.ZipFile(f)
         infos = reader.members(archive, size)
         header = reader.header(archive, infos["__header__.npy"])
-        params = []
-        for i in range(len(infos) - 1):
-            info = infos[f"param_{i}.npy"]
+        arrays = {}
+        for name, info in infos.items():
+            if name == "__header__.npy":
+                continue
             dtype, shape, offset = reader.npy_header(archive, info)
             if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8) or not dtype.isnative:
-                reader.fail(f"parameter {i} has dtype {dtype} (model parameters are float32)")
+                what = name[:-4].replace("param_", "parameter ")
+                reader.fail(f"{what} has dtype {dtype} (model arrays are float32)")
 
             def load(info=info, dtype=dtype, shape=shape, offset=offset):
                 return reader.read_member(archive, info, dtype, shape, offset)
-            params.append((dtype, shape, load))
+            arrays[name[:-4]] = (dtype, shape, load)
     except BaseException:
         f.close()
         raise
-    return header, params, f, checked
+    params = [arrays.pop(f"param_{i}") for i in range(len(arrays))
+              if f"param_{i}" in arrays]
+    return header, params, arrays, f, checked
