@@ -44,12 +44,13 @@ def test_divergence_keeps_the_last_finite_weights_and_eval_mode(loss, targets):
 
 
 def test_cross_entropy_blowing_up_while_finite_is_reported():
-    """lr 1e6 with cross-entropy: the loss reached 1e14 with nothing reported."""
+    """Adam at lr 1e6 with cross-entropy: the loss reached 1e12..1e14 with nothing reported."""
     X, y = data(n=256)
     model = mlp()
-    model.compile(optimizer=bb.optimizers.SGD(lr=1e6), loss="cross_entropy")
-    with pytest.raises(FloatingPointError, match="loss (grew from|became)"):
-        model.fit(X, y, epochs=5, batch_size=16, verbose=0)
+    model.compile(optimizer=bb.optimizers.Adam(lr=1e6), loss="cross_entropy")
+    with pytest.raises(FloatingPointError, match="loss grew from .* at epoch 1"):
+        model.fit(X, y, epochs=3, batch_size=16, verbose=0)
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
 
 
 def test_a_failed_first_call_builds_nothing():
