@@ -11,8 +11,10 @@ Sequential API on top:
 
 The package follows the pipeline: nn/ (tensors, ops, layers), train/ (models, losses,
 optimizers, callbacks, metrics), data/ (DataLoader, data sets), deploy/ (int8
-quantization, memory plan, C export, the embedded runner).
+quantization, memory plan, C export, the embedded runner); audio.py is the integer
+keyword-spotting front end (bb.audio.MFCC).
 """
+from . import audio
 from ._core import get_num_threads, set_num_threads
 from ._rng import seed
 from ._version import __version__
@@ -25,7 +27,8 @@ from .nn.tensor import Tensor, concat, is_grad_enabled, no_grad, stack
 from .train import callbacks, loss, metrics, optimizers
 from .train.model import ModelFileError, Sequential, load
 
-__all__ = ["Tensor", "Sequential", "load", "ModelFileError", "concat", "stack", "no_grad", "is_grad_enabled",
-           "seed", "set_num_threads", "get_num_threads", "quantize", "callbacks", "data",
+__all__ = ["Tensor", "Sequential", "load", "ModelFileError", "concat", "stack", "no_grad",
+           "is_grad_enabled", "seed", "set_num_threads", "get_num_threads", "quantize", "audio",
+           "callbacks", "data",
            "datasets", "embedded", "functional", "layers", "loss", "metrics", "optimizers",
            "__version__"]

@@ -1,4 +1,4 @@
-/* braininabox.h: the whole C core in one include: float32 training kernels and int8 inference kernels. */
+/* braininabox.h: the whole C core in one include: float32 training kernels, int8 inference kernels and the int8 audio front end. */
 #ifndef BRAININABOX_H
 #define BRAININABOX_H
 
@@ -13,5 +13,6 @@
 #include "bb_elementwise.h"
 #include "bb_requantize.h"
 #include "bb_int8.h"
+#include "bb_audio.h"
 
 #endif /* BRAININABOX_H */

@@ -12,6 +12,12 @@ trap 'rm -rf "$build_dir"' EXIT
 gcc -std=c99 -g -O1 -Wall -Wextra -Werror \
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
     -Icsrc tests/c/test_kernels.c csrc/*.c -lm -o "$build_dir/test_kernels"
+
+# The integer audio front end against its double-precision reference (same sanitizers).
+gcc -std=c99 -g -O1 -Wall -Wextra -Werror \
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+    -Icsrc tests/c/test_audio.c csrc/*.c -lm -o "$build_dir/test_audio"
+"$build_dir/test_audio"
 "$build_dir/test_kernels"
 
 # The OpenMP build (what the Python extension uses), with two threads splitting the work.

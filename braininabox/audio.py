@@ -1,0 +1,100 @@
+"""bb.audio: the keyword-spotting front end, int16 PCM in, an int8 MFCC feature map out.
+
+    mfcc = bb.audio.MFCC()          # 8 kHz input; MFCC(sample_rate=16000) for 16 kHz
+    q = mfcc(pcm)                   # int8 (49, 10): 49 frames x 10 coefficients
+    X = mfcc.batch(recordings)      # int8 (N, 1, 49, 10), NCHW, ready for Conv2D
+    x = mfcc.to_float(X)            # float32 mfcc.scale * (X - mfcc.zero_point), for training
+    pcm = bb.audio.read_wav("seven.wav", sample_rate=8000)   # 16-bit mono WAV -> int16
+
+The computation is the C function bb_mfcc_s8 (csrc/bb_audio.c), integer arithmetic
+only, the same code the board runs: the first second of the recording (zero-padded),
+49 Hann-windowed frames of 30 ms every 20 ms, a fixed-point FFT, 40 mel bands between
+20 and 4000 Hz, a fixed-point log (floored at 2^-6, so silence has one fixed feature),
+10 orthonormal DCT-II coefficients, then int8 with a fixed scale of 0.5 and zero point
+-64 (csrc/bb_audio.h documents each step). tests/mfcc_reference.py holds the same
+pipeline in float64 numpy; on real recordings the integer features are within one int8
+step of it (tests/test_audio.py).
+"""
+import numpy as np
+
+from ._core import check, ffi, lib, scratch
+from .data.wav import read_wav
+
+__all__ = ["MFCC", "read_wav"]
+
+
+class MFCC:
+    """The integer MFCC front end at one sample rate (8000 or 16000 Hz); its attributes
+    are the pipeline's parameters."""
+
+    frames = lib.BB_MFCC_FRAMES               # 49
+    coefficients = lib.BB_MFCC_COEFFICIENTS   # 10
+    mel_bands = lib.BB_MFCC_MEL_BANDS         # 40
+    low_hz = lib.BB_MFCC_LOW_HZ               # 20
+    high_hz = lib.BB_MFCC_HIGH_HZ             # 4000
+    frame_ms = lib.BB_MFCC_FRAME_MS           # 30
+    stride_ms = lib.BB_MFCC_STRIDE_MS         # 20
+    log2_floor = lib.BB_MFCC_LOG2_FLOOR       # band energies below 2^-6 count as 2^-6
+    scale = 1.0 / lib.BB_MFCC_INV_SCALE       # int8 q means scale * (q - zero_point)
+    zero_point = lib.BB_MFCC_ZERO_POINT       # -64
+
+    def __init__(self, sample_rate=8000):
+        if isinstance(sample_rate, bool) or sample_rate not in (8000, 16000):
+            raise ValueError(f"MFCC: sample_rate must be 8000 or 16000 Hz, got {sample_rate!r} "
+                             "(resample the audio first)")
+        self.sample_rate = int(sample_rate)
+        self.window_samples = self.sample_rate                     # 1 s
+        self.frame_samples = self.sample_rate * self.frame_ms // 1000
+        self.stride_samples = self.sample_rate * self.stride_ms // 1000
+        self.fft_size = 256 if self.sample_rate == 8000 else 512
+        self.shape = (self.frames, self.coefficients)
+
+    def __repr__(self):
+        return (f"MFCC(sample_rate={self.sample_rate}): {self.frames}x{self.coefficients} int8, "
+                f"scale {self.scale}, zero point {self.zero_point}")
+
+    def __call__(self, pcm):
+        """The int8 (49, 10) feature map of one mono int16 recording (any length >= 1:
+        the first second is used, shorter input is padded with zeros)."""
+        pcm = self._checked(pcm, "MFCC")
+        out = np.empty(self.shape, dtype=np.int8)
+        self._compute(pcm, out)
+        return out
+
+    def batch(self, recordings):
+        """int8 (N, 1, 49, 10) features of N recordings: a sequence of 1-D int16 arrays
+        (lengths may differ) or a 2-D int16 array (N, samples)."""
+        if isinstance(recordings, np.ndarray) and recordings.ndim != 2:
+            raise ValueError(f"MFCC.batch: expected a 2-D array (recordings, samples) or a list "
+                             f"of 1-D arrays, got an array of shape {recordings.shape}")
+        checked = [self._checked(r, f"MFCC.batch: recording {i}") for i, r in enumerate(recordings)]
+        out = np.empty((len(checked), 1) + self.shape, dtype=np.int8)
+        for i, pcm in enumerate(checked):
+            self._compute(pcm, out[i, 0])
+        return out
+
+    def to_float(self, features):
+        """The real values int8 features stand for: float32 scale * (q - zero_point)."""
+        features = np.asarray(features)
+        if features.dtype != np.int8:
+            raise TypeError(f"MFCC.to_float: expected int8 features, got {features.dtype}")
+        return (features.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
+
+    # ------------------------------------------------------------------ internals
+    def _checked(self, pcm, what):
+        if not isinstance(pcm, np.ndarray):
+            pcm = np.asarray(pcm)
+        if pcm.dtype != np.int16:
+            raise TypeError(f"{what}: expected int16 PCM samples, got dtype {pcm.dtype} "
+                            "(float audio in [-1, 1]: (x * 32767).astype(np.int16))")
+        if pcm.ndim != 1:
+            raise ValueError(f"{what}: expected mono samples (a 1-D array), got shape "
+                             f"{pcm.shape} (mix stereo down to one channel first)")
+        if len(pcm) == 0:
+            raise ValueError(f"{what}: no samples")
+        return np.ascontiguousarray(pcm[:self.window_samples])
+
+    def _compute(self, pcm, out):
+        buffer, size = scratch(lib.bb_mfcc_s8_scratch_size(self.sample_rate))
+        check(lib.bb_mfcc_s8(self.sample_rate, ffi.from_buffer("int16_t[]", pcm), len(pcm),
+                             ffi.from_buffer("int8_t[]", out), buffer, size), "MFCC")

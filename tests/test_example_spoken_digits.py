@@ -1,0 +1,145 @@
+"""examples/spoken_digits.py: the keyword-spotter learning program.
+
+The input checks, the window placement, the augmentation and the speech detector run on
+synthetic audio (no data needed). The training run is tiny (600 recordings, 2 epochs,
+marked slow): it checks the output format, the saved model, --wav and --stream on real
+FSDD recordings, not the accuracy (the full run's figures are in the program's report).
+"""
+import re
+import wave
+
+import numpy as np
+import pytest
+
+import braininabox as bb
+from example_support import call_main, load_example
+
+sd = load_example("spoken_digits")
+
+
+def write_wav(path, samples, rate=8000, channels=1):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(samples, "<i2").tobytes())
+    return str(path)
+
+
+def burst(seconds, amplitude=3000, hz=300, rate=8000):
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * hz * t) * np.hanning(len(t))).astype(np.int16)
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("BB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: str(p / "missing.wav"), r"missing.wav: no such file"),
+    (lambda p: write_wav(p / "stereo.wav", np.zeros(4000, np.int16), channels=2),
+     r"stereo.wav: 2 channels; expected mono \(1 channel\) \(record or convert to 16-bit mono 8 kHz"),
+    (lambda p: write_wav(p / "cd.wav", burst(0.5), rate=44100),
+     r"cd.wav: sampled at 44100 Hz; expected 8000 Hz"),
+    (lambda p: write_wav(p / "silence.wav", np.zeros(8000, np.int16)),
+     r"silence.wav: no speech found \(the loudest 30 ms is at -150 dBFS\)"),
+    (lambda p: write_wav(p / "hiss.wav", np.random.default_rng(0).integers(-20, 21, 8000)),
+     r"hiss.wav: no speech found"),
+    (lambda p: write_wav(p / "short.wav", np.full(100, 5000, np.int16)),
+     r"short.wav: 100 samples \(0.013 s\) is shorter than one 30 ms frame \(240 samples\)"),
+])
+@pytest.mark.parametrize("mode", ["--wav", "--stream"])
+def test_bad_input_is_one_line(tmp_path, capsys, make, message, mode):
+    code, out, err = call_main(sd, capsys, [mode, make(tmp_path)])
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert re.match(r"spoken_digits.py: error: .*" + message, err.strip())
+
+
+def test_missing_model_is_one_line(tmp_path, capsys):
+    wav = write_wav(tmp_path / "a.wav", burst(0.5))
+    code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", "none.bb"])
+    assert code == 2 and "model none.bb not found: train one first with --train" in err
+
+
+def test_bad_options(capsys):
+    code, _, err = call_main(sd, capsys, ["--train", "--epochs", "0"])
+    assert code == 2 and "--epochs must be >= 1, got 0" in err
+    code, _, err = call_main(sd, capsys, ["--wav", "a.wav", "--stream", "b.wav"])
+    assert code == 2 and "not allowed with argument" in err
+
+
+def test_place_centres_short_and_keeps_the_loudest_second_of_long():
+    short = burst(0.4)
+    w = sd.place(short)
+    assert w.dtype == np.int16 and len(w) == 8000
+    start = (8000 - len(short)) // 2
+    np.testing.assert_array_equal(w[start:start + len(short)], short)
+    assert not w[:start].any() and not w[start + len(short):].any()
+    long = np.concatenate([np.full(6000, 10, np.int16), burst(0.5), np.full(9000, 10, np.int16)])
+    w = sd.place(long)
+    assert len(w) == 8000 and np.abs(w).max() == np.abs(long).max()
+
+
+def test_augment_stays_a_window_of_int16_and_is_reproducible():
+    pcm = burst(0.6, amplitude=30000)
+    a = [sd.augment(pcm, np.random.default_rng(5)) for _ in range(2)]
+    np.testing.assert_array_equal(a[0], a[1])
+    for seed in range(20):
+        w = sd.augment(pcm, np.random.default_rng(seed))
+        assert w.dtype == np.int16 and len(w) == 8000
+        loud = np.flatnonzero(np.abs(w) > 3000)
+        centre = (loud[0] + loud[-1]) / 2
+        assert abs(centre - 4000) <= sd.MAX_SHIFT + 10   # off centre by at most 150 ms
+    assert len(sd.augment(burst(1.5), np.random.default_rng(1))) == 8000
+
+
+def test_speech_segments_finds_each_burst():
+    gap = np.zeros(4000, np.int16)
+    pcm = np.concatenate([gap, burst(0.4), gap, burst(0.5, 800), gap, burst(0.3), gap])
+    segments = sd.speech_segments(pcm)
+    assert len(segments) == 3
+    for (a, b), centre in zip(segments, (0.7, 1.65, 2.55)):
+        assert abs((a + b) / 2 / 8000 - centre) < 0.06
+
+
+@pytest.fixture(scope="module")
+def fsdd_test():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BB_OFFLINE", "1")
+        try:
+            return bb.datasets.load_fsdd(split="test")
+        except bb.datasets.DatasetNotFoundError as exc:
+            pytest.skip(f"FSDD is not available (set BB_DATA_DIR): {str(exc).splitlines()[0]}")
+
+
+@pytest.mark.slow
+def test_tiny_training_then_wav_and_stream(tmp_path, capsys, fsdd_test):
+    model = str(tmp_path / "digits.bb")
+    code, out, err = call_main(sd, capsys, ["--train", "--subset", "600", "--epochs", "2",
+                                            "--save", model])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("FSDD: 600 training and 300 test recordings")
+    assert re.match(r"epoch 2/2: loss \d+\.\d{4}, train accuracy \d+\.\d\d% \(augmented\), "
+                    r"test accuracy \d+\.\d\d%", lines[2])
+    assert re.search(r"test accuracy: float \d+\.\d\d%, int8 \d+\.\d\d% \(300 recordings\)", out)
+    matrix = [l for l in lines if re.match(r"^\s+\d(\s+\d+){10}$", l)]
+    assert len(matrix) == 10 and sum(int(v) for l in matrix for v in l.split()[1:]) == 300
+    assert bb.load(model).predict(np.zeros((1, 1, 49, 10), np.float32)).shape == (1, 10)
+
+    wav = write_wav(tmp_path / "seven.wav", fsdd_test.pcm[list(fsdd_test.labels).index(7)])
+    code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", model])
+    assert code == 0 and re.fullmatch(r"Prediction: \d \(Confidence: \d+\.\d%\)\n", out)
+
+    gap = np.zeros(4000, np.int16)
+    picks = [list(fsdd_test.labels).index(d) for d in (3, 1, 4, 9)]
+    pcm = np.concatenate([gap] + [x for i in picks for x in (fsdd_test.pcm[i], gap)])
+    stream = write_wav(tmp_path / "stream.wav", pcm)
+    code, out, err = call_main(sd, capsys, ["--stream", stream, "--model", model,
+                                            "--threshold", "0"])
+    detections = re.findall(r"^\s*(\d+\.\d\d) s: (\d) \(Confidence: \d+\.\d%\)$", out, re.M)
+    assert code == 0 and len(detections) == 4   # one per recording, none in the pauses
+    assert out.splitlines()[-1] == "digits: " + " ".join(d for _, d in detections)
