@@ -2,6 +2,9 @@
 
 setuptools runs this through `cffi_modules` in setup.py. The cdef is derived from
 the public C headers themselves, so the Python view of the C API cannot drift from it.
+The embedded int8 runtime (embedded/bb_runtime.c and its op table) is compiled in too:
+QuantizedModel.predict_int8 runs its models through it, so the host and the boards run
+one int8 executor.
 
 Build flags: optimized for the building machine (-march=native) unless the
 environment sets BB_PORTABLE=1, which builds a binary for any x86-64 / aarch64 CPU.
@@ -18,20 +21,28 @@ from cffi import FFI
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
+EMBEDDED = ROOT / "embedded"
 UMBRELLA = "braininabox.h"
+# The runtime's public headers (after csrc's: bb_model.h uses bb_int8.h's types) and sources.
+RUNTIME_HEADERS = ["bb_model.h", "bb_runtime.h"]
+RUNTIME_SOURCES = ["bb_runtime.c", "bb_ops.c"]
 
 
 def public_headers():
-    """The headers braininabox.h includes, in its order."""
+    """The headers braininabox.h includes, in its order, then the runtime's, as paths."""
     text = (CSRC / UMBRELLA).read_text()
-    return re.findall(r'#include "([^"]+)"', text)
+    return ([CSRC / h for h in re.findall(r'#include "([^"]+)"', text)]
+            + [EMBEDDED / h for h in RUNTIME_HEADERS])
 
 
 def cdef_from_header(text):
-    """Strip comments and preprocessor lines: what is left is plain declarations cffi parses."""
+    """Strip comments and preprocessor lines (but keep `#define NAME <integer>`, which cffi
+    reads as a constant): what is left is plain declarations cffi parses."""
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    keep = re.compile(r"#define [A-Z_][A-Z0-9_]* \d+$")
+    return "\n".join(line for line in text.splitlines()
+                     if not line.lstrip().startswith("#") or keep.fullmatch(line.strip()))
 
 
 def compile_args():
@@ -72,12 +83,13 @@ def openmp_args():
 
 
 ffibuilder = FFI()
-ffibuilder.cdef("\n".join(cdef_from_header((CSRC / h).read_text()) for h in public_headers()))
+ffibuilder.cdef("\n".join(cdef_from_header(h.read_text()) for h in public_headers()))
 ffibuilder.set_source(
     "braininabox._bb_c",
-    f'#include "{UMBRELLA}"',
-    sources=[str(p.relative_to(ROOT)) for p in sorted(CSRC.glob("*.c"))],
-    include_dirs=[str(CSRC.relative_to(ROOT))],
+    f'#include "{UMBRELLA}"\n' + "".join(f'#include "{h}"\n' for h in RUNTIME_HEADERS),
+    sources=[str(p.relative_to(ROOT)) for p in sorted(CSRC.glob("*.c"))]
+    + [str((EMBEDDED / s).relative_to(ROOT)) for s in RUNTIME_SOURCES],
+    include_dirs=[str(CSRC.relative_to(ROOT)), str(EMBEDDED.relative_to(ROOT))],
     extra_compile_args=compile_args(),
     extra_link_args=openmp_args(),
 )

@@ -10,19 +10,22 @@
  *
  * The input offset is hoisted out of the loops by exact integer algebra:
  *   bias + sum((x + offset) * w) = (bias + offset * sum(w)) + sum(x * w),
- * where a padded tap reads the input zero point (-offset), i.e. real 0. */
+ * where a padded tap reads the input zero point (-offset), i.e. real 0. The int32
+ * arithmetic cannot overflow when bb_check_accumulator_s8 holds for w and bias (the
+ * embedded runtime checks it at init): every partial sum is bounded by
+ * |bias| + 255 * sum|w| < 2^31. */
 #include "bb_int8.h"
 #include "bb_int8_checks.h"
 #include "bb_requantize.h"
 
 /* One conv output without the offset (any kernel, stride and padding). */
-static int32_t conv_at(const bb_conv2d_params *p, const int8_t *image, const int8_t *filter,
-                       int oy, int ox, int32_t zero_point)
+static int32_t conv_at(const bb_s8_dims *in, const bb_s8_window *c, const int8_t *image,
+                       const int8_t *filter, int oy, int ox, int32_t zero_point)
 {
-    const int h = p->in_height, wd = p->in_width, kh = p->kernel_height, kw = p->kernel_width;
-    const int y0 = oy * p->stride_height - p->pad_height, x0 = ox * p->stride_width - p->pad_width;
+    const int h = in->height, wd = in->width, kh = c->kernel_height, kw = c->kernel_width;
+    const int y0 = oy * c->stride_height - c->pad_top, x0 = ox * c->stride_width - c->pad_left;
     int32_t acc = 0;
-    for (int ic = 0; ic < p->in_channels; ic++) {
+    for (int ic = 0; ic < in->channels; ic++) {
         const int8_t *plane = image + (size_t)ic * (size_t)h * (size_t)wd;
         for (int ky = 0; ky < kh; ky++) {
             const int iy = y0 + ky;
@@ -122,65 +125,68 @@ static int32_t window_3x3(const int8_t *x, const int8_t *f, int c_in, size_t pla
 }
 #endif
 
-bb_status bb_conv2d_pool_s8(const bb_conv2d_params *p, const bb_pool_window *pool,
-                            const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
+bb_status bb_conv2d_pool_s8(const bb_s8_dims *in, int32_t out_channels, const bb_s8_window *conv,
+                            const bb_s8_window *pool, const bb_quant_out *q,
+                            const int32_t *multiplier, const int32_t *shift,
                             const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y)
 {
-    int oh, ow, ph, pw;
-    bb_status s = bb_check_conv_s8(p, &oh, &ow);
+    int32_t oh, ow, ph, pw;
+    bb_status s = bb_check_conv_s8(in, out_channels, conv, &oh, &ow);
     if (s != BB_OK)
         return s;
-    if (pool == NULL)
-        return BB_ERR_NULL;
-    if (pool->kernel_height <= 0 || pool->kernel_width <= 0 || pool->stride_height <= 0 ||
-        pool->stride_width <= 0)
-        return BB_ERR_ARGUMENT; /* as bb_pool2d_output_hw */
-    if (bb_window_count(oh, pool->kernel_height, pool->stride_height, 0, &ph) != BB_OK ||
-        bb_window_count(ow, pool->kernel_width, pool->stride_width, 0, &pw) != BB_OK)
-        return BB_ERR_SHAPE;
+    const bb_s8_dims conv_out = {in->batch, out_channels, oh, ow};
+    if ((s = bb_check_pool_s8(&conv_out, pool, &ph, &pw)) != BB_OK)
+        return s;
     if ((s = bb_check_quant_out(q)) != BB_OK)
         return s;
-    if ((s = bb_check_requant(p->out_channels, multiplier, shift)) != BB_OK)
+    if ((s = bb_check_requant(out_channels, multiplier, shift)) != BB_OK)
         return s;
     if (x == NULL || w == NULL || y == NULL)
         return BB_ERR_NULL;
 
-    const int c_in = p->in_channels, h = p->in_height, wd = p->in_width;
+    /* Locals: the int8 stores through y may alias any memory as far as the compiler
+     * knows, so fields read through a pointer would be reloaded after every store. */
+    const int c_in = in->channels, h = in->height, wd = in->width;
+    const int pad_top = conv->pad_top, pad_left = conv->pad_left;
+    const int pool_kh = pool->kernel_height, pool_kw = pool->kernel_width;
+    const int pool_sh = pool->stride_height, pool_sw = pool->stride_width;
     const size_t plane = (size_t)h * (size_t)wd, in_image = (size_t)c_in * plane;
-    const int taps = c_in * p->kernel_height * p->kernel_width;
-    const int32_t zero_point = -q->input_offset;
-    const int fast = p->kernel_height == 3 && p->kernel_width == 3 && p->stride_height == 1 &&
-                     p->stride_width == 1 && pool->kernel_height == 2 && pool->kernel_width == 2 &&
-                     pool->stride_height == 2 && pool->stride_width == 2;
-    for (int n = 0; n < p->batch; n++) {
+    const int taps = c_in * conv->kernel_height * conv->kernel_width;
+    const int32_t input_offset = q->input_offset, output_offset = q->output_offset;
+    const int32_t act_min = q->activation_min, act_max = q->activation_max;
+    const int32_t zero_point = -input_offset;
+    const int fast = conv->kernel_height == 3 && conv->kernel_width == 3 && conv->stride_height == 1 &&
+                     conv->stride_width == 1 && pool_kh == 2 && pool_kw == 2 && pool_sh == 2 && pool_sw == 2;
+    for (int n = 0; n < in->batch; n++) {
         const int8_t *image = x + (size_t)n * in_image;
-        for (int oc = 0; oc < p->out_channels; oc++) {
+        for (int oc = 0; oc < out_channels; oc++) {
             const int8_t *filter = w + (size_t)oc * (size_t)taps;
             int32_t base = bias != NULL ? bias[oc] : 0;
             for (int i = 0; i < taps; i++)
-                base += q->input_offset * (int32_t)filter[i];
+                base += input_offset * (int32_t)filter[i];
+            const int32_t m = multiplier[oc], sh = shift[oc];
             for (int py = 0; py < ph; py++) {
-                const int oy0 = py * pool->stride_height;
-                const int iy = oy0 - p->pad_height; /* fast path: top row of the 4x4 patch */
+                const int oy0 = py * pool_sh;
+                const int iy = oy0 - pad_top; /* fast path: top row of the 4x4 patch */
                 for (int px = 0; px < pw; px++) {
-                    const int ox0 = px * pool->stride_width;
-                    const int ix = ox0 - p->pad_width;
+                    const int ox0 = px * pool_sw;
+                    const int ix = ox0 - pad_left;
                     int32_t best;
                     if (fast && iy >= 0 && iy + 4 <= h && ix >= 0 && ix + 4 <= wd) {
                         best = window_3x3(image + (size_t)iy * (size_t)wd + (size_t)ix, filter, c_in,
                                           plane, (size_t)wd);
                     } else { /* borders with padding, other kernels and windows */
                         best = INT32_MIN;
-                        for (int ky = 0; ky < pool->kernel_height; ky++) {
-                            for (int kx = 0; kx < pool->kernel_width; kx++) {
-                                const int32_t a = conv_at(p, image, filter, oy0 + ky, ox0 + kx, zero_point);
+                        for (int ky = 0; ky < pool_kh; ky++) {
+                            for (int kx = 0; kx < pool_kw; kx++) {
+                                const int32_t a = conv_at(in, conv, image, filter, oy0 + ky, ox0 + kx,
+                                                          zero_point);
                                 best = a > best ? a : best;
                             }
                         }
                     }
-                    const int32_t v =
-                        bb_requantize(best + base, multiplier[oc], shift[oc]) + q->output_offset;
-                    *y++ = bb_clamp_to_s8(v, q->activation_min, q->activation_max);
+                    const int32_t v = bb_requantize(best + base, m, sh) + output_offset;
+                    *y++ = bb_clamp_to_s8(v, act_min, act_max);
                 }
             }
         }

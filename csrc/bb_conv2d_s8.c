@@ -5,10 +5,10 @@
  * microcontroller, and the fused and unfused paths cannot drift apart). */
 #include "bb_int8.h"
 
-bb_status bb_conv2d_s8(const bb_conv2d_params *p, const bb_quant_out *q,
-                       const int32_t *multiplier, const int32_t *shift,
+bb_status bb_conv2d_s8(const bb_s8_dims *in, int32_t out_channels, const bb_s8_window *conv,
+                       const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
                        const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y)
 {
-    static const bb_pool_window one = {1, 1, 1, 1};
-    return bb_conv2d_pool_s8(p, &one, q, multiplier, shift, x, w, bias, y);
+    static const bb_s8_window one = {1, 1, 1, 1, 0, 0, 0, 0};
+    return bb_conv2d_pool_s8(in, out_channels, conv, &one, q, multiplier, shift, x, w, bias, y);
 }

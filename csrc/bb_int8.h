@@ -10,16 +10,21 @@
  * point) and clamps to [activation_min, activation_max], which is how a following ReLU
  * is fused: activation_min = the output zero point.
  *
- * No floats and no malloc. The host library runs these kernels through cffi and the
- * embedded runtime runs the same code on the board, so both produce identical bytes. */
+ * No floats and no malloc, and no float kernel code: the Cortex-M image links only the
+ * *_s8.c files, bb_requantize.c and bb_status.c. The host library runs a model through
+ * the embedded runtime (embedded/bb_runtime.c, compiled into the cffi extension) and
+ * the board runs the same code, so both produce identical bytes.
+ *
+ * Working memory: a kernel that needs it takes (scratch, scratch_bytes) and has a
+ * bb_<op>_s8_scratch_size(...) function (the embedded memory plan reserves that many
+ * bytes in the arena). None of the kernels below needs any: they keep their windows
+ * in registers. */
 #ifndef BB_INT8_H
 #define BB_INT8_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include "bb_status.h"
-#include "bb_conv2d.h"
-#include "bb_pool2d.h"
 
 typedef struct bb_quant_out {
     int32_t input_offset;   /* -input zero point, in [-127, 128] */
@@ -28,26 +33,48 @@ typedef struct bb_quant_out {
     int32_t activation_max;
 } bb_quant_out;
 
-/* x (batch, in_channels, in_height, in_width), w (out_channels, in_channels, kh, kw),
- * bias (out_channels, may be NULL), multiplier / shift (out_channels), y (batch,
- * out_channels, out_height, out_width). Padding reads as the input zero point (real 0). */
-bb_status bb_conv2d_s8(const bb_conv2d_params *p, const bb_quant_out *q,
-                       const int32_t *multiplier, const int32_t *shift,
+/* A window of kernel_height x kernel_width sliding by stride over an input padded by
+ * pad_top / pad_bottom rows and pad_left / pad_right columns (csrc/bb_window.h). */
+typedef struct bb_s8_window {
+    int32_t kernel_height;
+    int32_t kernel_width;
+    int32_t stride_height;
+    int32_t stride_width;
+    int32_t pad_top; /* padded values read as the input zero point (real 0) */
+    int32_t pad_left;
+    int32_t pad_bottom;
+    int32_t pad_right;
+} bb_s8_window;
+
+/* The shape of an NCHW int8 tensor. */
+typedef struct bb_s8_dims {
+    int32_t batch;
+    int32_t channels;
+    int32_t height;
+    int32_t width;
+} bb_s8_dims;
+
+/* Sum over taps of |w| * 255 + |bias| < 2^31 for every output channel: the int32
+ * accumulator of a conv or linear kernel (sum((x + input_offset) * w) + bias, with
+ * |x + input_offset| <= 255, and every partial sum below that) cannot overflow.
+ * BB_ERR_ARGUMENT otherwise. The embedded runtime checks it at init; quantize keeps
+ * every model it produces inside it. w is (channels, taps), bias may be NULL. */
+bb_status bb_check_accumulator_s8(int32_t channels, int32_t taps, const int8_t *w, const int32_t *bias);
+
+/* x `in` (batch, channels, height, width), w (out_channels, in channels, kernel_height,
+ * kernel_width), bias (out_channels, may be NULL), multiplier / shift (out_channels), y
+ * (batch, out_channels, out_height, out_width) by bb_window_output. Padding reads as the
+ * input zero point (real 0). */
+bb_status bb_conv2d_s8(const bb_s8_dims *in, int32_t out_channels, const bb_s8_window *conv,
+                       const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
                        const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y);
 
-/* A max-pooling window over a convolution's output (no padding). */
-typedef struct bb_pool_window {
-    int kernel_height;
-    int kernel_width;
-    int stride_height;
-    int stride_width;
-} bb_pool_window;
-
-/* bb_conv2d_s8 (with its clamp, i.e. a fused ReLU) then max pooling by `pool`, in one
- * pass that never stores the convolution output: y (batch, out_channels, pooled height,
- * pooled width) is byte for byte what bb_conv2d_s8 followed by bb_max_pool2d_s8 gives. */
-bb_status bb_conv2d_pool_s8(const bb_conv2d_params *p, const bb_pool_window *pool,
-                            const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
+/* bb_conv2d_s8 (with its clamp, i.e. a fused ReLU) then max pooling by `pool` (no padding),
+ * in one pass that never stores the convolution output: y (batch, out_channels, pooled
+ * height, pooled width) is byte for byte what bb_conv2d_s8 then bb_max_pool2d_s8 give. */
+bb_status bb_conv2d_pool_s8(const bb_s8_dims *in, int32_t out_channels, const bb_s8_window *conv,
+                            const bb_s8_window *pool, const bb_quant_out *q,
+                            const int32_t *multiplier, const int32_t *shift,
                             const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y);
 
 /* x (batch, in_features), w (out_features, in_features), bias (out_features, may be
@@ -56,10 +83,10 @@ bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_qu
                        const int32_t *multiplier, const int32_t *shift,
                        const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y);
 
-/* Pooling keeps the input's scale and zero point. Average pooling rounds half away
- * from zero, as TFLite's reference does. */
-bb_status bb_max_pool2d_s8(const bb_pool2d_params *p, const int8_t *x, int8_t *y);
-bb_status bb_avg_pool2d_s8(const bb_pool2d_params *p, const int8_t *x, int8_t *y);
+/* Pooling keeps the input's scale and zero point; the window has no padding. Average
+ * pooling rounds half away from zero, as TFLite's reference does. */
+bb_status bb_max_pool2d_s8(const bb_s8_dims *in, const bb_s8_window *pool, const int8_t *x, int8_t *y);
+bb_status bb_avg_pool2d_s8(const bb_s8_dims *in, const bb_s8_window *pool, const int8_t *x, int8_t *y);
 
 /* y = min(max(x, lo), hi) elementwise over n values: a standalone ReLU (lo = zero
  * point) when it could not be fused into the layer before it. x may equal y. */

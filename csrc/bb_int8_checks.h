@@ -3,6 +3,7 @@
 #define BB_INT8_CHECKS_H
 
 #include "bb_int8.h"
+#include "bb_window.h"
 
 /* Offsets and clamp range that an int8 layer can honour. */
 static inline bb_status bb_check_quant_out(const bb_quant_out *q)
@@ -28,31 +29,64 @@ static inline bb_status bb_check_requant(int channels, const int32_t *multiplier
     return BB_OK;
 }
 
-/* (in + 2 pad - kernel) / stride + 1 in 32-bit arithmetic (bb_conv2d_output_hw divides
- * in 64 bits, which links a 64-bit division routine into a Cortex-M image). */
-static inline bb_status bb_window_count(int in, int kernel, int stride, int pad, int *out)
+/* The output height and width of window w over an in_height x in_width input. */
+static inline bb_status bb_window_output(int32_t in_height, int32_t in_width, const bb_s8_window *w,
+                                         int32_t *out_height, int32_t *out_width)
 {
-    if (pad > (INT32_MAX - in) / 2 || in + 2 * pad < kernel)
+    if (w == NULL)
+        return BB_ERR_NULL;
+    bb_status s = bb_window_count(in_height, w->kernel_height, w->stride_height, w->pad_top,
+                                  w->pad_bottom, out_height);
+    if (s != BB_OK)
+        return s;
+    return bb_window_count(in_width, w->kernel_width, w->stride_width, w->pad_left, w->pad_right,
+                           out_width);
+}
+
+/* A positive NCHW shape whose element count fits an int32 (the arena is 32-bit addressed). */
+static inline bb_status bb_check_dims_s8(const bb_s8_dims *d)
+{
+    if (d == NULL)
+        return BB_ERR_NULL;
+    if (d->batch <= 0 || d->channels <= 0 || d->height <= 0 || d->width <= 0)
         return BB_ERR_SHAPE;
-    *out = (in + 2 * pad - kernel) / stride + 1;
+    if ((int64_t)d->batch * d->channels * d->height * d->width > INT32_MAX)
+        return BB_ERR_SHAPE;
     return BB_OK;
 }
 
-/* The checks of bb_conv2d_output_hw that an int8 convolution needs, the same status
- * codes, and a filter (in_channels * kernel) whose size fits an int. */
-static inline bb_status bb_check_conv_s8(const bb_conv2d_params *p, int *oh, int *ow)
+/* An int8 convolution's input, window and filter (in_channels * kernel fits an int32);
+ * writes the output height and width. */
+static inline bb_status bb_check_conv_s8(const bb_s8_dims *in, int32_t out_channels,
+                                         const bb_s8_window *conv, int32_t *oh, int32_t *ow)
 {
-    if (p == NULL)
+    bb_status s = bb_check_dims_s8(in);
+    if (s != BB_OK)
+        return s;
+    if (conv == NULL)
         return BB_ERR_NULL;
-    if (p->batch <= 0 || p->in_channels <= 0 || p->in_height <= 0 || p->in_width <= 0 ||
-        p->out_channels <= 0 || p->kernel_height <= 0 || p->kernel_width <= 0)
+    if (out_channels <= 0)
         return BB_ERR_SHAPE;
-    if (p->stride_height <= 0 || p->stride_width <= 0 || p->pad_height < 0 || p->pad_width < 0)
-        return BB_ERR_ARGUMENT;
-    if ((int64_t)p->in_channels * p->kernel_height * p->kernel_width > INT32_MAX)
+    if ((s = bb_window_output(in->height, in->width, conv, oh, ow)) != BB_OK)
+        return s;
+    if ((int64_t)in->channels * conv->kernel_height * conv->kernel_width > INT32_MAX ||
+        (int64_t)in->batch * out_channels * *oh * *ow > INT32_MAX)
         return BB_ERR_SHAPE;
-    bb_status s = bb_window_count(p->in_height, p->kernel_height, p->stride_height, p->pad_height, oh);
-    return s != BB_OK ? s : bb_window_count(p->in_width, p->kernel_width, p->stride_width, p->pad_width, ow);
+    return BB_OK;
+}
+
+/* A pooling window (no padding) over `in`; writes the output height and width. */
+static inline bb_status bb_check_pool_s8(const bb_s8_dims *in, const bb_s8_window *pool,
+                                         int32_t *oh, int32_t *ow)
+{
+    bb_status s = bb_check_dims_s8(in);
+    if (s != BB_OK)
+        return s;
+    if (pool == NULL)
+        return BB_ERR_NULL;
+    if (pool->pad_top != 0 || pool->pad_left != 0 || pool->pad_bottom != 0 || pool->pad_right != 0)
+        return BB_ERR_ARGUMENT; /* the pooling kernels do not pad */
+    return bb_window_output(in->height, in->width, pool, oh, ow);
 }
 
 static inline int8_t bb_clamp_to_s8(int32_t v, int32_t lo, int32_t hi)

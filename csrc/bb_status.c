@@ -12,6 +12,7 @@ const char *bb_status_message(bb_status status)
     case BB_ERR_LABEL: return "class label out of range";
     case BB_ERR_VERSION: return "model format version mismatch";
     case BB_ERR_ARENA: return "arena smaller than the model's memory plan";
+    case BB_ERR_CORRUPT: return "model checksum mismatch (corrupted model)";
     }
     return "unknown status";
 }

@@ -14,7 +14,8 @@ typedef enum bb_status {
     BB_ERR_SCRATCH = -4,  /* scratch buffer smaller than its *_scratch_size() or misaligned */
     BB_ERR_LABEL = -5,    /* a class label outside [0, classes) */
     BB_ERR_VERSION = -6,  /* a model from another format version */
-    BB_ERR_ARENA = -7     /* the arena is smaller than the model's memory plan */
+    BB_ERR_ARENA = -7,    /* the arena is smaller than the model's memory plan */
+    BB_ERR_CORRUPT = -8   /* a model whose checksum does not match its contents */
 } bb_status;
 
 /* A short human-readable description of a status; never NULL. */

@@ -13,6 +13,7 @@
 #include "bb_elementwise.h"
 #include "bb_requantize.h"
 #include "bb_int8.h"
+#include "bb_int8_graph.h"
 #include "bb_audio.h"
 
 #endif /* BRAININABOX_H */

@@ -1,11 +1,21 @@
 /* bb_model.h: the format of an exported int8 model, shared by the exporter
- * (braininabox/export.py writes headers of these structs) and the runtime.
+ * (braininabox/export.py writes headers of these structs), the host library (which
+ * builds the same structs in memory through cffi) and the runtime.
  *
- * A model is a table of ops run in order. Every activation lives in one
- * caller-owned arena; the exporter's memory plan gives each op the byte offsets of
- * its input and output there (buffers never live together share bytes). Tensors
- * are NCHW int8; a flat vector of F features is (F, 1, 1). Weights, biases and
- * requantization parameters are `static const` data (flash on a microcontroller).
+ * A model is a table of ops run in order: a graph in topological order. Every
+ * activation lives in one caller-owned arena; an op names each of its inputs and its
+ * output by byte offset and shape there (the exporter's memory plan lets buffers that
+ * are never alive together share bytes), and may have a scratch region in the arena
+ * for its kernel's working memory. Tensors are NCHW int8; a flat vector of F features
+ * is (F, 1, 1). An op's hyper-parameters are a small per-kind struct (`params`, below);
+ * its constant arrays (weights, biases, requantization parameters, tables) live in the
+ * model's one `data` array and the op names each by offset and length. All of it is
+ * `static const` data (flash on a microcontroller).
+ *
+ * The only pointers are `ops` and `data`, each with its length; everything else is a
+ * number. bb_runtime_init checks every field before anything runs: each length against
+ * what the shapes imply, each offset against the arena or the data, and `checksum`
+ * against all the numbers and bytes of the model, so a corrupted model is refused.
  *
  * Change BB_MODEL_FORMAT_VERSION whenever these structs or their meaning change:
  * the runtime refuses a model written for another version. */
@@ -15,49 +25,104 @@
 #include <stdint.h>
 #include "bb_int8.h"
 
-#define BB_MODEL_FORMAT_VERSION 2
+#define BB_MODEL_FORMAT_VERSION 3
+#define BB_OP_MAX_INPUTS 4
+#define BB_OP_MAX_DATA 4
 
+/* The op kinds; each has one row in the runtime's op table (embedded/bb_ops.c). */
 typedef enum bb_op_kind {
-    BB_OP_CONV2D = 1,     /* weights, bias, multiplier, shift; kernel, stride, pad */
-    BB_OP_LINEAR = 2,     /* weights (out_c, in_c * in_h * in_w), bias, multiplier, shift */
-    BB_OP_MAX_POOL2D = 3, /* kernel, stride */
-    BB_OP_AVG_POOL2D = 4, /* kernel, stride */
-    BB_OP_CLAMP = 5,      /* quant.activation_min / max: a ReLU not fused into a layer */
-    BB_OP_SOFTMAX = 6,    /* exp_table; over the out_c values */
-    BB_OP_CONV2D_POOL = 7 /* as BB_OP_CONV2D, then max pooling by `pool` (out_* are pooled);
-                             the conv output is never stored (format version 2) */
+    BB_OP_CONV2D = 1,      /* bb_conv_params; data: weights, bias, multiplier, shift */
+    BB_OP_LINEAR = 2,      /* bb_linear_params; data: weights (out, in), bias, multiplier, shift */
+    BB_OP_MAX_POOL2D = 3,  /* bb_pool_params */
+    BB_OP_AVG_POOL2D = 4,  /* bb_pool_params */
+    BB_OP_CLAMP = 5,       /* bb_clamp_params: a ReLU not fused into a layer; may run in place */
+    BB_OP_SOFTMAX = 6,     /* no params; data: exp_table (256 int32); over the channels */
+    BB_OP_CONV2D_POOL = 7, /* bb_conv_pool_params: a conv, its clamp, then max pooling (the
+                              conv output is never stored); data as BB_OP_CONV2D */
+    BB_OP_KIND_END         /* one past the last kind */
 } bb_op_kind;
+
+/* The data slots of the weighted ops (conv2d, conv2d_pool, linear); softmax's table is slot 0. */
+enum { BB_DATA_WEIGHTS = 0, BB_DATA_BIAS = 1, BB_DATA_MULTIPLIER = 2, BB_DATA_SHIFT = 3 };
+
+/* A tensor in the arena: its byte offset and shape. */
+typedef struct bb_tensor {
+    uint32_t at;
+    int32_t c, h, w;
+} bb_tensor;
+
+/* A constant array inside the model's data: byte offset (a multiple of 4) and length
+ * ({0, 0} when absent, e.g. no bias). Offsets rather than pointers, so init can check
+ * every one against the one data pointer's length. */
+typedef struct bb_data_ref {
+    uint32_t at;
+    uint32_t bytes;
+} bb_data_ref;
+
+/* Per-kind parameters: what the kernel needs beyond the shapes of its tensors. */
+typedef struct bb_conv_params {
+    bb_quant_out quant;
+    bb_s8_window conv;
+} bb_conv_params;
+
+typedef struct bb_conv_pool_params {
+    bb_quant_out quant;
+    bb_s8_window conv;
+    bb_s8_window pool; /* max pooling over the conv output, no padding */
+} bb_conv_pool_params;
+
+typedef struct bb_linear_params {
+    bb_quant_out quant;
+} bb_linear_params;
+
+typedef struct bb_pool_params {
+    bb_s8_window pool; /* no padding */
+} bb_pool_params;
+
+typedef struct bb_clamp_params {
+    int32_t activation_min, activation_max;
+} bb_clamp_params;
+
+/* Every member is int32 words only (the checksum reads them as such). */
+typedef union bb_op_params {
+    bb_conv_params conv;           /* BB_OP_CONV2D */
+    bb_conv_pool_params conv_pool; /* BB_OP_CONV2D_POOL */
+    bb_linear_params linear;       /* BB_OP_LINEAR */
+    bb_pool_params pool;           /* BB_OP_MAX_POOL2D, BB_OP_AVG_POOL2D */
+    bb_clamp_params clamp;         /* BB_OP_CLAMP */
+} bb_op_params;
 
 typedef struct bb_op {
     int32_t kind; /* a bb_op_kind */
-    int32_t in_c, in_h, in_w;
-    int32_t out_c, out_h, out_w;
-    int32_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
-    bb_quant_out quant;
-    bb_pool_window pool; /* BB_OP_CONV2D_POOL only */
-    const int8_t *weights;
-    const int32_t *bias;
-    const int32_t *multiplier;
-    const int32_t *shift;
-    const int32_t *exp_table;
-    uint32_t input_at;  /* byte offset of the op's input in the arena */
-    uint32_t output_at; /* byte offset of the op's output in the arena */
+    uint32_t input_count;
+    bb_tensor inputs[BB_OP_MAX_INPUTS]; /* the first input_count are used */
+    bb_tensor output;
+    uint32_t scratch_at;    /* the kernel's working memory in the arena (bytes 0: none) */
+    uint32_t scratch_bytes;
+    bb_op_params params;    /* the member of this kind (none for softmax) */
+    uint32_t data_count;
+    bb_data_ref data[BB_OP_MAX_DATA]; /* the first data_count are used */
 } bb_op;
 
 typedef struct bb_model {
     uint32_t format_version; /* BB_MODEL_FORMAT_VERSION of the exporter */
-    const char *name;
+    const char *name;        /* for the application; the runtime never reads it */
     uint32_t op_count;
     const bb_op *ops;
-    uint32_t arena_bytes; /* the exact arena the memory plan needs */
-    int32_t input_c, input_h, input_w;
-    uint32_t input_size;  /* int8 values per sample */
+    uint32_t ops_bytes;      /* op_count * sizeof(bb_op): the length of `ops` */
+    const uint32_t *data;    /* all constant arrays, little-endian, 4-byte aligned slots */
+    uint32_t data_bytes;     /* the length of `data` */
+    uint32_t arena_bytes;    /* the exact arena the memory plan needs, scratch included */
+    bb_tensor input;         /* where invoke puts the input */
+    bb_tensor output;        /* where invoke takes the output from */
+    uint32_t input_size;     /* int8 values per sample: input.c * input.h * input.w */
     uint32_t output_size;
     /* For the application to (de)quantize; the int8 path never reads them. */
     float input_scale;
     int32_t input_zero_point;
     float output_scale;
     int32_t output_zero_point;
+    uint32_t checksum; /* bb_model_checksum: every number above (not the pointers) and all data */
 } bb_model;
 
 #endif /* BB_MODEL_H */

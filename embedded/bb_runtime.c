@@ -1,28 +1,19 @@
-/* bb_runtime.c: validate an exported model once, then run its ops in the arena.
+/* bb_runtime.c: validate a model once, then run its ops in the arena.
  *
- * init checks everything invoke relies on (shapes, pointers, buffer offsets), so a
- * corrupt or mismatched model is refused before any kernel touches memory. The
- * kernels still check their own arguments; invoke passes their status on. */
+ * init checks everything invoke relies on before any kernel touches memory: the model's
+ * two pointers against their lengths, every tensor and scratch region against the
+ * arena, every data slot against the data, that each op reads tensors that exist when
+ * it runs (the model input or an earlier op's output), each kind's own checks (bb_ops.c),
+ * and finally the checksum. The kernels still check their own arguments; invoke passes
+ * their status on. */
 #include <string.h>
 #include "bb_runtime.h"
-#include "bb_int8_checks.h"
+#include "bb_ops.h"
 
-/* c * h * w bytes, or 0 when a dimension is not positive or the product overflows. */
-static uint32_t tensor_bytes(int32_t c, int32_t h, int32_t w)
+/* [at, at + size) lies inside [0, limit); written so that it cannot overflow. */
+static int inside(uint32_t at, uint32_t size, uint32_t limit)
 {
-    if (c <= 0 || h <= 0 || w <= 0)
-        return 0;
-    uint64_t n = (uint64_t)c * (uint64_t)h * (uint64_t)w;
-    return n > UINT32_MAX ? 0 : (uint32_t)n;
-}
-
-static uint32_t in_bytes(const bb_op *op) { return tensor_bytes(op->in_c, op->in_h, op->in_w); }
-static uint32_t out_bytes(const bb_op *op) { return tensor_bytes(op->out_c, op->out_h, op->out_w); }
-
-/* [at, at + size) lies inside the arena; written so that it cannot overflow. */
-static int in_arena(uint32_t at, uint32_t size, uint32_t arena_bytes)
-{
-    return at <= arena_bytes && size <= arena_bytes - at;
+    return at <= limit && size <= limit - at;
 }
 
 static int disjoint(uint32_t a, uint32_t a_size, uint32_t b, uint32_t b_size)
@@ -30,137 +21,213 @@ static int disjoint(uint32_t a, uint32_t a_size, uint32_t b, uint32_t b_size)
     return a + a_size <= b || b + b_size <= a; /* both ranges are inside the arena */
 }
 
-/* (in + 2 * pad - kernel) / stride + 1, or -1 when the window does not fit (32-bit
- * arithmetic: a 64-bit division would link a libgcc routine of ~800 bytes). */
-static int32_t window_count(int32_t in, int32_t kernel, int32_t stride, int32_t pad)
+static int same_buffer(const bb_tensor *a, const bb_tensor *b)
 {
-    int out;
-    if (in <= 0 || kernel <= 0 || stride <= 0 || pad < 0 ||
-        bb_window_count(in, kernel, stride, pad, &out) != BB_OK)
-        return -1;
-    return out;
+    return a->at == b->at && bb_tensor_bytes(a) == bb_tensor_bytes(b);
 }
 
-static bb_status check_window(const bb_op *op, int32_t pad_h, int32_t pad_w)
+/* A tensor of positive shape inside the arena. */
+static bb_status check_tensor(const bb_tensor *t, uint32_t arena_bytes)
 {
-    int32_t oh = window_count(op->in_h, op->kernel_h, op->stride_h, pad_h);
-    int32_t ow = window_count(op->in_w, op->kernel_w, op->stride_w, pad_w);
-    if (oh < 0 || ow < 0)
-        return BB_ERR_ARGUMENT;
-    return (oh == op->out_h && ow == op->out_w) ? BB_OK : BB_ERR_SHAPE;
-}
-
-/* The conv window over the input, then the pooling window over the conv output. */
-static bb_status check_conv_pool(const bb_op *op)
-{
-    int32_t oh = window_count(op->in_h, op->kernel_h, op->stride_h, op->pad_h);
-    int32_t ow = window_count(op->in_w, op->kernel_w, op->stride_w, op->pad_w);
-    if (oh < 0 || ow < 0)
-        return BB_ERR_ARGUMENT;
-    oh = window_count(oh, op->pool.kernel_height, op->pool.stride_height, 0);
-    ow = window_count(ow, op->pool.kernel_width, op->pool.stride_width, 0);
-    if (oh < 0 || ow < 0)
-        return BB_ERR_ARGUMENT;
-    return (oh == op->out_h && ow == op->out_w) ? BB_OK : BB_ERR_SHAPE;
-}
-
-static int same_dims(const bb_op *op)
-{
-    return op->in_c == op->out_c && op->in_h == op->out_h && op->in_w == op->out_w;
-}
-
-/* Kind-specific checks: pointers, parameters and the output shape they imply. */
-static bb_status check_kind(const bb_op *op)
-{
-    bb_status s;
-    switch (op->kind) {
-    case BB_OP_CONV2D:
-    case BB_OP_CONV2D_POOL:
-        if (op->weights == NULL)
-            return BB_ERR_NULL;
-        s = op->kind == BB_OP_CONV2D ? check_window(op, op->pad_h, op->pad_w) : check_conv_pool(op);
-        if (s != BB_OK)
-            return s;
-        if ((s = bb_check_quant_out(&op->quant)) != BB_OK)
-            return s;
-        return bb_check_requant(op->out_c, op->multiplier, op->shift);
-    case BB_OP_LINEAR:
-        if (op->weights == NULL)
-            return BB_ERR_NULL;
-        if (op->out_h != 1 || op->out_w != 1 || in_bytes(op) > INT32_MAX)
-            return BB_ERR_SHAPE; /* the kernel takes in_features as an int */
-        if ((s = bb_check_quant_out(&op->quant)) != BB_OK)
-            return s;
-        return bb_check_requant(op->out_c, op->multiplier, op->shift);
-    case BB_OP_MAX_POOL2D:
-    case BB_OP_AVG_POOL2D:
-        if (op->pad_h != 0 || op->pad_w != 0)
-            return BB_ERR_ARGUMENT; /* the pooling kernels do not pad */
-        if (op->out_c != op->in_c)
-            return BB_ERR_SHAPE;
-        return check_window(op, 0, 0);
-    case BB_OP_CLAMP:
-        if (!same_dims(op))
-            return BB_ERR_SHAPE;
-        if (op->quant.activation_min < -128 || op->quant.activation_max > 127 ||
-            op->quant.activation_min > op->quant.activation_max)
-            return BB_ERR_ARGUMENT;
-        return BB_OK;
-    case BB_OP_SOFTMAX:
-        if (op->exp_table == NULL)
-            return BB_ERR_NULL;
-        /* One row of out_c values: the runtime runs it with rows = 1. */
-        return (same_dims(op) && op->out_h == 1 && op->out_w == 1) ? BB_OK : BB_ERR_SHAPE;
-    default:
-        return BB_ERR_ARGUMENT; /* an op kind this runtime does not know */
-    }
-}
-
-/* Elementwise ops may run in place; the others read their input while writing. */
-static int may_alias(int32_t kind) { return kind == BB_OP_CLAMP || kind == BB_OP_SOFTMAX; }
-
-static bb_status check_op(const bb_op *op, uint32_t arena_bytes)
-{
-    const uint32_t n_in = in_bytes(op), n_out = out_bytes(op);
-    if (n_in == 0 || n_out == 0)
+    const uint32_t n = bb_tensor_bytes(t);
+    if (n == 0)
         return BB_ERR_SHAPE;
-    if (!in_arena(op->input_at, n_in, arena_bytes) || !in_arena(op->output_at, n_out, arena_bytes))
-        return BB_ERR_ARENA;
-    bb_status s = check_kind(op);
+    return inside(t->at, n, arena_bytes) ? BB_OK : BB_ERR_ARENA;
+}
+
+/* Input i of op `index` is the model input or the output of an earlier op (the same
+ * bytes: a linear op reads a (c, h, w) output as c * h * w features). */
+static int produced_before(const bb_model *m, uint32_t index, const bb_tensor *t)
+{
+    if (same_buffer(t, &m->input))
+        return 1;
+    for (uint32_t j = 0; j < index; j++) {
+        if (same_buffer(t, &m->ops[j].output))
+            return 1;
+    }
+    return 0;
+}
+
+/* Unused input slots, data slots and params words are zero, so that no field of an op
+ * is ignored: a corrupted one is refused, whichever it is. */
+static int unused_fields_zero(const bb_op *op, const bb_op_type *type)
+{
+    for (uint32_t i = op->input_count; i < BB_OP_MAX_INPUTS; i++) {
+        const bb_tensor *t = &op->inputs[i];
+        if (t->at != 0 || t->c != 0 || t->h != 0 || t->w != 0)
+            return 0;
+    }
+    for (uint32_t k = op->data_count; k < BB_OP_MAX_DATA; k++) {
+        if (op->data[k].at != 0 || op->data[k].bytes != 0)
+            return 0;
+    }
+    const int32_t *words = (const int32_t *)&op->params;
+    for (uint32_t k = type->params_words; k < sizeof op->params / sizeof(int32_t); k++) {
+        if (words[k] != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* What every op must satisfy whatever its kind, then the kind's own check. */
+static bb_status check_op(const bb_model *m, uint32_t index)
+{
+    const bb_op *op = &m->ops[index];
+    const bb_op_type *type = bb_op_type_of(op->kind);
+    if (type == NULL)
+        return BB_ERR_ARGUMENT; /* a kind this runtime does not know */
+    if (op->input_count != type->input_count || op->data_count > BB_OP_MAX_DATA)
+        return BB_ERR_SHAPE;
+    if (!unused_fields_zero(op, type))
+        return BB_ERR_ARGUMENT;
+    bb_status s = check_tensor(&op->output, m->arena_bytes);
     if (s != BB_OK)
         return s;
-    if (may_alias(op->kind) && op->input_at == op->output_at)
-        return BB_OK;
-    return disjoint(op->input_at, n_in, op->output_at, n_out) ? BB_OK : BB_ERR_ARGUMENT;
-}
-
-static bb_status check_model(const bb_model *m)
-{
-    if (m->ops == NULL)
-        return BB_ERR_NULL;
-    if (m->op_count == 0)
-        return BB_ERR_SHAPE;
-    if (tensor_bytes(m->input_c, m->input_h, m->input_w) != m->input_size)
-        return BB_ERR_SHAPE;
-    for (uint32_t i = 0; i < m->op_count; i++) {
-        const bb_op *op = &m->ops[i];
-        bb_status s = check_op(op, m->arena_bytes);
-        if (s != BB_OK)
+    const uint32_t out_bytes = bb_tensor_bytes(&op->output);
+    for (uint32_t i = 0; i < op->input_count; i++) {
+        const bb_tensor *in = &op->inputs[i];
+        if ((s = check_tensor(in, m->arena_bytes)) != BB_OK)
             return s;
-        /* A chain: each op reads what the one before it wrote (a linear op reads a
-         * (c, h, w) output as c * h * w features). */
-        if (i > 0) {
-            const bb_op *prev = &m->ops[i - 1];
-            if (in_bytes(op) != out_bytes(prev))
-                return BB_ERR_SHAPE;
-            if (op->input_at != prev->output_at)
+        if (!produced_before(m, index, in))
+            return BB_ERR_ARGUMENT;
+        const int in_place = type->in_place && i == 0 && same_buffer(in, &op->output);
+        if (!in_place && !disjoint(in->at, bb_tensor_bytes(in), op->output.at, out_bytes))
+            return BB_ERR_ARGUMENT;
+    }
+    for (uint32_t k = 0; k < op->data_count; k++) {
+        const bb_data_ref *d = &op->data[k];
+        if (d->at % 4 != 0 || !inside(d->at, d->bytes, m->data_bytes))
+            return BB_ERR_ARGUMENT;
+    }
+    if (op->scratch_bytes > 0) {
+        if (!inside(op->scratch_at, op->scratch_bytes, m->arena_bytes))
+            return BB_ERR_ARENA;
+        if (!disjoint(op->scratch_at, op->scratch_bytes, op->output.at, out_bytes))
+            return BB_ERR_ARGUMENT;
+        for (uint32_t i = 0; i < op->input_count; i++) {
+            if (!disjoint(op->scratch_at, op->scratch_bytes, op->inputs[i].at,
+                          bb_tensor_bytes(&op->inputs[i])))
                 return BB_ERR_ARGUMENT;
         }
     }
-    if (in_bytes(&m->ops[0]) != m->input_size || out_bytes(&m->ops[m->op_count - 1]) != m->output_size)
+    uint32_t scratch_needed = 0;
+    if ((s = type->check(op, (const uint8_t *)m->data, &scratch_needed)) != BB_OK)
+        return s;
+    return op->scratch_bytes >= scratch_needed ? BB_OK : BB_ERR_SCRATCH;
+}
+
+bb_status bb_model_validate(const bb_model *m, uint32_t *failed_op)
+{
+    uint32_t where = 0;
+    if (failed_op == NULL)
+        failed_op = &where;
+    *failed_op = 0;
+    if (m == NULL)
+        return BB_ERR_NULL;
+    *failed_op = m->op_count;
+    if (m->format_version != BB_MODEL_FORMAT_VERSION)
+        return BB_ERR_VERSION;
+    const uint32_t one = 1;
+    if (*(const uint8_t *)&one != 1)
+        return BB_ERR_ARGUMENT; /* the data is little-endian: a big-endian target would misread it */
+    if (m->ops == NULL || (m->data == NULL && m->data_bytes != 0))
+        return BB_ERR_NULL;
+    if (m->op_count == 0 || m->op_count > UINT32_MAX / sizeof(bb_op) ||
+        m->ops_bytes != m->op_count * sizeof(bb_op) || m->data_bytes % 4 != 0)
         return BB_ERR_SHAPE;
+    bb_status s = check_tensor(&m->input, m->arena_bytes);
+    if (s == BB_OK)
+        s = check_tensor(&m->output, m->arena_bytes);
+    if (s != BB_OK)
+        return s;
+    if (bb_tensor_bytes(&m->input) != m->input_size || bb_tensor_bytes(&m->output) != m->output_size)
+        return BB_ERR_SHAPE;
+    for (uint32_t i = 0; i < m->op_count; i++) {
+        if ((s = check_op(m, i)) != BB_OK) {
+            *failed_op = i;
+            return s;
+        }
+    }
+    if (!same_buffer(&m->output, &m->ops[m->op_count - 1].output))
+        return BB_ERR_ARGUMENT; /* the model's output is what its last op wrote */
     return BB_OK;
 }
+
+/* ---- checksum: FNV-1a, 32 bits ----------------------------------------------------- */
+
+static uint32_t mix_bytes(uint32_t h, const uint8_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* A number by its value (little-endian bytes whatever the host), not its memory. */
+static uint32_t mix_u32(uint32_t h, uint32_t v)
+{
+    const uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    return mix_bytes(h, b, 4);
+}
+
+static uint32_t mix_tensor(uint32_t h, const bb_tensor *t)
+{
+    h = mix_u32(h, t->at);
+    h = mix_u32(h, (uint32_t)t->c);
+    h = mix_u32(h, (uint32_t)t->h);
+    return mix_u32(h, (uint32_t)t->w);
+}
+
+static uint32_t mix_float(uint32_t h, float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return mix_u32(h, bits);
+}
+
+uint32_t bb_model_checksum(const bb_model *m)
+{
+    uint32_t h = 2166136261u;
+    h = mix_u32(h, m->format_version);
+    h = mix_u32(h, m->op_count);
+    h = mix_u32(h, m->ops_bytes);
+    h = mix_u32(h, m->data_bytes);
+    h = mix_u32(h, m->arena_bytes);
+    h = mix_tensor(h, &m->input);
+    h = mix_tensor(h, &m->output);
+    h = mix_u32(h, m->input_size);
+    h = mix_u32(h, m->output_size);
+    h = mix_float(h, m->input_scale);
+    h = mix_u32(h, (uint32_t)m->input_zero_point);
+    h = mix_float(h, m->output_scale);
+    h = mix_u32(h, (uint32_t)m->output_zero_point);
+    for (uint32_t i = 0; i < m->op_count; i++) {
+        const bb_op *op = &m->ops[i];
+        const bb_op_type *type = bb_op_type_of(op->kind);
+        h = mix_u32(h, (uint32_t)op->kind);
+        h = mix_u32(h, op->input_count);
+        for (uint32_t k = 0; k < op->input_count && k < BB_OP_MAX_INPUTS; k++)
+            h = mix_tensor(h, &op->inputs[k]);
+        h = mix_tensor(h, &op->output);
+        h = mix_u32(h, op->scratch_at);
+        h = mix_u32(h, op->scratch_bytes);
+        const int32_t *words = (const int32_t *)&op->params;
+        for (uint32_t k = 0; type != NULL && k < type->params_words; k++)
+            h = mix_u32(h, (uint32_t)words[k]);
+        h = mix_u32(h, op->data_count);
+        /* The bytes each slot names, not the whole of `data`: then no single corrupted
+         * field (data_bytes raised, say) makes the checksum itself read past the data. */
+        for (uint32_t k = 0; k < op->data_count && k < BB_OP_MAX_DATA; k++) {
+            const bb_data_ref *d = &op->data[k];
+            h = mix_u32(h, d->at);
+            h = mix_u32(h, d->bytes);
+            if (d->bytes > 0)
+                h = mix_bytes(h, (const uint8_t *)m->data + d->at, d->bytes);
+        }
+    }
+    return h;
+}
+
+/* ---- init and invoke --------------------------------------------------------------- */
 
 bb_status bb_runtime_init(bb_runtime *rt, const bb_model *model, void *arena, size_t arena_bytes)
 {
@@ -169,63 +236,52 @@ bb_status bb_runtime_init(bb_runtime *rt, const bb_model *model, void *arena, si
     rt->model = NULL; /* a failed init leaves a runtime that invoke refuses */
     rt->arena = NULL;
     rt->arena_bytes = 0;
-    if (model == NULL)
-        return BB_ERR_NULL;
-    if (model->format_version != BB_MODEL_FORMAT_VERSION)
-        return BB_ERR_VERSION;
-    if (arena == NULL || arena_bytes < model->arena_bytes)
-        return BB_ERR_ARENA;
-    bb_status s = check_model(model);
+    bb_status s = bb_model_validate(model, &rt->failed_op);
     if (s != BB_OK)
         return s;
+    rt->failed_op = model->op_count;
+    if (bb_model_checksum(model) != model->checksum)
+        return BB_ERR_CORRUPT;
+    if (arena == NULL || arena_bytes < model->arena_bytes)
+        return BB_ERR_ARENA;
     rt->model = model;
     rt->arena = (int8_t *)arena;
     rt->arena_bytes = arena_bytes;
     return BB_OK;
 }
 
-static bb_status run_op(const bb_op *op, const int8_t *x, int8_t *y)
-{
-    switch (op->kind) {
-    case BB_OP_CONV2D:
-    case BB_OP_CONV2D_POOL: {
-        const bb_conv2d_params p = {1, op->in_c, op->in_h, op->in_w, op->out_c, op->kernel_h,
-                                    op->kernel_w, op->stride_h, op->stride_w, op->pad_h, op->pad_w};
-        if (op->kind == BB_OP_CONV2D_POOL)
-            return bb_conv2d_pool_s8(&p, &op->pool, &op->quant, op->multiplier, op->shift, x,
-                                     op->weights, op->bias, y);
-        return bb_conv2d_s8(&p, &op->quant, op->multiplier, op->shift, x, op->weights, op->bias, y);
-    }
-    case BB_OP_LINEAR:
-        return bb_linear_s8(1, (int)in_bytes(op), op->out_c, &op->quant, op->multiplier, op->shift,
-                            x, op->weights, op->bias, y);
-    case BB_OP_MAX_POOL2D:
-    case BB_OP_AVG_POOL2D: {
-        const bb_pool2d_params p = {1, op->in_c, op->in_h, op->in_w,
-                                    op->kernel_h, op->kernel_w, op->stride_h, op->stride_w};
-        return op->kind == BB_OP_MAX_POOL2D ? bb_max_pool2d_s8(&p, x, y) : bb_avg_pool2d_s8(&p, x, y);
-    }
-    case BB_OP_CLAMP:
-        return bb_clamp_s8(in_bytes(op), op->quant.activation_min, op->quant.activation_max, x, y);
-    case BB_OP_SOFTMAX:
-        return bb_softmax_s8(1, op->out_c, op->exp_table, x, y);
-    default:
-        return BB_ERR_ARGUMENT; /* unreachable after init */
-    }
-}
-
-bb_status bb_runtime_invoke(const bb_runtime *rt, const int8_t *input, int8_t *output)
+bb_status bb_runtime_invoke(bb_runtime *rt, const int8_t *input, int8_t *output)
 {
     if (rt == NULL || rt->model == NULL || rt->arena == NULL || input == NULL || output == NULL)
         return BB_ERR_NULL;
     const bb_model *m = rt->model;
-    memcpy(rt->arena + m->ops[0].input_at, input, m->input_size);
+    const uint8_t *data = (const uint8_t *)m->data;
+    memcpy(rt->arena + m->input.at, input, m->input_size);
     for (uint32_t i = 0; i < m->op_count; i++) {
         const bb_op *op = &m->ops[i];
-        bb_status s = run_op(op, rt->arena + op->input_at, rt->arena + op->output_at);
+        const int8_t *inputs[BB_OP_MAX_INPUTS];
+        for (uint32_t k = 0; k < op->input_count; k++)
+            inputs[k] = rt->arena + op->inputs[k].at;
+        int8_t *scratch = op->scratch_bytes > 0 ? rt->arena + op->scratch_at : NULL;
+        bb_status s = bb_op_type_of(op->kind)->run(op, data, inputs, rt->arena + op->output.at, scratch);
+        if (s != BB_OK) {
+            rt->failed_op = i;
+            return s;
+        }
+    }
+    memcpy(output, rt->arena + m->output.at, m->output_size);
+    return BB_OK;
+}
+
+bb_status bb_runtime_invoke_batch(bb_runtime *rt, size_t count, const int8_t *input, int8_t *output)
+{
+    if (rt == NULL || rt->model == NULL || (count > 0 && (input == NULL || output == NULL)))
+        return BB_ERR_NULL;
+    const size_t in_size = rt->model->input_size, out_size = rt->model->output_size;
+    for (size_t n = 0; n < count; n++) {
+        bb_status s = bb_runtime_invoke(rt, input + n * in_size, output + n * out_size);
         if (s != BB_OK)
             return s;
     }
-    memcpy(output, rt->arena + m->ops[m->op_count - 1].output_at, m->output_size);
     return BB_OK;
 }

@@ -35,7 +35,8 @@ What it teaches:
 Color images are converted to grayscale (ITU-R 601: L = 0.299 R + 0.587 G +
 0.114 B, as Pillow does), or with --per-channel each of R, G and B is
 filtered separately (one batch of 3 single-channel images) and the result is
-an RGB image, each channel rescaled on its own; the output says which.
+an RGB image, the three channels rescaled together by one mapping (each
+stretched on its own would lose the colour balance); the output says which.
 
 Kernels: a built-in name (edge_detect, sobel_x, sobel_y, blur, gaussian,
 sharpen, emboss) or a JSON-like list of rows, e.g. "[[1,0,-1],[2,0,-2],[1,0,-1]]":
@@ -258,19 +259,17 @@ def run(args):
     how = args.rescale
     if how == "auto":
         how = "abs" if abs(total) < 1e-6 * max(1.0, float(np.abs(kernel).sum())) else "minmax"
-    pictures, descs = [], []
-    for channel in out:
-        pic, desc = rescale(channel, how)
-        pictures.append(pic)
-        descs.append(desc)
+    # one mapping for all channels: stretching R, G and B each on its own would
+    # give every channel the full 0..255 range and wash the colours out to grey
+    pictures, desc = rescale(out, how)
     print(f"conv2d (braininabox C kernel, cross-correlation), stride {args.stride}, padding "
           f"{args.padding}: output {out.shape[2]}x{out.shape[1]} pixels")
-    if len(descs) == 1:
-        print(f"Rescaled to 0..255 by {descs[0]}")
+    if len(out) == 1:
+        print(f"Rescaled to 0..255 by {desc}")
     else:
-        for band, desc in zip("RGB", descs):
-            print(f"Rescaled channel {band} to 0..255 by {desc}")
-    save_image(args.out, np.stack(pictures))
+        print(f"Rescaled R, G and B together (one mapping, so the colours keep their "
+              f"balance) to 0..255 by {desc}")
+    save_image(args.out, pictures)
     print(f"Wrote {args.out}")
     return 0
 

@@ -50,12 +50,18 @@ Settings that work:
 Give negative start points with '=' or after --start as usual: --start=-1.2,1 and
 --start -1.2,1 both work.
 
+The graph (a contour map of f with the path; needs matplotlib) opens in a window when a
+display exists, else it is saved to ./descent.png and the program says where; --plot
+PATH.png saves it there (checked before the run), --no-plot skips it, --ascii draws it in
+the terminal.
+
 Exit codes: 0 found a minimum; 1 the descent failed (diverged, domain error, stalled, or
 used up --steps before converging) and the message says which; 2 bad command line or a
 formula the parser refuses (one line on stderr).
 """
 import argparse
 import math
+import os
 import re
 import sys
 
@@ -388,6 +394,17 @@ def descend(tree, start, lr, steps, momentum=0.0, tol=1e-6, print_every=None, ou
         if best == math.inf or loss < best - 1e-12 * abs(best):
             best, best_step = loss, step
         elif step - best_step >= NO_PROGRESS_STEPS:
+            # Crawling (steps too small to change the loss) moves steadily one way: the
+            # distance covered is about the length of the path walked. Bouncing across a
+            # valley walks far and ends up where it was.
+            walked = sum(math.dist(a, b) for a, b in zip(path[best_step:], path[best_step + 1:]))
+            crawling = walked > 0 and math.dist(path[best_step], path[-1]) > 0.5 * walked
+            if crawling:
+                return stop("stalled", f"Stalled at step {step}: the loss has not improved for "
+                            f"{NO_PROGRESS_STEPS} steps (best {best:.6g} at step {best_step}) "
+                            f"although |grad| = {grad_norm:.3g} is above --tol {tol:g}: the "
+                            f"steps are too small to change the loss (they crawl downhill). "
+                            f"Try a larger --lr, e.g. --lr {lr * 10:g}.")
             return stop("stalled", f"Stalled at step {step}: the loss has not improved for "
                         f"{NO_PROGRESS_STEPS} steps (best {best:.6g} at step {best_step}) "
                         f"although |grad| = {grad_norm:.3g} is above --tol {tol:g}: the steps "
@@ -409,9 +426,9 @@ def descend(tree, start, lr, steps, momentum=0.0, tol=1e-6, print_every=None, ou
 
 # =========================================================================== plots
 def plot_window(path):
-    """A box around the (finite) path, padded, at least 2 wide in each direction."""
-    pts = [(x, y) for x, y in path if math.isfinite(x) and math.isfinite(y)
-           and abs(x) <= DIVERGENCE_BOUND and abs(y) <= DIVERGENCE_BOUND]
+    """A box around the (finite) path, padded, at least 2 wide in each direction. A
+    diverged run keeps its last step, the one that ran off: the plot shows how far."""
+    pts = [(x, y) for x, y in path if math.isfinite(x) and math.isfinite(y)]
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     boxes = []
     for lo, hi in ((min(xs), max(xs)), (min(ys), max(ys))):
@@ -461,9 +478,8 @@ def ascii_plot(tree, path, width=64, height=24):
     return "\n".join(lines)
 
 
-def save_plot(tree, path, filename, title):
-    import matplotlib
-    matplotlib.use("Agg")
+def draw_plot(tree, path, title):
+    """The contour map with the path on a new matplotlib figure; returns (fig, ax)."""
     import matplotlib.pyplot as plt
 
     (x0, x1), (y0, y1) = plot_window(path)[0]
@@ -472,7 +488,7 @@ def save_plot(tree, path, filename, title):
     with np.errstate(all="ignore"):
         z = np.broadcast_to(evaluate(tree, xs, ys), xs.shape).astype(float)
     finite = z[np.isfinite(z)]
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = plt.subplots(figsize=(7, 6.5), layout="constrained")
     if finite.size and finite.max() > finite.min():
         levels = np.unique(np.quantile(finite, np.linspace(0, 1, 30)))
         cs = ax.contourf(xs, ys, np.ma.masked_invalid(z), levels=levels, cmap="viridis")
@@ -488,9 +504,65 @@ def save_plot(tree, path, filename, title):
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title)
-    ax.legend(loc="upper right")
-    fig.savefig(filename, dpi=100, bbox_inches="tight")
+    # below the axes, never over them: inside, it hid the start in a corner
+    fig.legend(loc="outside lower center", ncol=3)
+    return fig, ax
+
+
+def save_plot(tree, path, filename, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, _ = draw_plot(tree, path, title)
+    fig.savefig(filename, dpi=100)
     plt.close(fig)
+
+
+def has_display():
+    """Whether a window can be opened: a desktop session (X11 or Wayland on Linux)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def show_window(fig):
+    """Show the figure in a window; returns False when matplotlib has no window toolkit."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if matplotlib.get_backend().lower() in ("agg", "pdf", "ps", "svg", "cairo", "pgf",
+                                            "template"):
+        return False
+    print("Showing the contour map with the path in a window (close it to finish).")
+    plt.show()
+    return True
+
+
+def check_plot_file(filename):
+    """Refuse before the run a --plot file that cannot be written: an unknown image
+    type, a folder, a missing folder, no permission. Returns an error message or None."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    if os.path.isdir(filename):
+        return f"--plot {filename} is a folder; give a file name such as path.png"
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    ext = os.path.splitext(filename)[1].lower().lstrip(".")
+    if ext not in kinds:
+        return (f"--plot {filename}: unknown image type {'.' + ext if ext else '(no extension)'}; "
+                f"use .png (or {', '.join('.' + k for k in sorted(kinds) if k != 'png')})")
+    existed = os.path.exists(filename)
+    try:
+        with open(filename, "ab"):      # appending changes nothing in an existing file
+            pass
+    except OSError as exc:
+        return f"cannot write --plot {filename}: {exc.strerror or exc}"
+    if not existed:
+        os.remove(filename)
+    return None
+
+
+DEFAULT_PLOT = "descent.png"
 
 
 # ============================================================================ CLI
@@ -563,7 +635,11 @@ exit codes: 0 found a minimum; 1 diverged / domain error / stalled / out of step
                         help="after the first 10 steps print every Nth (default: steps/20) "
                              "and the last")
     parser.add_argument("--plot", metavar="PATH.png",
-                        help="save a contour map with the path (needs matplotlib)")
+                        help="save the contour map with the path to this file (needs "
+                             "matplotlib). Without it the map is shown in a window when a "
+                             f"display exists, else saved to ./{DEFAULT_PLOT}")
+    parser.add_argument("--no-plot", action="store_true",
+                        help="neither show nor save the contour map")
     parser.add_argument("--ascii", action="store_true",
                         help="draw the function and the path in the terminal")
     return parser
@@ -586,11 +662,19 @@ def main(argv=None):
         tree = parse(args.func)
     except FormulaError as exc:
         parser.exit(2, f"{parser.prog}: error: bad --func {args.func!r}: {exc}\n")
+    if args.plot and args.no_plot:
+        parser.error("--plot and --no-plot contradict each other; give one")
+    try:
+        import matplotlib  # noqa: F401
+        have_matplotlib = True
+    except ImportError:
+        have_matplotlib = False
     if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
+        if not have_matplotlib:
             parser.exit(2, f"{parser.prog}: error: --plot needs matplotlib: pip install matplotlib\n")
+        problem = check_plot_file(args.plot)     # before the run, not after it
+        if problem:
+            parser.exit(2, f"{parser.prog}: error: {problem}\n")
 
     x0, y0 = args.start
     print(f"Minimising f(x, y) = {args.func} from x={fmt(x0)}, y={fmt(y0)} with lr={args.lr:g}"
@@ -599,13 +683,41 @@ def main(argv=None):
                               args.print_every)
     if args.ascii:
         print(ascii_plot(tree, path))
+    title = f"f(x, y) = {args.func}"
     if args.plot:
         try:
-            save_plot(tree, path, args.plot, f"f(x, y) = {args.func}")
+            save_plot(tree, path, args.plot, title)
         except (OSError, ValueError) as exc:
             parser.exit(2, f"{parser.prog}: error: could not save {args.plot}: {exc}\n")
         print(f"Saved the contour map with the path to {args.plot}")
+    elif not args.no_plot:
+        graph(tree, path, title, have_matplotlib)
     return 0 if status == "converged" else 1
+
+
+def graph(tree, path, title, have_matplotlib):
+    """The default graph: a window when there is a display, else a PNG (said where)."""
+    if not have_matplotlib:
+        print("(No graph: matplotlib is not installed; pip install matplotlib, or use --ascii.)")
+        return
+    if has_display():
+        import matplotlib.pyplot as plt
+        fig, _ = draw_plot(tree, path, title)
+        if show_window(fig):
+            return
+        plt.close(fig)
+        reason = "matplotlib has no window toolkit here"
+    else:
+        reason = "no display"
+    target = os.path.abspath(DEFAULT_PLOT)
+    try:
+        save_plot(tree, path, target, title)
+    except (OSError, ValueError) as exc:
+        print(f"(No graph: {reason}, and {target} could not be written: {exc}; "
+              f"use --plot PATH.png.)")
+        return
+    print(f"Saved the contour map with the path to {target} ({reason} for a window; "
+          f"--plot PATH.png to choose the file, --no-plot to skip it)")
 
 
 if __name__ == "__main__":

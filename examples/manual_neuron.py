@@ -56,9 +56,14 @@ def show(weights, bias):
 def train(gate, lr, max_epochs, rng, out=print):
     """Run the perceptron rule; returns (weights, bias, solved_at_epoch or None)."""
     target_of = GATES[gate]
-    weights = [rng.uniform(-1, 1), rng.uniform(-1, 1)]
-    bias = rng.uniform(-1, 1)
     out(f"Learning {gate} with one neuron: predicted = 1 if w1*a + w2*b + bias > 0 else 0")
+    while True:
+        weights = [rng.uniform(-1, 1), rng.uniform(-1, 1)]
+        bias = rng.uniform(-1, 1)
+        if not all(predict(weights, bias, x) == target_of(*x) for x in INPUTS):
+            break
+        # a start that already computes the gate would show no learning at all
+        out(f"(random start {show(weights, bias)} already computes {gate}: drawing again)")
     out(f"Starting weights (random): {show(weights, bias)}")
     for epoch in range(1, max_epochs + 1):
         mistakes = 0

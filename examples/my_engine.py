@@ -125,7 +125,10 @@ class Value:
         return self + (-Value.lift(other))
 
     def __truediv__(self, other):
-        return self * Value.lift(other) ** -1
+        other = Value.lift(other)
+        if other.data == 0:     # else x ** -1 would report a negative power of 0
+            raise ZeroDivisionError(f"division by zero ({self.data:g} / 0)")
+        return self * other ** -1
 
     def __radd__(self, other):
         return Value.lift(other) + self

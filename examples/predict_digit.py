@@ -36,6 +36,7 @@ Errors (missing or unreadable image, no ink, missing model) are one line, exit c
 import argparse
 import os
 import sys
+import zipfile
 
 import numpy as np
 
@@ -160,10 +161,19 @@ def load_model(path):
     import braininabox as bb
     if not os.path.isfile(path):
         raise UsageError(f"no model file at {path}; {TRAIN_HINT}")
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start not in (b"PK\x03\x04", b"PK\x05\x06"):     # a .bb model is a zip (npz) archive
+        raise UsageError(f"cannot use the model: {path} is not a braininabox model file "
+                         f"(not a zip archive); {TRAIN_HINT}")
     try:
         model = bb.load(path)
-    except ValueError as e:
-        raise UsageError(f"cannot use the model: {e}") from None
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        reason = str(e)
+        if "pickle" in reason:      # numpy's advice to enable pickle: never for a model
+            reason = f"{path} holds pickled objects, which no model file does"
+        raise UsageError(f"cannot use the model: {path} is not a valid braininabox model "
+                         f"file ({reason}); {TRAIN_HINT}") from None
     return model
 
 

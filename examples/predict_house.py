@@ -1,6 +1,7 @@
 """Predict house prices with linear regression trained by batch gradient descent.
 
-    python examples/predict_house.py                        # King County data, then a prompt
+    python examples/predict_house.py                        # King County data, then
+                                                            # Enter sqft: / Enter bedrooms:
     python examples/predict_house.py --predict sqft_living=2500,bedrooms=3
     python examples/predict_house.py --train my.csv --target y --features a,b,c
 
@@ -157,14 +158,103 @@ def parse_assignments(text, features):
     return values
 
 
-def predict_one(values, features, mean, std, w, b, target):
+class TrainingRange:
+    """What the training rows say about each feature: the share of houses a value is
+    typical for, and whether it is ever negative."""
+
+    def __init__(self, X, features, y):
+        self.features = features
+        self.low, self.high = np.percentile(X, [0.5, 99.5], axis=0)
+        self.never_negative = X.min(axis=0) >= 0
+        self.target_never_negative = bool(y.min() >= 0)
+
+    def check(self, values):
+        """Refuse a negative value of a quantity that is never negative (sqft, bedrooms);
+        return warnings for values outside the range of 99 % of the training rows."""
+        warnings = []
+        for i, name in enumerate(self.features):
+            if name not in values:
+                continue
+            v = values[name]
+            if v < 0 and self.never_negative[i]:
+                raise UsageError(f"{name} cannot be negative (got {v:g}): it is never below "
+                                 "0 in the training data")
+            if not self.low[i] <= v <= self.high[i]:
+                warnings.append(f"warning: {name}={v:g} is outside the range of 99 % of the "
+                                f"training rows ({self.low[i]:g} to {self.high[i]:g}): the "
+                                "straight line was not fitted there, so the prediction is a guess")
+        return warnings
+
+
+def predict_one(values, features, mean, std, w, b, target, ranges=None):
+    warnings = ranges.check(values) if ranges is not None else []
     row = np.array([values.get(f, mean[i]) for i, f in enumerate(features)])
     defaulted = [f for f in features if f not in values]
     y = float(((row - mean) / std) @ w + b)
     if defaulted:
         print(f"(not given, set to the training mean: {', '.join(defaulted)})")
+    for line in warnings:
+        print(line)
+    if y < 0 and ranges is not None and ranges.target_never_negative:
+        print(f"warning: a negative {target} is impossible; the linear model does not hold "
+              "for these values")
     print(f"Predicted {target}: {y:,.2f}")
     return y
+
+
+# The seed's dialogue asks for these two, one prompt each, with its own words.
+PROMPTED = ("sqft_living", "bedrooms")
+PROMPT_WORDS = {"sqft_living": "sqft"}
+
+
+def parse_number(name, text):
+    """A plain answer at a prompt: a number, thousands commas allowed (2,500)."""
+    try:
+        number = float(text.replace(",", "").strip())
+    except ValueError:
+        raise UsageError(f"{name}: {text.strip()!r} is not a number") from None
+    if not np.isfinite(number):
+        raise UsageError(f"{name}: {text.strip()!r} is not a finite number")
+    return number
+
+
+def ask(prompt):
+    """input(), with Ctrl-D as None."""
+    try:
+        return input(prompt)
+    except EOFError:
+        print()
+        return None
+
+
+def dialogue(features, mean, std, w, b, target, ranges):
+    """Ask for values until an empty first answer or Ctrl-D: one prompt per asked
+    feature ("Enter sqft: 2500", "Enter bedrooms: 3"), or one line of name=value pairs."""
+    asked = [f for f in PROMPTED if f in features] or features[:2]
+    words = [PROMPT_WORDS.get(f, f) for f in asked]
+    print(f"Enter {' and '.join(words)} at the prompts (a number each; an empty answer uses "
+          f"the training mean), or a line of name=value pairs such as "
+          f"{features[0]}={mean[0]:.4g} for any of the {len(features)} features. An empty "
+          "first answer or Ctrl-D quits.")
+    while True:
+        first = ask(f"Enter {words[0]}: ")
+        if first is None or not first.strip():
+            return 0
+        try:
+            if "=" in first:
+                values = parse_assignments(first, features)
+            else:
+                values = {asked[0]: parse_number(asked[0], first)}
+                ranges.check(values)         # a refusal before the next question
+                for name, word in zip(asked[1:], words[1:]):
+                    answer = ask(f"Enter {word}: ")
+                    if answer is None:
+                        return 0
+                    if answer.strip():
+                        values[name] = parse_number(name, answer)
+            predict_one(values, features, mean, std, w, b, target, ranges)
+        except UsageError as e:
+            print(f"error: {e}")
 
 
 def build_parser():
@@ -172,8 +262,11 @@ def build_parser():
         prog=PROG,
         description="Linear regression by batch gradient descent (numpy), "
                     "compared with the closed-form least-squares answer.",
-        epilog="Without --predict, feature values are asked for at a prompt "
-               "(name=value,...; an empty line or Ctrl-D ends). Errors (missing "
+        epilog="Without --predict, values are asked for at prompts (Enter sqft: / "
+               "Enter bedrooms:, a number each), or as one line name=value,...; an "
+               "empty answer or Ctrl-D ends. A value outside the range of 99% of the "
+               "training rows gets a warning; a negative value of a quantity that is "
+               "never negative (sqft, bedrooms) is refused. Errors (missing "
                "file, bad CSV, missing column, non-numeric value) give one line "
                "and exit code 2. Default features: " + ", ".join(DEFAULT_FEATURES)
                + ".")
@@ -262,26 +355,12 @@ def run(args):
     print(f"max coefficient difference (GD vs least squares): {diff:,.4g}")
     print()
 
+    ranges = TrainingRange(X[train], features, y[train])
     if args.predict is not None:
         predict_one(parse_assignments(args.predict, features), features, mean,
-                    std, w, b, target)
+                    std, w, b, target, ranges)
         return 0
-    print(f"Enter feature values as name=value pairs separated by commas, e.g. "
-          f"{features[0]}={mean[0]:.4g}; unspecified ones use the training mean. "
-          "An empty line or Ctrl-D quits.")
-    while True:
-        try:
-            line = input("> ")
-        except EOFError:
-            print()
-            return 0
-        if not line.strip():
-            return 0
-        try:
-            predict_one(parse_assignments(line, features), features, mean, std,
-                        w, b, target)
-        except UsageError as e:
-            print(f"error: {e}")
+    return dialogue(features, mean, std, w, b, target, ranges)
 
 
 def main(argv=None):

@@ -446,7 +446,95 @@ def join_values(argv):
     return out
 
 
+def load_saved(path):
+    """The models and preprocessing written by --save: PATH (or PATH.json) -> (models,
+    scaler, threshold, the model files). Every field is checked; one UsageError otherwise."""
+    side = path if path.endswith(".json") else path + ".json"
+    if not os.path.isfile(side):
+        raise UsageError(f"--model {path}: no {side} next to it (the means, stds, threshold and "
+                         f"model files that --save writes); train with --save {path}")
+    try:
+        with open(side, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"{side} is not a train_fraud.py model description ({e})") from None
+
+    def bad(what):
+        return UsageError(f"{side} is not a valid train_fraud.py model description: {what}")
+
+    if not isinstance(saved, dict) or saved.get("features") != FEATURES:
+        raise bad(f"its features are not the {len(FEATURES)} columns Time, V1..V28, Amount")
+    stats = []
+    for key in ("mean", "std"):
+        v = saved.get(key)
+        if not (isinstance(v, list) and len(v) == len(FEATURES)
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                and np.all(np.isfinite(v))):
+            raise bad(f"'{key}' is not a list of {len(FEATURES)} finite numbers")
+        stats.append(np.array(v, dtype=np.float64))
+    if np.any(stats[1] <= 0):
+        raise bad("a 'std' is not positive")
+    threshold = saved.get("threshold")
+    if not (isinstance(threshold, (int, float)) and 0 < threshold < 1):
+        raise bad("'threshold' is not a number between 0 and 1")
+    names = saved.get("models")
+    if not (isinstance(names, list) and names and all(
+            isinstance(n, str) and n and os.path.basename(n) == n for n in names)):
+        raise bad("'models' is not a list of file names")
+    folder = os.path.dirname(os.path.abspath(side))
+    models = []
+    for name in names:
+        file = os.path.join(folder, name)
+        if not os.path.isfile(file):
+            raise UsageError(f"{side} lists the model {name}, but {file} does not exist")
+        try:
+            model = bb.load(file)
+        except Exception as e:     # bb.load's message names the problem
+            reason = "it holds pickled objects" if "pickle" in str(e) else str(e)
+            raise UsageError(f"{file} is not a readable braininabox model ({reason})") from None
+        if tuple(model.input_shape or ()) != (len(FEATURES),):
+            raise UsageError(f"{file} takes inputs of shape {model.input_shape}, not the "
+                             f"{len(FEATURES)} transaction values")
+        models.append(model)
+    scaler = Scaler()
+    scaler.mean, scaler.std = stats
+    return models, scaler, float(threshold), [os.path.join(folder, n) for n in names]
+
+
+def score_saved(args):
+    """--model: score one transaction with the saved models, no training."""
+    if args.predict is None:
+        raise UsageError("--model scores a transaction: give --predict ROW or the 30 values "
+                         "Time,V1..V28,Amount")
+    if args.save:
+        raise UsageError("--model uses a saved model and --save writes a new one; give one")
+    models, scaler, threshold, files = load_saved(args.model)
+    if "," in args.predict:
+        _, values = parse_predict(args.predict, 0)
+        label = "the given transaction"
+    else:
+        if args.data is None:
+            path = find_data_file(DATA_FILE, hint="--predict ROW reads that row of the data "
+                                                  "file; pass --data PATH or the 30 values.")
+        else:
+            path = find_data_file(os.path.basename(args.data) or DATA_FILE, args.data)
+        X_raw, y_raw = load_transactions(path)
+        row, _ = parse_predict(args.predict, len(y_raw))
+        values = X_raw[row]
+        label = f"row {row} of {path} (true class: {'fraud' if y_raw[row] else 'legit'})"
+    p = float(predict_proba(models, scaler.transform(values[None, :]))[0])
+    verdict = "FRAUD" if p >= threshold else "LEGIT"
+    what = (f"the mean of {len(models)} saved MLPs" if len(models) > 1 else "the saved MLP")
+    print(f"Model: {', '.join(files)} ({what}; preprocessing and threshold from "
+          f"{args.model if args.model.endswith('.json') else args.model + '.json'})")
+    print(f"Transaction {label}: Time {values[0]:g}, Amount {values[AMOUNT]:.2f}")
+    print(f"Probability of fraud: {p:.4f} ({verdict} at threshold {threshold:.4f})")
+    return 0
+
+
 def run(args):
+    if args.model is not None:
+        return score_saved(args)
     if args.data is None:
         path = find_data_file(DATA_FILE, hint="It is the Kaggle/ULB credit-card data (or a sample "
                                              "of it); pass --data PATH.")
@@ -576,15 +664,17 @@ examples:
   python examples/%(prog)s --predict 0
   python examples/%(prog)s --imbalance 0.02 --balance resample
   python examples/%(prog)s --predict=-1000,-1.2,0.3,...,25.0   (30 values)
+  python examples/%(prog)s --save fraud.bb        then
+  python examples/%(prog)s --model fraud.bb --predict 0     (no training)
 
 exit codes: 0 done; 2 bad command line or data.""")
     parser.add_argument("--data", metavar="CSV",
                         help=f"the transactions (default: {DATA_FILE} in $BB_DATA_DIR or "
                              f"~/.cache/braininabox/data/)")
     parser.add_argument("--predict", metavar="ROW|V,V,...",
-                        help="after training, classify a transaction: a row index into the data "
-                             "file (0 = first data row), or 30 comma-separated values "
-                             "Time,V1..V28,Amount")
+                        help="after training (or with --model, instead of it), classify a "
+                             "transaction: a row index into the data file (0 = first data row), "
+                             "or 30 comma-separated values Time,V1..V28,Amount")
     parser.add_argument("--imbalance", type=float, metavar="F",
                         help="keep all legit rows and subsample the frauds so they are this "
                              "fraction of the rows (e.g. 0.02)")
@@ -610,6 +700,9 @@ exit codes: 0 done; 2 bad command line or data.""")
     parser.add_argument("--save", metavar="PATH",
                         help="save the trained model there with model.save (and PATH.json: the "
                              "feature means, stds and the threshold)")
+    parser.add_argument("--model", metavar="PATH",
+                        help="score --predict with the models saved by --save PATH (reads "
+                             "PATH.json and the model files it lists), without training")
     return parser
 
 

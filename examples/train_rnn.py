@@ -148,12 +148,38 @@ class CharModel:
 
     @classmethod
     def load(cls, path):
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(str(archive["__header__"]))
-            model = cls(**header["config"])
-            for i, p in enumerate(model.parameters()):
-                p.data = np.ascontiguousarray(archive[f"param_{i}"], dtype=np.float32)
-        return model, Vocabulary(header["chars"])
+        """(model, vocabulary) from a file written by save(); a UsageError naming the file
+        when it is missing, not such a model, or its arrays do not fit its configuration."""
+        if not os.path.isfile(path):
+            raise UsageError(f"--load {path}: no such file (write one with --save)")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                header = json.loads(str(archive["__header__"]))
+                config, chars = header["config"], header["chars"]
+                if not (isinstance(chars, list) and all(isinstance(c, str) and len(c) == 1
+                                                        for c in chars)
+                        and len(set(chars)) == len(chars) == config["vocab_size"]):
+                    raise ValueError("its vocabulary does not match its configuration")
+                model = cls(**config)
+                for i, p in enumerate(model.parameters()):
+                    stored = archive[f"param_{i}"]
+                    if stored.shape != p.data.shape:
+                        raise ValueError(f"parameter {i} has shape {stored.shape}, the "
+                                         f"configuration needs {p.data.shape}")
+                    p.data = np.ascontiguousarray(stored, dtype=np.float32)
+                    if not np.all(np.isfinite(p.data)):
+                        raise ValueError(f"parameter {i} holds NaN or infinity")
+        except UsageError:
+            raise
+        except Exception as e:     # zip, npy, JSON, key and shape errors alike
+            reason = "it holds pickled objects" if "pickle" in str(e) else str(e) or type(e).__name__
+            raise UsageError(f"--load {path} is not a train_rnn.py model ({reason})") from None
+        return model, Vocabulary(chars)
+
+    def describe(self):
+        c = self.config
+        return (f"Embedding({c['vocab_size']}, {c['embed']}) -> {c['layers']} x "
+                f"{c['model'].upper()}({c['hidden']}) -> Linear({c['vocab_size']})")
 
 
 # ------------------------------------------------------------- loss and text
@@ -173,10 +199,13 @@ def evaluate(model, ids, batch=32, chunk=256):
     return total / count
 
 
-def sample(model, vocab, length=300, temperature=0.8, prime="\n", rng=None):
-    """Text the model writes after `prime`, one character at a time (state carried)."""
+def sample(model, vocab, length=300, temperature=0.8, prime=None, rng=None):
+    """Text the model writes after `prime` (default: a newline, or the first symbol of a
+    vocabulary without one), one character at a time (state carried)."""
     if temperature < 0:
         raise UsageError(f"--temperature must be >= 0, got {temperature}")
+    if prime is None:
+        prime = "\n" if "\n" in vocab.index else vocab.chars[0]
     rng = rng or np.random.default_rng()
     ids = vocab.encode(prime) if prime else np.zeros(1, dtype=np.int64)
     out = []
@@ -197,9 +226,34 @@ def sample(model, vocab, length=300, temperature=0.8, prime="\n", rng=None):
 
 # ------------------------------------------------------------------ training
 
+def sample_saved(args, log=print):
+    """--load FILE --sample: write a sample with a saved model; no text, no training."""
+    model, vocab = CharModel.load(args.load)
+    prime = args.prime
+    if prime is not None:
+        try:
+            vocab.encode(prime)
+        except UsageError as e:
+            raise UsageError(f"--prime: {e} of {args.load}") from None
+    bb.seed(args.seed)
+    log(f"Model: {args.load}: {model.describe()}, {len(vocab)} symbols")
+    log(f"--- sample (temperature {args.temperature:g}, seed {args.seed}) ---")
+    log((prime or "") + sample(model, vocab, args.sample_len, args.temperature, prime=prime,
+                               rng=np.random.default_rng(args.seed)))
+    log("---")
+
+
 def train(args, log=print):
     path, text = load_text(args.text)
-    vocab = Vocabulary(sorted(set(text)))
+    if args.load:
+        model, vocab = CharModel.load(args.load)
+        unknown = sorted(set(text) - set(vocab.chars))
+        if unknown:
+            raise UsageError(f"--text {path} has {len(unknown)} characters the model in "
+                             f"{args.load} does not know (e.g. {unknown[0]!r}); train a new "
+                             "one on it instead")
+    else:
+        vocab = Vocabulary(sorted(set(text)))
     ids = vocab.encode(text)
     train_ids, val_ids = split_text(ids)
     need = args.batch * (args.seq_len + 1)
@@ -208,14 +262,15 @@ def train(args, log=print):
                          f"{args.batch} x --seq-len {args.seq_len} (needs over {need / 0.9:,.0f})")
     bb.seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    model = CharModel(len(vocab), args.model, args.hidden, args.layers, args.embed)
+    if not args.load:
+        model = CharModel(len(vocab), args.model, args.hidden, args.layers, args.embed)
     params = model.parameters()
     optimizer = bb.optimizers.Adam(params, lr=args.lr)
     n_params = sum(p.size for p in params)
     log(f"Text: {path}: {len(text):,} characters, {len(vocab)} symbols; training on the "
         f"first {len(train_ids):,}, validating on the last {len(val_ids):,}")
-    log(f"Model: Embedding({len(vocab)}, {args.embed}) -> {args.layers} x "
-        f"{args.model.upper()}({args.hidden}) -> Linear({len(vocab)}): {n_params:,} parameters")
+    log(f"Model: {model.describe()}: {n_params:,} parameters"
+        + (f" (loaded from {args.load}; training goes on from its weights)" if args.load else ""))
     log(f"Training: batch {args.batch} x seq-len {args.seq_len}, Adam lr {args.lr} "
         f"(cosine decay to {args.lr / 10:g}), clip {args.clip}, "
         + (f"{args.minutes:g} minutes" if args.steps is None else f"{args.steps} steps"))
@@ -291,8 +346,10 @@ def build_parser():
         prog=PROG,
         description="Character-level RNN / LSTM / GRU language model trained with truncated "
                     "backpropagation through time; prints samples and the validation loss "
-                    "(last 10%% of the text) in nats per character.",
-        epilog="A missing or unreadable --text gives one line and exit code 2.")
+                    "(the last 10% of the text) in nats per character.",
+        epilog="To write with a saved model: --save FILE, then --load FILE --sample "
+               "[--temperature T --sample-len N --prime TEXT --seed S]. A missing or unreadable "
+               "--text or --load file gives one line and exit code 2.")
     parser.add_argument("--text", metavar="FILE",
                         help=f"UTF-8 text to learn (default: {DEFAULT_TEXT} from $BB_DATA_DIR "
                              f"or ~/.cache/braininabox/data)")
@@ -318,6 +375,15 @@ def build_parser():
                         help="validation loss every N steps (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--save", metavar="FILE", help="write the trained model (npz) here")
+    parser.add_argument("--load", metavar="FILE",
+                        help="start from the model saved there with --save (its size and "
+                             "vocabulary; --model/--hidden/--layers/--embed are not used); "
+                             "with --sample only write a sample, otherwise train on from it")
+    parser.add_argument("--sample", action="store_true",
+                        help="with --load: print a sample of --sample-len characters at "
+                             "--temperature and exit, no text and no training")
+    parser.add_argument("--prime", default=None, metavar="TEXT",
+                        help="with --sample: the text the sample starts from (default a newline)")
     return parser
 
 
@@ -326,8 +392,15 @@ def main(argv=None):
     if args.temperature < 0:
         print(f"{PROG}: error: --temperature must be >= 0, got {args.temperature:g}", file=sys.stderr)
         return 2
+    if args.sample and not args.load:
+        print(f"{PROG}: error: --sample writes with a saved model: give --load FILE "
+              "(a model written with --save)", file=sys.stderr)
+        return 2
     try:
-        train(args)
+        if args.sample:
+            sample_saved(args)
+        else:
+            train(args)
         return 0
     except DatasetNotFoundError as e:
         print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -49,58 +49,121 @@ def make_model(seed=0):
     return m
 
 
-def c_array(ctype, name, values):
-    body = ", ".join(str(int(v)) for v in np.asarray(values).ravel())
-    return f"static const {ctype} {name}[] = {{{body}}};\n"
+class Data:
+    """The model's one data array: little-endian, each slot at a 4-byte boundary."""
+
+    def __init__(self):
+        self.raw = b""
+
+    def add(self, values, dtype):
+        raw = np.asarray(values, dtype=dtype).tobytes()
+        ref = (len(self.raw), len(raw))
+        self.raw += raw + b"\0" * (-len(raw) % 4)
+        return ref
+
+    def c_array(self):
+        words = np.frombuffer(self.raw, dtype="<u4")
+        return ("static const uint32_t model_data[] = {"
+                + ", ".join(f"0x{int(w):08x}u" for w in words) + "};\n")
 
 
-def model_header(m, format_version=2, arena_macro=None, conv_out_h=5, fused=False, pool_out_h=2):
-    """A model.h as the exporter would write it. Arena plan (75 bytes):
+def fnv1a(h, data):
+    for byte in data:
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def u32(*values):
+    return b"".join(int(v & 0xFFFFFFFF).to_bytes(4, "little") for v in values)
+
+
+def checksum(model, ops, data):
+    """bb_model_checksum as bb_runtime.h defines it, written again from its comment:
+    FNV-1a over the model's numbers, each op's numbers (its params words, its used data
+    refs) and the bytes each data ref names."""
+    f32 = lambda x: np.float32(x).view(np.uint32)
+    h = fnv1a(2166136261, u32(3, len(ops), len(ops) * OP_BYTES, len(data.raw), model["arena"],
+                              *model["input"], *model["output"], model["input_size"],
+                              model["output_size"], f32(model["input_scale"]), model["input_zp"],
+                              f32(model["output_scale"]), model["output_zp"]))
+    for op in ops:
+        h = fnv1a(h, u32(op["kind"], 1, *op["input"], *op["output"], 0, 0, *op["params"],
+                         len(op["data"])))
+        for at, n in op["data"]:
+            h = fnv1a(h, u32(at, n) + data.raw[at:at + n])
+    return h
+
+
+OP_BYTES = 212  # sizeof(bb_op): 53 int32 words
+KINDS = {"BB_OP_CONV2D": 1, "BB_OP_LINEAR": 2, "BB_OP_MAX_POOL2D": 3, "BB_OP_CLAMP": 5,
+         "BB_OP_SOFTMAX": 6, "BB_OP_CONV2D_POOL": 7}
+
+
+def model_header(m, format_version=3, arena_macro=None, conv_out_h=5, fused=False, pool_out_h=2):
+    """A model.h in format 3, written by hand (not by the exporter). Arena plan (75 bytes):
     input [0,25) -> conv [25,75) -> clamp in place -> pool [0,8) -> linear [8,11) -> softmax [11,14).
     fused: conv + clamp + pool as one BB_OP_CONV2D_POOL op, input [0,25) -> pooled [28,36)
     -> linear [0,3) -> softmax [4,7); the same bytes out."""
     conv_zp, lin_zp = m["conv_zp"], m["lin_zp"]
-    ops = [
-        f"{{ .kind = BB_OP_CONV2D_POOL, .in_c = 1, .in_h = 5, .in_w = 5, .out_c = 2, .out_h = {pool_out_h},"
-        f" .out_w = 2, .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,"
-        f" .quant = {{ {-m['in_zp']}, {conv_zp}, {conv_zp}, 127 }}, .pool = {{ 2, 2, 2, 2 }},"
-        f" .weights = conv_w, .bias = conv_b, .multiplier = conv_m, .shift = conv_s,"
-        f" .input_at = 0u, .output_at = 28u }}",
-        f"{{ .kind = BB_OP_LINEAR, .in_c = 2, .in_h = 2, .in_w = 2, .out_c = 3, .out_h = 1, .out_w = 1,"
-        f" .quant = {{ {-conv_zp}, {lin_zp}, -128, 127 }}, .weights = lin_w, .bias = lin_b,"
-        f" .multiplier = lin_m, .shift = lin_s, .input_at = 28u, .output_at = 0u }}",
-        "{ .kind = BB_OP_SOFTMAX, .in_c = 3, .in_h = 1, .in_w = 1, .out_c = 3, .out_h = 1, .out_w = 1,"
-        " .exp_table = exp_table, .input_at = 0u, .output_at = 4u }",
-    ] if fused else [
-        f"{{ .kind = BB_OP_CONV2D, .in_c = 1, .in_h = 5, .in_w = 5, .out_c = 2, .out_h = {conv_out_h}, .out_w = 5,"
-        f" .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,"
-        f" .quant = {{ {-m['in_zp']}, {conv_zp}, -128, 127 }}, .weights = conv_w, .bias = conv_b,"
-        f" .multiplier = conv_m, .shift = conv_s, .input_at = 0u, .output_at = 25u }}",
-        f"{{ .kind = BB_OP_CLAMP, .in_c = 2, .in_h = 5, .in_w = 5, .out_c = 2, .out_h = 5, .out_w = 5,"
-        f" .quant = {{ 0, 0, {conv_zp}, 127 }}, .input_at = 25u, .output_at = 25u }}",
-        "{ .kind = BB_OP_MAX_POOL2D, .in_c = 2, .in_h = 5, .in_w = 5, .out_c = 2, .out_h = 2, .out_w = 2,"
-        " .kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2, .input_at = 25u, .output_at = 0u }",
-        f"{{ .kind = BB_OP_LINEAR, .in_c = 2, .in_h = 2, .in_w = 2, .out_c = 3, .out_h = 1, .out_w = 1,"
-        f" .quant = {{ {-conv_zp}, {lin_zp}, -128, 127 }}, .weights = lin_w, .bias = lin_b,"
-        f" .multiplier = lin_m, .shift = lin_s, .input_at = 0u, .output_at = 8u }}",
-        "{ .kind = BB_OP_SOFTMAX, .in_c = 3, .in_h = 1, .in_w = 1, .out_c = 3, .out_h = 1, .out_w = 1,"
-        " .exp_table = exp_table, .input_at = 8u, .output_at = 11u }",
-    ]
+    data = Data()
+    conv_data = [data.add(m["conv_w"], np.int8), data.add(m["conv_b"], np.int32),
+                 data.add(m["conv_m"], np.int32), data.add(m["conv_s"], np.int32)]
+    lin_data = [data.add(m["lin_w"], np.int8), data.add(m["lin_b"], np.int32),
+                data.add(m["lin_m"], np.int32), data.add(m["lin_s"], np.int32)]
+    table = [data.add(m["exp_table"], np.int32)]
+    conv3 = [3, 3, 1, 1, 1, 1, 1, 1]
+
+    def op(kind, inp, out, params, refs, c_params=None):
+        return {"kind": KINDS[kind], "name": kind, "input": inp, "output": out, "params": params,
+                "data": refs, "c_params": c_params}
+
+    if fused:
+        quant = [-m["in_zp"], conv_zp, conv_zp, 127]
+        ops = [op("BB_OP_CONV2D_POOL", (0, 1, 5, 5), (28, 2, pool_out_h, 2), quant + conv3 + [2, 2, 2, 2, 0, 0, 0, 0],
+                  conv_data, ".conv_pool = { { %d, %d, %d, 127 }, { 3, 3, 1, 1, 1, 1, 1, 1 }, { 2, 2, 2, 2, 0, 0, 0, 0 } }"
+                  % tuple(quant[:3])),
+               op("BB_OP_LINEAR", (28, 8, 1, 1), (0, 3, 1, 1), [-conv_zp, lin_zp, -128, 127], lin_data,
+                  ".linear = { { %d, %d, -128, 127 } }" % (-conv_zp, lin_zp)),
+               op("BB_OP_SOFTMAX", (0, 3, 1, 1), (4, 3, 1, 1), [], table)]
+    else:
+        ops = [op("BB_OP_CONV2D", (0, 1, 5, 5), (25, 2, conv_out_h, 5), [-m["in_zp"], conv_zp, -128, 127] + conv3,
+                  conv_data, ".conv = { { %d, %d, -128, 127 }, { 3, 3, 1, 1, 1, 1, 1, 1 } }" % (-m["in_zp"], conv_zp)),
+               op("BB_OP_CLAMP", (25, 2, 5, 5), (25, 2, 5, 5), [conv_zp, 127], [],
+                  ".clamp = { %d, 127 }" % conv_zp),
+               op("BB_OP_MAX_POOL2D", (25, 2, 5, 5), (0, 2, 2, 2), [2, 2, 2, 2, 0, 0, 0, 0], [],
+                  ".pool = { { 2, 2, 2, 2, 0, 0, 0, 0 } }"),
+               op("BB_OP_LINEAR", (0, 8, 1, 1), (8, 3, 1, 1), [-conv_zp, lin_zp, -128, 127], lin_data,
+                  ".linear = { { %d, %d, -128, 127 } }" % (-conv_zp, lin_zp)),
+               op("BB_OP_SOFTMAX", (8, 3, 1, 1), (11, 3, 1, 1), [], table)]
+    model = {"arena": 75, "input": (0, 1, 5, 5), "output": ops[-1]["output"], "input_size": 25,
+             "output_size": 3, "input_scale": 0.02, "input_zp": -3, "output_scale": 0.00390625,
+             "output_zp": -128}
+
+    def tensor(t):
+        return "{ %du, %d, %d, %d }" % t
+
+    entries = []
+    for o in ops:
+        refs = ", ".join("{ %du, %du }" % r for r in o["data"])
+        entries.append(
+            f"{{ .kind = {o['name']}, .input_count = 1, .inputs = {{ {tensor(o['input'])} }},"
+            f" .output = {tensor(o['output'])}"
+            + (f", .params = {{ {o['c_params']} }}" if o["c_params"] else "")
+            + f", .data_count = {len(o['data'])}" + (f", .data = {{ {refs} }}" if refs else "") + " }")
     arena = 75 if arena_macro is None else arena_macro
     return (
         "/* test model for tests/test_embedded_runtime.py */\n"
         "#include \"bb_model.h\"\n"
         f"#define MODEL_ARENA_BYTES {arena}u\n#define MODEL_INPUT_SIZE 25u\n#define MODEL_OUTPUT_SIZE 3u\n"
-        + c_array("int8_t", "conv_w", m["conv_w"]) + c_array("int32_t", "conv_b", m["conv_b"])
-        + c_array("int32_t", "conv_m", m["conv_m"]) + c_array("int32_t", "conv_s", m["conv_s"])
-        + c_array("int8_t", "lin_w", m["lin_w"]) + c_array("int32_t", "lin_b", m["lin_b"])
-        + c_array("int32_t", "lin_m", m["lin_m"]) + c_array("int32_t", "lin_s", m["lin_s"])
-        + c_array("int32_t", "exp_table", m["exp_table"])
-        + "static const bb_op model_ops[] = {\n    " + ",\n    ".join(ops) + "\n};\n"
+        + data.c_array()
+        + "static const bb_op model_ops[] = {\n    " + ",\n    ".join(entries) + "\n};\n"
         f"static const bb_model model = {{ .format_version = {format_version}, .name = \"test\","
-        f" .op_count = {len(ops)}, .ops = model_ops, .arena_bytes = 75u, .input_c = 1, .input_h = 5, .input_w = 5,"
+        f" .op_count = {len(ops)}, .ops = model_ops, .ops_bytes = sizeof model_ops,"
+        f" .data = model_data, .data_bytes = sizeof model_data, .arena_bytes = 75u,"
+        f" .input = {tensor(model['input'])}, .output = {tensor(model['output'])},"
         " .input_size = 25u, .output_size = 3u, .input_scale = 0.02f, .input_zero_point = -3,"
-        " .output_scale = 0.00390625f, .output_zero_point = -128 };\n"
+        " .output_scale = 0.00390625f, .output_zero_point = -128,"
+        f" .checksum = 0x{checksum(model, ops, data):08x}u }};\n"
     )
 
 
@@ -247,7 +310,8 @@ def test_fused_conv_pool_op_gives_the_same_bytes(model, inputs, target):
 
 @needs_host
 def test_inconsistent_fused_op_is_refused(model, inputs):
-    # A pooled height that disagrees with the conv window and the pooling window.
+    # A pooled height that disagrees with the conv window and the pooling window (the
+    # checksum matches it: init refuses it for its shape, not for corruption).
     q = FakeQuantized(model_header(model, fused=True, pool_out_h=3))
     with pytest.raises(embedded.RuntimeStatusError, match="BB_ERR_SHAPE"):
         embedded.run(q, inputs, target="host")
@@ -275,7 +339,7 @@ def test_arena_too_small_is_refused_at_init(model, inputs, target):
 
 @pytest.mark.parametrize("target", ALL_TARGETS)
 def test_other_format_version_is_refused(model, inputs, target):
-    q = FakeQuantized(model_header(model, format_version=1))  # the format before conv2d_pool
+    q = FakeQuantized(model_header(model, format_version=2))  # the format before graphs
     with pytest.raises(embedded.RuntimeStatusError, match="BB_ERR_VERSION") as info:
         embedded.run(q, inputs, target=target)
     assert info.value.status == -6

@@ -138,13 +138,34 @@ def test_color_image_gray_and_per_channel(tmp_path, capsys):
     assert Image.open(tmp_path / "g.png").mode == "L"
     code, text, _ = run_main(capsys, ["--image", src, "--kernel", "blur", "--per-channel",
                                       "--out", str(tmp_path / "p.png")])
-    assert code == 0 and "per channel" in text and text.count("Rescaled channel") == 3
+    assert code == 0 and "per channel" in text and "Rescaled R, G and B together" in text
     with Image.open(tmp_path / "p.png") as im:
         assert im.mode == "RGB" and im.size == (12, 10)
     k = np.full((3, 3), 1 / 9, np.float32)
     got = cv.convolve(rgb.transpose(2, 0, 1).astype(np.float32), k)
     for c in range(3):
         assert np.allclose(got[c], reference(rgb[:, :, c], k), atol=1e-3)
+
+
+@pytest.mark.parametrize("kernel", ["sharpen", "blur", "gaussian"])
+def test_per_channel_keeps_the_colours(tmp_path, capsys, kernel):
+    """A warm photo (strong red, some green, little blue) stays warm: the channels share
+    one rescaling, so their balance survives (each stretched on its own gave grey)."""
+    yy, xx = np.mgrid[0:24, 0:30]
+    base = 0.5 + 0.5 * np.sin(xx / 5.0) * np.cos(yy / 7.0)      # smooth, like a photo
+    rgb = np.stack([150 + 100 * base, 60 + 40 * base, 10 + 10 * base], axis=-1)
+    src = str(tmp_path / "warm.png")
+    Image.fromarray(np.rint(rgb).astype(np.uint8)).save(src)
+    code, _, err = run_main(capsys, ["--image", src, "--kernel", kernel, "--per-channel",
+                                     "--out", str(tmp_path / "o.png")])
+    assert code == 0, err
+    with Image.open(tmp_path / "o.png") as im:
+        out = np.asarray(im.convert("RGB"), dtype=np.float64)
+    r, g, b = out[..., 0], out[..., 1], out[..., 2]
+    assert r.mean() > g.mean() + 40 > b.mean() + 60        # still red > green > blue
+    assert (r >= g).mean() > 0.99 and (g >= b).mean() > 0.99
+    # the spreads keep the input's proportions (10 : 4 : 1), not 1 : 1 : 1
+    assert r.std() > 2 * g.std() > 4 * b.std()
 
 
 @pytest.mark.parametrize("kernel, message", [

@@ -28,6 +28,15 @@ HIMMELBLAU_MINIMA = [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186),
 descent = load_example("descent")
 
 
+@pytest.fixture(autouse=True)
+def no_display_and_a_scratch_folder(monkeypatch, tmp_path):
+    """Runs without --plot save ./descent.png when there is no display: keep it in tmp."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(descent.sys, "platform", "linux")
+
+
 def run_main(capsys, *args):
     return call_main(descent, capsys, args)
 
@@ -214,6 +223,17 @@ def test_bouncing_is_a_stall(capsys):
     assert code == 1 and "Stalled" in out and "has not improved" in out
 
 
+def test_stall_hint_matches_the_cause(capsys):
+    """Bouncing across the valley wants a smaller --lr; crawling (steps too small to change
+    the loss) wants a larger one, and says so."""
+    code, out, _ = run_main(capsys, "--func", BOWL, "--lr", "1.0", "--no-plot")
+    assert code == 1 and "bounce back and forth" in out and "smaller --lr, e.g. --lr 0.5" in out
+    code, out, _ = run_main(capsys, "--func", BOWL, "--lr", "1e-15", "--no-plot")
+    assert code == 1 and "Stalled at step 200" in out
+    assert "too small to change the loss" in out and "larger --lr, e.g. --lr 1e-14" in out
+    assert "smaller --lr" not in out
+
+
 def test_saddle_point_is_a_stall_not_a_minimum(capsys):
     code, out, _ = run_main(capsys, "--func", "x^2 - y^2", "--lr", "0.1", "--start", "1,0")
     assert code == 1 and "Stalled" in out and "saddle" in out and not FOUND.search(out)
@@ -308,3 +328,105 @@ def test_help_and_docstring():
         assert word in result.stdout
     doc = ast.get_docstring(ast.parse(SCRIPT.read_text()))
     assert "What it teaches" in doc and "Grammar" in doc
+
+
+# ------------------------------------------------------------------ the graph
+def needs_matplotlib():
+    return pytest.importorskip("matplotlib")
+
+
+def test_without_a_display_the_graph_is_saved_and_the_place_is_said(capsys, tmp_path):
+    needs_matplotlib()
+    code, out, _ = run_main(capsys, "--func", BOWL, "--lr", "0.1")
+    assert code == 0
+    target = tmp_path / "descent.png"
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Saved the contour map with the path to {target} (no display" in out
+    assert "--no-plot" in out
+
+
+def test_with_a_display_the_graph_is_shown_in_a_window(capsys, tmp_path, monkeypatch):
+    needs_matplotlib()
+    shown = []
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(descent, "show_window", lambda fig: shown.append(fig) or True)
+    code, out, _ = run_main(capsys, "--func", BOWL, "--lr", "0.1")
+    assert code == 0 and len(shown) == 1
+    assert not (tmp_path / "descent.png").exists() and "Saved" not in out
+    # a display but no window toolkit (matplotlib on Agg): saved instead, and said why
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISPLAY", ":0")
+    code, out, _ = run_main(capsys, "--func", BOWL, "--lr", "0.1")
+    assert code == 0 and "no window toolkit" in out and (tmp_path / "descent.png").exists()
+
+
+def test_no_plot_neither_shows_nor_saves(capsys, tmp_path):
+    needs_matplotlib()
+    code, out, _ = run_main(capsys, "--func", BOWL, "--lr", "0.1", "--no-plot")
+    assert code == 0 and "Saved" not in out and list(tmp_path.iterdir()) == []
+
+
+def test_legend_does_not_hide_the_start():
+    """From (3, 4) the start sits in the upper right corner, where the legend used to be."""
+    needs_matplotlib()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    tree = descent.parse(BOWL)
+    _, path, _ = descent.descend(tree, (3.0, 4.0), 0.1, 1000, out=lambda line: None)
+    fig, ax = descent.draw_plot(tree, path, "bowl")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0].get_window_extent(renderer)
+    axes = ax.get_window_extent(renderer)
+    assert not legend.overlaps(axes)
+    for point in (path[0], path[-1]):
+        sx, sy = ax.transData.transform(point)
+        assert not legend.contains(sx, sy)
+    plt.close(fig)
+
+
+def test_a_diverged_plot_ends_at_the_last_step(capsys):
+    needs_matplotlib()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    tree = descent.parse(BOWL)
+    status, path, _ = descent.descend(tree, (3.0, 4.0), 1.5, 1000, out=lambda line: None)
+    assert status == "diverged" and max(abs(v) for v in path[-1]) > descent.DIVERGENCE_BOUND
+    fig, ax = descent.draw_plot(tree, path, "bowl")
+    line, _, end = ax.lines[:3]
+    assert len(line.get_xdata()) == len(path)
+    assert (line.get_xdata()[-1], line.get_ydata()[-1]) == path[-1]
+    assert (end.get_xdata()[0], end.get_ydata()[0]) == path[-1]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 <= path[-1][0] <= x1 and y0 <= path[-1][1] <= y1
+    plt.close(fig)
+    # the ascii map ends at the same point, (786432, 1048576): E far up and right of S
+    code, out, _ = run_main(capsys, "--func", BOWL, "--lr", "1.5", "--ascii", "--no-plot")
+    grid = [line for line in out.splitlines() if line.startswith("|") and line.endswith("|")]
+    row_s = next(i for i, line in enumerate(grid) if "S" in line)
+    row_e = next(i for i, line in enumerate(grid) if "E" in line)
+    assert row_e < 4 < row_s and grid[row_e].index("E") > grid[row_s].index("S") + 20
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing-folder/p.png", "cannot write --plot"),
+    (".", "is a folder"),
+    ("p.xyz", "unknown image type .xyz"),
+])
+def test_an_unwritable_plot_fails_before_the_run(capsys, where, message):
+    needs_matplotlib()
+    code, out, err = run_main(capsys, "--func", BOWL, "--lr", "0.1", "--plot", where)
+    assert code == 2 and out == ""                   # refused before any step
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_checking_the_plot_file_leaves_nothing_behind(tmp_path):
+    needs_matplotlib()
+    assert descent.check_plot_file(str(tmp_path / "new.png")) is None
+    assert not (tmp_path / "new.png").exists()
+    (tmp_path / "old.png").write_bytes(b"keep")
+    assert descent.check_plot_file(str(tmp_path / "old.png")) is None
+    assert (tmp_path / "old.png").read_bytes() == b"keep"

@@ -132,6 +132,13 @@ def test_domain_errors_are_clear():
         Value(-2.0) ** 0.5
 
 
+def test_division_by_zero_says_so():
+    for divide in (lambda: Value(2) / 0, lambda: 2 / Value(0), lambda: Value(2) / Value(0.0)):
+        with pytest.raises(ZeroDivisionError, match="division by zero"):
+            divide()
+    assert (Value(3) / Value(-2)).data == -1.5      # other divisions unchanged
+
+
 def test_engine_uses_the_standard_library_only():
     tree = ast.parse(SCRIPT.read_text())
     modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)

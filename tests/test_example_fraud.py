@@ -128,6 +128,70 @@ def test_run_on_synthetic_data(tmp_path, capsys):
         assert bb.load(str(tmp_path / name)).predict(np.zeros((2, 30), np.float32)).shape == (2, 1)
 
 
+def probability(out):
+    return float(re.search(r"^Probability of fraud: ([01]\.\d{4}) \((FRAUD|LEGIT) at threshold "
+                           r"([\d.]+)\)$", out, re.MULTILINE).group(1))
+
+
+@pytest.mark.parametrize("folds", ["5", "1"])
+def test_saved_model_scores_a_transaction_without_training(tmp_path, capsys, folds):
+    data = write_csv(tmp_path / "cc.csv")
+    values = ",".join(["-5"] + ["3"] * 28 + ["100"])
+    model = str(tmp_path / "m.bb")
+    code, out, err = run_main(capsys, ["--data", data, "--epochs", "3", "--folds", folds,
+                                       "--predict", "7", "--save", model])
+    assert code == 0, err
+    trained = probability(out)
+    code, out, err = run_main(capsys, ["--model", model, "--data", data, "--predict", "7"])
+    assert code == 0, err
+    assert "epoch" not in out and "Threshold chosen" not in out       # no training
+    assert probability(out) == trained and "row 7 of" in out
+    code, out, err = run_main(capsys, ["--model", model + ".json", "--predict", values])
+    assert code == 0, err
+    assert probability(out) > 0.5 and "the given transaction" in out
+
+
+def test_saved_model_errors(tmp_path, capsys):
+    data = write_csv(tmp_path / "cc.csv")
+    model = tmp_path / "m.bb"
+    assert run_main(capsys, ["--data", data, "--epochs", "1", "--folds", "2",
+                             "--save", str(model)])[0] == 0
+    values = ",".join(["0"] * 30)
+
+    def error(argv, fragment):
+        code, out, err = run_main(capsys, argv)
+        assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err and "allow_pickle" not in err
+        return err
+
+    error(["--model", str(model)], "give --predict")
+    error(["--model", str(tmp_path / "none.bb"), "--predict", values], "no ")
+    error(["--model", str(model), "--predict", values, "--save", str(tmp_path / "x.bb")],
+          "give one")
+    side = tmp_path / "m.bb.json"
+    good = side.read_text()
+    side.write_text("{not json")
+    error(["--model", str(model), "--predict", values], "not a train_fraud.py model description")
+    import json
+    saved = json.loads(good)
+    saved["threshold"] = 7
+    side.write_text(json.dumps(saved))
+    error(["--model", str(model), "--predict", values], "'threshold' is not a number between")
+    saved = json.loads(good)
+    saved["std"][3] = -1.0
+    side.write_text(json.dumps(saved))
+    error(["--model", str(model), "--predict", values], "'std' is not positive")
+    saved = json.loads(good)
+    saved["models"] = ["../../etc/passwd"]
+    side.write_text(json.dumps(saved))
+    error(["--model", str(model), "--predict", values], "'models' is not a list of file names")
+    side.write_text(good)
+    (tmp_path / "m-2.bb").write_bytes(b"garbage")
+    error(["--model", str(model), "--predict", values], "m-2.bb is not a readable braininabox model")
+    (tmp_path / "m-2.bb").unlink()
+    error(["--model", str(model), "--predict", values], "does not exist")
+
+
 def test_single_model_with_folds_1(tmp_path, capsys):
     data = write_csv(tmp_path / "cc.csv")
     code, out, err = run_main(capsys, ["--data", data, "--epochs", "2", "--folds", "1"])

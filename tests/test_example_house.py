@@ -140,6 +140,93 @@ def test_prompt_then_eof(tmp_path, capsys, monkeypatch):
     assert "'oops' is not a number" in out
 
 
+def write_house_csv(path, n=300, seed=0):
+    """price = 200 sqft_living + 10,000 bedrooms + 50,000 (+ noise); 1-6 bedrooms."""
+    rng = np.random.default_rng(seed)
+    sqft = rng.uniform(600, 4000, n)
+    bedrooms = rng.integers(1, 7, n)
+    price = 200 * sqft + 10_000 * bedrooms + 50_000 + rng.normal(0, 100, n)
+    with open(path, "w") as f:
+        f.write("sqft_living,bedrooms,price\n")
+        for row in zip(sqft, bedrooms, price):
+            f.write(",".join(f"{v:.17g}" for v in row) + "\n")
+    return str(path)
+
+
+def dialogue(capsys, monkeypatch, csv, answers, *options):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(answers))
+    return run_main(capsys, ["--train", csv, "--features", "sqft_living,bedrooms", *options])
+
+
+def test_the_seeds_dialogue_with_plain_numbers(tmp_path, capsys, monkeypatch):
+    """Enter sqft: 2500 / Enter bedrooms: 3, as the seed program asked."""
+    csv = write_house_csv(tmp_path / "houses.csv")
+    code, out, _ = dialogue(capsys, monkeypatch, csv, "2500\n3\n2,000\n\n")
+    assert code == 0
+    assert out.count("Enter sqft: ") == 3 and out.count("Enter bedrooms: ") == 2
+    first, second = [float(v.replace(",", "")) for v in
+                     re.findall(r"^.*Predicted price: (-?[\d,]+\.\d\d)$", out, re.M)]
+    assert first == pytest.approx(200 * 2500 + 10_000 * 3 + 50_000, rel=1e-3)
+    assert "set to the training mean: bedrooms" in out            # the empty answer
+    assert second == pytest.approx(200 * 2000 + 10_000 * 3.5 + 50_000, rel=2e-2)
+    assert "warning" not in out
+
+
+def test_dialogue_still_takes_name_value_pairs(tmp_path, capsys, monkeypatch):
+    csv = write_house_csv(tmp_path / "houses.csv")
+    code, out, _ = dialogue(capsys, monkeypatch, csv, "sqft_living=2500,bedrooms=3\n")
+    price = re.search(r"Predicted price: (-?[\d,]+\.\d\d)$", out, re.M).group(1)
+    assert code == 0 and float(price.replace(",", "")) == pytest.approx(580_000, rel=1e-3)
+    assert out.count("Enter bedrooms: ") == 0
+
+
+def test_outside_the_training_range_warns(tmp_path, capsys, monkeypatch):
+    csv = write_house_csv(tmp_path / "houses.csv")
+    code, out, _ = run_main(capsys, ["--train", csv, "--features", "sqft_living,bedrooms",
+                                     "--predict", "sqft_living=2500,bedrooms=33"])
+    assert code == 0
+    assert re.search(r"^warning: bedrooms=33 is outside the range of 99 % of the training "
+                     r"rows \(1 to 6\)", out, re.M), out
+    assert "sqft_living=2500 is outside" not in out
+    code, out, _ = dialogue(capsys, monkeypatch, csv, "100000\n3\n")
+    assert code == 0 and "warning: sqft_living=100000 is outside" in out
+
+
+def test_a_negative_price_is_flagged(tmp_path, capsys):
+    """price = 300 sqft - 100,000 is positive for every training house (600-4000 sqft)
+    but not at 10 sqft: the line's answer there is impossible, and said so."""
+    rng = np.random.default_rng(1)
+    sqft = rng.uniform(600, 4000, 200)
+    path = tmp_path / "steep.csv"
+    path.write_text("sqft_living,price\n" + "".join(
+        f"{a:.17g},{300 * a - 100_000 + rng.normal(0, 10):.17g}\n" for a in sqft))
+    code, out, _ = run_main(capsys, ["--train", str(path), "--features", "sqft_living",
+                                     "--predict", "sqft_living=10"])
+    assert code == 0 and predicted(out) < 0
+    assert "warning: sqft_living=10 is outside" in out
+    assert "warning: a negative price is impossible" in out
+
+
+def test_negative_sqft_is_refused(tmp_path, capsys, monkeypatch):
+    csv = write_house_csv(tmp_path / "houses.csv")
+    check_error(capsys, ["--train", csv, "--features", "sqft_living,bedrooms",
+                         "--predict", "sqft_living=-100"],
+                "sqft_living cannot be negative (got -100)")
+    code, out, _ = dialogue(capsys, monkeypatch, csv, "-100\n2500\n-2\n")
+    assert code == 0
+    assert "error: sqft_living cannot be negative" in out
+    assert "error: bedrooms cannot be negative" in out
+    assert "Predicted price" not in out
+    assert out.count("Enter bedrooms: ") == 1       # -100 refused before asking bedrooms
+
+
+def test_dialogue_with_other_features_asks_for_the_first_two(tmp_path, capsys, monkeypatch):
+    csv = write_linear_csv(tmp_path / "lin.csv")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("50\n0\n"))
+    code, out, _ = run_main(capsys, ["--train", csv, "--target", "y", "--features", "a,b,c"])
+    assert code == 0 and "Enter a: " in out and "Enter b: " in out and "Predicted y:" in out
+
+
 def test_prompt_eof_subprocess(tmp_path):
     csv = write_linear_csv(tmp_path / "lin.csv", n=50)
     result = subprocess.run(
@@ -159,6 +246,7 @@ def test_help():
                    "--epochs", "--seed"):
         assert option in result.stdout
     assert "sqft_living" in result.stdout
+    assert "Enter sqft:" in result.stdout and "%%" not in result.stdout
 
 
 # ------------------------------------------------------------------- errors

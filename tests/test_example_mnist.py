@@ -337,3 +337,20 @@ def test_a_file_that_is_not_a_model_is_an_error(tmp_path):
     (tmp_path / "bad.bb").write_bytes(b"garbage")
     err = one_line_error(["--image", str(tmp_path / "four.png"), "--model", str(tmp_path / "bad.bb")])
     assert "cannot use the model" in err
+
+
+def test_a_corrupt_model_never_suggests_pickle(tmp_path, tiny_model):
+    """Text, a pickled array, a pickle inside an npz, a truncated model: each is 'not a
+    braininabox model', and numpy's advice to load it with allow_pickle never shows."""
+    draw_digit().save(tmp_path / "four.png")
+    good = open(tiny_model, "rb").read()
+    (tmp_path / "text.bb").write_bytes(b"not a zip")
+    (tmp_path / "cut.bb").write_bytes(good[:len(good) // 2])
+    np.save(tmp_path / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with open(tmp_path / "object.bb", "wb") as f:
+        np.savez(f, header=np.array([{"a": 1}], dtype=object))
+    for name in ("text.bb", "cut.bb", "pickled.npy", "object.bb"):
+        err = one_line_error(["--image", str(tmp_path / "four.png"),
+                              "--model", str(tmp_path / name)])
+        assert "is not a" in err and "braininabox model file" in err, err
+        assert "allow_pickle" not in err and "pickle.load" not in err, err

@@ -58,6 +58,18 @@ def test_separable_gates_are_solved(capsys, gate, seed):
         assert (1 if w1 * a + w2 * b + bias > 0 else 0) == target
 
 
+@pytest.mark.parametrize("gate", ["AND", "OR", "NAND", "NOR"])
+def test_every_start_shows_learning(capsys, gate):
+    """A random start that already computes the gate is drawn again: the run always
+    shows at least one update (OR with the default seed used to be solved at epoch 1)."""
+    for seed in [None, *range(20)]:
+        args = ["--gate", gate] + ([] if seed is None else ["--seed", str(seed)])
+        code, out, _ = run_main(capsys, *args)
+        assert code == 0
+        assert "UPDATING" in out, (gate, seed)
+        assert "Epoch 1: Solved!" not in out
+
+
 def test_updates_follow_the_perceptron_rule(capsys):
     code, out, _ = run_main(capsys, "--gate", "NAND", "--seed", "0", "--lr", "0.25")
     assert code == 0

@@ -140,6 +140,74 @@ def test_bad_options_exit_2():
         assert "error" in proc.stderr
 
 
+@pytest.fixture
+def saved_model(tmp_path, capsys):
+    text = play_text(tmp_path / "play.txt")
+    path = tmp_path / "char.npz"
+    assert tr.main(["--text", text, "--save", str(path), "--steps", "30", "--sample-every", "0",
+                    "--hidden", "16", "--batch", "4", "--seq-len", "10", "--lr", "0.01"]) == 0
+    capsys.readouterr()
+    return text, path
+
+
+def test_sample_from_a_saved_model_on_the_command_line(saved_model, capsys):
+    text, path = saved_model
+    argv = ["--load", str(path), "--sample", "--sample-len", "80", "--seed", "3"]
+    assert tr.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"Model: {path}: Embedding(" in out and "LSTM(16)" in out
+    assert "Text:" not in out and "step " not in out                 # no training
+    body = out.split("---\n")[1]
+    assert len(body) == 80 + 1                      # 80 characters, then the line's end
+    assert set(body) <= set(open(text).read())
+    assert tr.main(argv) == 0 and capsys.readouterr().out == out      # seeded
+    # temperature 0 and a prime: exactly what sample() gives with the loaded model
+    assert tr.main(["--load", str(path), "--sample", "--temperature", "0", "--prime", "ROMEO:",
+                    "--sample-len", "40"]) == 0
+    out = capsys.readouterr().out
+    model, vocab = tr.CharModel.load(path)
+    assert "ROMEO:" + tr.sample(model, vocab, 40, 0.0, prime="ROMEO:") in out
+
+
+def test_load_without_sample_trains_on_from_the_saved_weights(saved_model, capsys):
+    text, path = saved_model
+    model, vocab = tr.CharModel.load(path)
+    val = tr.evaluate(model, tr.split_text(vocab.encode(open(text).read()))[1])
+    assert tr.main(["--text", text, "--load", str(path), "--steps", "2", "--sample-every", "0",
+                    "--batch", "4", "--seq-len", "10", "--sample-len", "5"]) == 0
+    out = capsys.readouterr().out
+    assert f"(loaded from {path}; training goes on from its weights)" in out
+    assert f"Validation loss before training: {val:.4f}" in out
+
+
+def test_load_and_sample_errors(saved_model, tmp_path, capsys):
+    text, path = saved_model
+    assert "--sample writes with a saved model: give --load" in run_error(capsys, ["--sample"])
+    assert "no such file" in run_error(capsys, ["--load", str(tmp_path / "no.npz"), "--sample"])
+    for content in (b"garbage", path.read_bytes()[:200]):
+        bad = tmp_path / "bad.npz"
+        bad.write_bytes(content)
+        line = run_error(capsys, ["--load", str(bad), "--sample"])
+        assert "is not a train_rnn.py model" in line and "allow_pickle" not in line
+    np.savez(tmp_path / "obj.npz", __header__=np.array([{"a": 1}], dtype=object))
+    line = run_error(capsys, ["--load", str(tmp_path / "obj.npz"), "--sample"])
+    assert "is not a train_rnn.py model" in line and "allow_pickle" not in line
+    assert "not in the vocabulary" in run_error(
+        capsys, ["--load", str(path), "--sample", "--prime", "\u00e9"])
+    other = tmp_path / "other.txt"
+    other.write_text("xyz 0123 " * 2000)
+    assert "does not know" in run_error(capsys, ["--load", str(path), "--text", str(other)])
+
+
+def test_help_says_10_percent_once():
+    proc = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT}, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert "%%" not in proc.stdout and "10%" in proc.stdout
+    for option in ("--load", "--sample", "--prime"):
+        assert option in proc.stdout
+
+
 def test_split_and_streams():
     ids = np.arange(100)
     train, val = tr.split_text(ids)

@@ -16,7 +16,8 @@ from braininabox.deploy import export as export_module
 from braininabox.deploy.export import RamBudgetError, export_c
 from braininabox.nn.layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Softmax
 from braininabox.deploy.memory_plan import plan_memory
-from braininabox.deploy.quantized import Int8Op, QuantizedModel
+from braininabox.deploy.ops import int8_op
+from braininabox.deploy.quantized import QuantizedModel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GCC = shutil.which("gcc")
@@ -42,7 +43,7 @@ def op(kind, in_shape, out_shape, arrays=True, **kw):
     if kind == "softmax" and arrays:
         fields = dict(exp_table=np.full(256, 1 << 20, np.int32))
     fields.update(kw)
-    return Int8Op(kind=kind, name=f"{kind} {out}", in_shape=tuple(in_shape), out_shape=tuple(out_shape),
+    return int8_op(kind=kind, name=f"{kind} {out}", in_shape=tuple(in_shape), out_shape=tuple(out_shape),
                   in_q=(1.0, 0), out_q=(1.0, 0), **fields)
 
 
@@ -178,10 +179,10 @@ def test_header_contents(small_q, tmp_path):
     text = path.read_text()
     assert f"#define DIGITS_ARENA_BYTES {plan.arena_bytes}u\n" in text
     assert "#define DIGITS_INPUT_SIZE 144u\n" in text and "#define DIGITS_OUTPUT_SIZE 8u\n" in text
-    assert re.search(r"\.format_version = 2,", text)
-    assert export_module.FORMAT_VERSION == 2
+    assert re.search(r"\.format_version = 3,", text)
+    assert export_module.FORMAT_VERSION == 3
     bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
-    assert re.search(r"#define BB_MODEL_FORMAT_VERSION 2\b", bb_model_h)
+    assert re.search(r"#define BB_MODEL_FORMAT_VERSION 3\b", bb_model_h)
     assert '.name = "digits"' in text and "#ifndef BB_MODEL_DIGITS_H" in text
     # top-level declarations: static const data and one static inline accessor, nothing else
     top = [line for line in text.splitlines() if re.match(r"[A-Za-z_]", line)]
@@ -189,13 +190,15 @@ def test_header_contents(small_q, tmp_path):
                        line.startswith("static inline const bb_model *digits_model(void)")
                        for line in top), top
     symbols = re.findall(r"^static const \w+ (\w+)", text, flags=re.M)
-    assert "digits" in symbols and "digits_ops" in symbols
+    assert set(symbols) == {"digits", "digits_ops", "digits_data"}
     assert all(s == "digits" or s.startswith("digits_") for s in symbols), symbols
     macros = re.findall(r"^#define (\w+)", text, flags=re.M)
     assert all(m.startswith(("DIGITS_", "BB_MODEL_DIGITS_")) for m in macros), macros
     # the op table carries the plan's offsets
-    ats = re.findall(r"\.input_at = (\d+)u, \.output_at = (\d+)u", text)
+    ats = re.findall(r"\.inputs = \{ \{ \.at = (\d+),.*?\.output = \{ \.at = (\d+),", text, flags=re.S)
     assert [(int(a), int(b)) for a, b in ats] == plan.op_io
+    # the checksum is the one the runtime computes for the same model in memory
+    assert f".checksum = 0x{small_q.c_model().checksum:08x}u" in text
     assert not list(tmp_path.glob(".tmp-*"))
 
 
@@ -219,63 +222,63 @@ def test_header_compiles_on_its_own(small_q, tmp_path):
 
 DUMP_C = r"""
 #include <stdio.h>
+#include "bb_runtime.h"
 #include "digits.h"
 #include "other.h"
 
 typedef char arena_matches_plan[(DIGITS_ARENA_BYTES == %(arena)du) ? 1 : -1];
-typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 2) ? 1 : -1];
+typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 3) ? 1 : -1];
 
-static void dump8(const char *what, const int8_t *a, long n)
+static void tensor(const char *what, const bb_tensor *t)
 {
-    long i;
-    printf("%%s", what);
-    for (i = 0; i < n; i++)
-        printf(" %%d", a[i]);
-    printf("\n");
-}
-
-static void dump32(const char *what, const int32_t *a, long n)
-{
-    long i;
-    printf("%%s", what);
-    for (i = 0; a != NULL && i < n; i++)
-        printf(" %%ld", (long)a[i]);
-    printf("\n");
+    printf(" %%s %%u %%d %%d %%d", what, (unsigned)t->at, (int)t->c, (int)t->h, (int)t->w);
 }
 
 int main(void)
 {
     const bb_model *m = digits_model();
-    uint32_t i;
-    printf("model %%u %%s %%u %%u %%u %%u %%d %%d %%d %%d %%d %%.9g %%.9g\n",
+    const uint8_t *data = (const uint8_t *)m->data;
+    static uint8_t arena[DIGITS_ARENA_BYTES];
+    bb_runtime rt;
+    uint32_t i, k;
+    printf("model %%u %%s %%u %%u %%u %%u %%d %%d %%.9g %%.9g %%d",
            (unsigned)m->format_version, m->name, (unsigned)m->op_count, (unsigned)m->arena_bytes,
-           (unsigned)m->input_size, (unsigned)m->output_size, (int)m->input_c, (int)m->input_h,
-           (int)m->input_w, (int)m->input_zero_point, (int)m->output_zero_point,
-           (double)m->input_scale, (double)m->output_scale);
+           (unsigned)m->input_size, (unsigned)m->output_size, (int)m->input_zero_point,
+           (int)m->output_zero_point, (double)m->input_scale, (double)m->output_scale,
+           (int)bb_runtime_init(&rt, m, arena, sizeof arena));
+    tensor("input", &m->input);
+    tensor("output", &m->output);
+    printf("\n");
     for (i = 0; i < m->op_count; i++) {
         const bb_op *op = &m->ops[i];
-        int conv = op->kind == BB_OP_CONV2D || op->kind == BB_OP_CONV2D_POOL;
-        long nw = (long)op->out_c * op->in_c * (conv ? op->kernel_h * op->kernel_w : op->in_h * op->in_w);
-        printf("op %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%u %%u"
-               " %%d %%d %%d %%d\n",
-               (int)op->kind, (int)op->in_c, (int)op->in_h, (int)op->in_w, (int)op->out_c,
-               (int)op->out_h, (int)op->out_w, (int)op->kernel_h, (int)op->kernel_w,
-               (int)op->stride_h, (int)op->stride_w, (int)op->pad_h, (int)op->pad_w,
-               (int)op->quant.input_offset, (int)op->quant.output_offset,
-               (int)op->quant.activation_min, (int)op->quant.activation_max,
-               (unsigned)op->input_at, (unsigned)op->output_at, op->pool.kernel_height,
-               op->pool.kernel_width, op->pool.stride_height, op->pool.stride_width);
-        if (op->weights != NULL)
-            dump8("weights", op->weights, nw);
-        dump32("bias", op->bias, op->out_c);
-        dump32("multiplier", op->multiplier, op->out_c);
-        dump32("shift", op->shift, op->out_c);
-        dump32("exp_table", op->exp_table, 256);
+        const int32_t *params = (const int32_t *)&op->params;
+        printf("op %%d %%u", (int)op->kind, (unsigned)op->input_count);
+        tensor("in", &op->inputs[0]);
+        tensor("out", &op->output);
+        printf(" params");
+        for (k = 0; k < sizeof op->params / sizeof(int32_t); k++)
+            printf(" %%ld", (long)params[k]);
+        printf("\n");
+        for (k = 0; k < op->data_count; k++) {
+            const bb_data_ref *d = &op->data[k];
+            uint32_t j;
+            printf("data %%u", (unsigned)d->bytes);
+            for (j = 0; j < d->bytes; j++)
+                printf(" %%u", (unsigned)data[d->at + j]);
+            printf("\n");
+        }
     }
     printf("other %%u %%s\n", (unsigned)other_model()->arena_bytes, other_model()->name);
     return m->format_version == BB_MODEL_FORMAT_VERSION ? 0 : 1;
 }
 """
+
+
+def _params_words(o):
+    """The op's bb_op_params union as int32 words, as C lays it out (zeros past its member)."""
+    from braininabox._core import ffi
+    params = ffi.new("bb_op_params *", {o.params_member: o.c_params()} if o.params_member else {})
+    return np.frombuffer(ffi.buffer(params), dtype="<i4").tolist()
 
 
 @needs_gcc
@@ -286,35 +289,37 @@ def test_header_compiled_into_a_program_holds_the_model(small_q, small_fused_q, 
     plan = export_c(small_q, tmp_path / "digits.h", name="digits")
     other_plan = export_c(mlp_q, tmp_path / "other.h", name="other")
     (tmp_path / "main.c").write_text(DUMP_C % {"arena": plan.arena_bytes})
-    _compile(["main.c", "-o", "main"], tmp_path)
+    _compile(["main.c", os.path.join(ROOT, "embedded", "bb_runtime.c"),
+              os.path.join(ROOT, "embedded", "bb_ops.c")]
+             + [os.path.join(ROOT, "csrc", f) for f in os.listdir(os.path.join(ROOT, "csrc"))
+                if f.endswith("_s8.c") or f in ("bb_requantize.c", "bb_status.c")]
+             + ["-o", "main"], tmp_path)
     run = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     head = lines[0].split()
-    assert len(head) == 14, head
-    assert head[:12] == ["model", "2", "digits", str(len(small_q.ops)), str(plan.arena_bytes), "144", "8", "1", "12",
-                         "12", str(small_q.input_q[1]), str(small_q.output_q[1])]
-    assert float(head[12]) == pytest.approx(small_q.input_q[0], rel=1e-7)
-    assert float(head[13]) == pytest.approx(1 / 256, rel=1e-7)
+    assert head[:8] == ["model", "3", "digits", str(len(small_q.ops)), str(plan.arena_bytes), "144", "8",
+                        str(small_q.input_q[1])]
+    assert head[8] == str(small_q.output_q[1])
+    assert float(head[9]) == pytest.approx(small_q.input_q[0], rel=1e-7)
+    assert float(head[10]) == pytest.approx(1 / 256, rel=1e-7)
+    assert head[11] == "0"  # bb_runtime_init accepts it: checksum and every field
+    assert head[12:] == ["input", str(plan.op_io[0][0]), "1", "12", "12",
+                         "output", str(plan.op_io[-1][1]), "8", "1", "1"]
     kinds = {"conv2d": 1, "linear": 2, "max_pool2d": 3, "avg_pool2d": 4, "clamp": 5, "softmax": 6,
              "conv2d_pool": 7}
     body = lines[1:-1]
     for i, o in enumerate(small_q.ops):
         header = body.pop(0).split()
-        c_in, h_in, w_in = o.chw_in
-        c_out, h_out, w_out = o.chw_out
-        expected = [kinds[o.kind], c_in, h_in, w_in, c_out, h_out, w_out, *o.kernel, *o.stride,
-                    *o.padding, -o.in_q[1], o.out_q[1], o.act_min, o.act_max, *plan.op_io[i],
-                    *((*o.pool_kernel, *o.pool_stride) if o.kind == "conv2d_pool" else (0,) * 4)]
-        assert header[0] == "op" and [int(v) for v in header[1:]] == expected, (i, header)
-        for field in ("weights", "bias", "multiplier", "shift", "exp_table"):
-            value = getattr(o, field)
-            if field == "weights" and value is None:
-                continue
+        expected = ["op", str(kinds[o.kind]), "1",
+                    "in", str(plan.op_io[i][0]), *map(str, o.chw_in),
+                    "out", str(plan.op_io[i][1]), *map(str, o.chw_out),
+                    "params", *map(str, _params_words(o))]
+        assert header == expected, (i, header)
+        for field, value, dtype in o.data_arrays():
             line = body.pop(0).split()
-            assert line[0] == field
-            got = [int(v) for v in line[1:]]
-            assert got == ([] if value is None else np.asarray(value).ravel().tolist()), (i, field)
+            raw = b"" if value is None else np.asarray(value, dtype=dtype).tobytes()
+            assert line[0] == "data" and [int(v) for v in line[2:]] == list(raw), (i, field)
     assert not body
     assert lines[-1] == f"other {other_plan.arena_bytes} other"
 

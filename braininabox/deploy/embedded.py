@@ -22,18 +22,13 @@ from typing import Optional
 
 import numpy as np
 
+from .runtime import status_name
+
 # embedded/ of the source checkout: braininabox/deploy/embedded.py -> ../../embedded
 EMBEDDED_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "embedded"))
 RAM_BUDGET_BYTES = 128 * 1024      # the RAM region of embedded/board/mps2/mps2.ld
 STACK_RESERVED_BYTES = 8 * 1024    # the stack the link reserves (Makefile STACK_SIZE)
 _TARGETS = ("host", "mps2-an385", "mps2-an386")
-
-
-def _status_name(status):
-    """The bb_status enum name of a code, read from the C header through cffi (no copy to drift)."""
-    from .._core import lib
-    names = {getattr(lib, n): n for n in dir(lib) if n == "BB_OK" or n.startswith("BB_ERR_")}
-    return names.get(status, "unknown status")
 
 
 class EmbeddedError(RuntimeError):
@@ -67,7 +62,7 @@ class RuntimeStatusError(EmbeddedError):
     def __init__(self, message, log, status, stage):
         super().__init__(message, log)
         self.status = status
-        self.status_name = _status_name(status)
+        self.status_name = status_name(status)
         self.stage = stage
 
 
@@ -234,7 +229,7 @@ def _build_and_run(build_dir, target, timeout):
     m = re.search(r"^(init|invoke) failed: (-?\d+) (.*)$", out, re.M)
     if m:
         status = int(m.group(2))
-        name = _status_name(status)
+        name = status_name(status)
         raise RuntimeStatusError(
             f"embedded: bb_runtime_{m.group(1)} returned {status} ({name}: {m.group(3)}) on {target}; "
             f"the image ended with exit code {exit_code}", log, status, m.group(1))

@@ -11,10 +11,14 @@ tried and the smaller arena kept:
   Sequential model): buffers alternate between the bottom and the top of an arena as
   large as the biggest consecutive pair, which is the lower bound.
 
-A standalone ReLU (clamp) runs in place, so its output is its input's buffer. A fused
-conv2d_pool op (Conv2D + ReLU + MaxPool) has only its pooled output: the convolution
-output never exists, and the kernel keeps each pooling window in registers, so it
-needs no scratch either.
+An op whose class allows it (`in_place`: clamp, softmax) runs in place when its input
+dies at that op: its output is its input's buffer. A fused conv2d_pool op (Conv2D +
+ReLU + MaxPool) has only its pooled output: the convolution output never exists.
+
+Scratch: an op whose kernel needs working memory (`op.scratch_bytes()`, from the
+kernel's bb_<op>_s8_scratch_size in C) gets a buffer alive only while it runs, placed in
+the arena like the activations; the runtime hands it to the kernel. Today's kernels
+keep their windows in registers and need none.
 """
 from dataclasses import dataclass
 
@@ -38,11 +42,12 @@ class MemoryPlan:
     buffers: list  # Buffer, in creation order: the input, then op outputs
     op_io: list  # (input_offset, output_offset) per op, in bytes
     arena_bytes: int
-    scratch_bytes: int  # extra working memory the kernels need (none for these kernels)
+    scratch_bytes: int  # the largest scratch any op needs (inside the arena)
     flash_bytes: int  # weights, biases, requantization parameters, tables
     peak_op: int  # the op at which the most activation bytes are alive
     peak_bytes: int
     op_names: list
+    op_scratch: list = None  # per op: the scratch buffer's offset, or None when it needs none
 
     @property
     def activation_bytes(self):
@@ -51,7 +56,7 @@ class MemoryPlan:
 
     @property
     def ram_bytes(self):
-        return self.arena_bytes + self.scratch_bytes
+        return self.arena_bytes  # scratch is placed inside the arena
 
     def __str__(self):
         lines = [f"arena {self.arena_bytes:,} B (all activations unshared: "
@@ -99,25 +104,30 @@ def _place(buffers):
 
 
 def plan_memory(q):
-    """The MemoryPlan of QuantizedModel q."""
+    """The MemoryPlan of QuantizedModel q (a chain of ops, in order)."""
     ops = q.ops
     current = Buffer("input", q.input_size, 0, 0)
-    buffers = [current]
-    io = []
+    buffers, io, scratch = [current], [], []
     for t, op in enumerate(ops):
         current.last = t
-        if op.kind == "clamp":  # in place: the same bytes go on living
+        need = op.scratch_bytes()
+        scratch.append(Buffer(f"{op.name} scratch", need, t, t) if need > 0 else None)
+        if op.in_place:  # the same bytes go on living
             io.append((current, current))
             continue
         out = Buffer(f"{op.name} output", op.out_size, t, t)
         buffers.append(out)
         io.append((current, out))
         current = out
+    activations = list(buffers)
+    buffers += [b for b in scratch if b is not None]
     _place(buffers)
     arena = max(b.offset + b.size for b in buffers)
     alive = [sum(b.size for b in buffers if b.first <= t <= b.last) for t in range(len(ops))]
     peak = max(range(len(ops)), key=lambda t: alive[t])
-    return MemoryPlan(buffers=buffers, op_io=[(i.offset, o.offset) for i, o in io],
-                      arena_bytes=-(-arena // ALIGN) * ALIGN, scratch_bytes=0,
+    return MemoryPlan(buffers=activations, op_io=[(i.offset, o.offset) for i, o in io],
+                      arena_bytes=-(-arena // ALIGN) * ALIGN,
+                      scratch_bytes=max([b.size for b in scratch if b is not None], default=0),
                       flash_bytes=sum(op.flash_bytes() for op in ops), peak_op=peak,
-                      peak_bytes=alive[peak], op_names=[op.name for op in ops])
+                      peak_bytes=alive[peak], op_names=[op.name for op in ops],
+                      op_scratch=[None if b is None else b.offset for b in scratch])

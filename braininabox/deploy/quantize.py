@@ -16,39 +16,47 @@ conv2d_pool op (csrc/bb_conv2d_pool_s8.c), which never stores the convolution ou
 Its quantization is exactly that of the unfused ops (the conv output's scale; max
 pooling keeps it), so fuse=True and fuse=False give identical bytes.
 """
+import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
 
 from ..data.loader import as_features
-from ..nn.layers import AvgPool, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Softmax
+from ..nn.layers import Dropout, Flatten, ReLU
 from ..nn.tensor import Tensor, no_grad
 from ..train.model import Sequential
-from .arithmetic import activation_qparams, quantize_multiplier, round_half_away
-from .quantized import Int8Op, QuantizedModel
+from .arithmetic import activation_qparams
+from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
+from .quantized import QuantizedModel
 
-SUPPORTED = (Conv2D, Linear, MaxPool, AvgPool, ReLU, Flatten, Softmax, Dropout)
-EXP_TABLE_ONE = 1 << 20  # exp(0) in the softmax table's fixed point
+# Float layer class -> the int8 op class built from it (ops.py's table); Flatten and
+# Dropout become no op.
+LAYER_OPS = {cls.layer: cls for cls in OPS.values() if cls.layer is not None}
+SKIPPED = (Flatten, Dropout)
+SUPPORTED = tuple(LAYER_OPS) + SKIPPED
+WEIGHTED = (Conv2DOp, LinearOp)
 
 
 def _stages(model):
-    """Group layers into int8 ops: (kind, layers, index of the first layer), fusing a ReLU
-    into the Conv2D or Linear before it."""
+    """Group layers into int8 ops: (op class or None for Flatten, layers, index of the
+    first layer), fusing a ReLU into the Conv2D or Linear before it."""
     stages = []
     for index, layer in enumerate(model.layers):
-        if not isinstance(layer, SUPPORTED):
-            names = ", ".join(cls.__name__ for cls in SUPPORTED)
-            raise ValueError(f"quantize: layer {index} ({type(layer).__name__}) is not supported "
+        cls = type(layer)
+        if cls not in SUPPORTED:
+            names = ", ".join(c.__name__ for c in SUPPORTED)
+            base = next((c for c in SUPPORTED if isinstance(layer, c)), None)
+            detail = (f", a subclass of {base.__name__}: quantize converts the built-in layers "
+                      f"only, whose arithmetic it knows" if base is not None else "")
+            raise ValueError(f"quantize: layer {index} ({cls.__name__}{detail}) is not supported "
                              f"for int8; supported layers: {names}")
-        if isinstance(layer, Dropout):
+        if cls is Dropout:
             continue
-        if (isinstance(layer, ReLU) and stages and stages[-1][0] in ("conv2d", "linear")
-                and len(stages[-1][1]) == 1):
+        if (cls is ReLU and stages and stages[-1][0] in WEIGHTED and len(stages[-1][1]) == 1):
             stages[-1][1].append(layer)
             continue
-        kind = {Conv2D: "conv2d", Linear: "linear", MaxPool: "max_pool2d", AvgPool: "avg_pool2d",
-                ReLU: "clamp", Flatten: "reshape", Softmax: "softmax"}[type(layer)]
-        stages.append((kind, [layer], index))
+        stages.append((LAYER_OPS.get(cls), [layer], index))
     return stages
 
 
@@ -68,42 +76,15 @@ def _calibrate(model, stages, X, batch_size):
     return lo, hi
 
 
-def _weighted_op(kind, layers, name, in_shape, out_shape, in_q, out_q):
-    layer = layers[0]
-    weight = layer.weight.data.astype(np.float64)
-    channels = weight.shape[0]
-    flat = weight.reshape(channels, -1)
-    w_scale = np.abs(flat).max(axis=1) / 127.0
-    w_scale = np.where(w_scale > 0, w_scale, 1.0).astype(np.float32).astype(np.float64)
-    weights = np.clip(round_half_away(flat / w_scale[:, None]), -127, 127).astype(np.int8)
-    bias = None
-    if layer.bias is not None:
-        bias_scale = in_q[0] * w_scale
-        bias = np.clip(round_half_away(layer.bias.data / bias_scale),
-                       -2**31, 2**31 - 1).astype(np.int32)
-    pairs = [quantize_multiplier(in_q[0] * s / out_q[0]) for s in w_scale]
-    relu = len(layers) == 2
-    op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q,
-                out_q=out_q, weights=weights.reshape(weight.shape), bias=bias,
-                multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
-                shift=np.array([s for _, s in pairs], dtype=np.int32),
-                act_min=out_q[1] if relu else -128, act_max=127, weight_scales=w_scale)
-    if kind == "conv2d":
-        op.kernel, op.stride, op.padding = layer.kernel, layer.stride, layer.padding
-    return op
-
-
 def fuse_ops(ops):
     """ops with every conv2d directly followed by a max_pool2d merged into one conv2d_pool
     op (a clamp right after the pooling folds in too: a clamp commutes with a max)."""
     fused = []
     for op in ops:
         prev = fused[-1] if fused else None
-        if op.kind == "max_pool2d" and prev is not None and prev.kind == "conv2d":
-            fused[-1] = replace(prev, kind="conv2d_pool", name=f"{prev.name} + {op.name}",
-                                out_shape=op.out_shape, pool_kernel=tuple(op.kernel),
-                                pool_stride=tuple(op.stride))
-        elif (op.kind == "clamp" and prev is not None and prev.kind == "conv2d_pool"
+        if isinstance(op, MaxPool2DOp) and type(prev) is Conv2DOp:
+            fused[-1] = Conv2DPoolOp.fuse(prev, op)
+        elif (op.kind == "clamp" and type(prev) is Conv2DPoolOp
               and max(prev.act_min, op.act_min) <= min(prev.act_max, op.act_max)):
             fused[-1] = replace(prev, name=f"{prev.name} + {op.name}",
                                 act_min=max(prev.act_min, op.act_min),
@@ -111,6 +92,11 @@ def fuse_ops(ops):
         else:
             fused.append(op)
     return fused
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"quantize: batch_size must be a positive integer, got {batch_size!r}")
 
 
 def quantize(model, calibration_data, batch_size=256, fuse=True):
@@ -122,10 +108,27 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"quantize expects a Sequential model, got {type(model).__name__}")
+    _check_batch_size(batch_size)
     X = as_features(calibration_data, "quantize (calibration_data)")
+    if len(X) == 0:
+        raise ValueError("quantize: calibration_data is empty")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("quantize: calibration_data contains NaN or infinity")
+    if len(X) > 1 and np.all(X == X[:1]):
+        warnings.warn("quantize: every calibration sample is the same; the activation ranges "
+                      "(and so the int8 scales) fit that one input only. Calibrate with a few "
+                      "hundred representative samples.", UserWarning, stacklevel=2)
+    elif float(X.max()) == float(X.min()):
+        warnings.warn("quantize: the calibration data is one constant value; the int8 input "
+                      "scale cannot represent any other input.", UserWarning, stacklevel=2)
     model._build_for(X)
     stages = _stages(model)
-    if not any(stage[0] in ("conv2d", "linear") for stage in stages):
+    for _, layers, index in stages:
+        for param in layers[0].parameters():
+            if not np.all(np.isfinite(param.data)):
+                raise ValueError(f"quantize: layer {index} ({type(layers[0]).__name__}) has NaN or "
+                                 f"infinite weights; int8 cannot represent them")
+    if not any(stage[0] in WEIGHTED for stage in stages):
         raise ValueError("quantize: the model has no Conv2D or Linear layer")
     lo, hi = _calibrate(model, stages, X, batch_size)
 
@@ -139,32 +142,18 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
 
     input_q = activation_qparams(lo[0], hi[0])
     ops, current_q = [], input_q
-    for i, (kind, layers, index) in enumerate(stages):
-        name = f"layer {index} ({' + '.join(type(l).__name__ for l in layers)})"
-        in_shape, out_shape = shapes[i], shapes[i + 1]
-        if kind == "reshape":
+    for i, (cls, layers, index) in enumerate(stages):
+        if cls is None:
             continue  # NCHW flatten: same bytes, same quantization
-        if kind == "linear" and len(in_shape) != 1:
-            raise ValueError(f"quantize: {name} gets per-sample shape {in_shape}; int8 Linear "
-                             f"takes a feature vector (put a Flatten before it)")
-        if kind in ("conv2d", "linear"):
-            out_q = activation_qparams(lo[i + 1], hi[i + 1])
-            op = _weighted_op(kind, layers, name, in_shape, out_shape, current_q, out_q)
-        elif kind in ("max_pool2d", "avg_pool2d"):
-            op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,
-                        in_q=current_q, out_q=current_q, kernel=layers[0].size,
-                        stride=layers[0].stride)
-        elif kind == "clamp":
-            op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,
-                        in_q=current_q, out_q=current_q, act_min=current_q[1], act_max=127)
-        else:  # softmax: output scale 1/256, zero point -128
-            if len(in_shape) != 1:
-                raise ValueError(f"quantize: layer {index} (Softmax) gets per-sample shape {in_shape}; "
-                                 f"int8 softmax runs over a feature vector (put a Flatten before it)")
-            distances = np.arange(256, dtype=np.float64) * current_q[0]
-            table = round_half_away(EXP_TABLE_ONE * np.exp(-distances)).astype(np.int32)
-            op = Int8Op(kind=kind, name=name, in_shape=in_shape, out_shape=out_shape,
-                        in_q=current_q, out_q=(1.0 / 256.0, -128), exp_table=table)
+        name = f"layer {index} ({' + '.join(type(l).__name__ for l in layers)})"
+        if not (math.isfinite(lo[i + 1]) and math.isfinite(hi[i + 1])):
+            raise ValueError(f"quantize: {name} produces NaN or infinite values on the "
+                             f"calibration data")
+        out_q = activation_qparams(lo[i + 1], hi[i + 1])
+        op = cls.from_layers(layers, name, shapes[i], shapes[i + 1], current_q, out_q)
+        if tuple(op.output_shape(op.in_shape)) != tuple(op.out_shape):
+            raise ValueError(f"quantize: {name}: the int8 {op.kind} op computes shape "
+                             f"{tuple(op.output_shape(op.in_shape))}, the float layer {op.out_shape}")
         ops.append(op)
         current_q = op.out_q
     if fuse:

@@ -939,25 +939,39 @@ static int8_t rand_s8(void)
     return (int8_t)(int32_t)((rng >> 16) % 256u - 128u);
 }
 
+/* An int8 conv case: input dims, output channels, conv window (asymmetric padding allowed). */
+typedef struct conv_s8_case {
+    bb_s8_dims in;
+    int32_t out_channels;
+    bb_s8_window conv;
+} conv_s8_case;
+
+static conv_s8_case conv_s8(int n, int c, int h, int w, int oc, int kh, int kw, int sh, int sw,
+                            int top, int left, int bottom, int right)
+{
+    conv_s8_case k = {{n, c, h, w}, oc, {kh, kw, sh, sw, top, left, bottom, right}};
+    return k;
+}
+
 /* The definition, unfused: every conv output (padding reads as real 0), requantized and
  * clamped, then the max of each pooling window. */
-static void conv_pool_s8_ref(const bb_conv2d_params *p, const bb_pool_window *pool,
+static void conv_pool_s8_ref(const conv_s8_case *k, const bb_s8_window *pool,
                              const bb_quant_out *q, const int32_t *mult, const int32_t *shift,
                              const int8_t *x, const int8_t *w, const int32_t *bias, int oh, int ow,
                              int ph, int pw, int8_t *conv, int8_t *y)
 {
-    const int c = p->in_channels, h = p->in_height, wd = p->in_width;
-    const int kh = p->kernel_height, kw = p->kernel_width;
-    for (int n = 0; n < p->batch; n++)
-        for (int o = 0; o < p->out_channels; o++) {
+    const int c = k->in.channels, h = k->in.height, wd = k->in.width;
+    const int kh = k->conv.kernel_height, kw = k->conv.kernel_width;
+    for (int n = 0; n < k->in.batch; n++)
+        for (int o = 0; o < k->out_channels; o++) {
             for (int oy = 0; oy < oh; oy++)
                 for (int ox = 0; ox < ow; ox++) {
                     int32_t acc = bias[o];
                     for (int ic = 0; ic < c; ic++)
                         for (int ky = 0; ky < kh; ky++)
                             for (int kx = 0; kx < kw; kx++) {
-                                int iy = oy * p->stride_height - p->pad_height + ky;
-                                int ix = ox * p->stride_width - p->pad_width + kx;
+                                int iy = oy * k->conv.stride_height - k->conv.pad_top + ky;
+                                int ix = ox * k->conv.stride_width - k->conv.pad_left + kx;
                                 if (iy < 0 || iy >= h || ix < 0 || ix >= wd)
                                     continue;
                                 acc += (x[((n * c + ic) * h + iy) * wd + ix] + q->input_offset) *
@@ -975,67 +989,96 @@ static void conv_pool_s8_ref(const bb_conv2d_params *p, const bb_pool_window *po
                             int v = conv[(py * pool->stride_height + ky) * ow + px * pool->stride_width + kx];
                             best = v > best ? v : best;
                         }
-                    y[((n * p->out_channels + o) * ph + py) * pw + px] = (int8_t)best;
+                    y[((n * k->out_channels + o) * ph + py) * pw + px] = (int8_t)best;
                 }
         }
 }
 
-static void test_conv_pool_s8_case(bb_conv2d_params p, bb_pool_window pool, int in_zp, int relu)
+static void test_conv_pool_s8_case(conv_s8_case k, bb_s8_window pool, int in_zp, int relu)
 {
-    int oh, ow;
-    check_status(bb_conv2d_output_hw(&p, &oh, &ow), BB_OK, "conv_pool_s8 shape");
+    const bb_s8_window *cw = &k.conv;
+    const int oh = (k.in.height + cw->pad_top + cw->pad_bottom - cw->kernel_height) / cw->stride_height + 1;
+    const int ow = (k.in.width + cw->pad_left + cw->pad_right - cw->kernel_width) / cw->stride_width + 1;
     const int ph = (oh - pool.kernel_height) / pool.stride_height + 1;
     const int pw = (ow - pool.kernel_width) / pool.stride_width + 1;
-    const size_t nx = (size_t)p.batch * p.in_channels * p.in_height * p.in_width;
-    const size_t nw = (size_t)p.out_channels * p.in_channels * p.kernel_height * p.kernel_width;
-    const size_t ny = (size_t)p.batch * p.out_channels * ph * pw;
+    const size_t nx = (size_t)k.in.batch * k.in.channels * k.in.height * k.in.width;
+    const size_t nw = (size_t)k.out_channels * k.in.channels * cw->kernel_height * cw->kernel_width;
+    const size_t ny = (size_t)k.in.batch * k.out_channels * ph * pw;
     /* Exact sizes, so AddressSanitizer sees any read past the input or the weights. */
     int8_t *x = xmalloc(nx), *w = xmalloc(nw), *y = xmalloc(ny), *ref = xmalloc(ny);
     int8_t *conv = xmalloc((size_t)oh * ow);
-    int32_t *bias = xmalloc(p.out_channels * sizeof(int32_t));
-    int32_t *mult = xmalloc(p.out_channels * sizeof(int32_t));
-    int32_t *shift = xmalloc(p.out_channels * sizeof(int32_t));
+    int32_t *bias = xmalloc(k.out_channels * sizeof(int32_t));
+    int32_t *mult = xmalloc(k.out_channels * sizeof(int32_t));
+    int32_t *shift = xmalloc(k.out_channels * sizeof(int32_t));
     for (size_t i = 0; i < nx; i++)
         x[i] = rand_s8();
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(rand_s8() | 1); /* never -128 */
-    for (int o = 0; o < p.out_channels; o++) {
+    for (int o = 0; o < k.out_channels; o++) {
         bias[o] = (int32_t)(frand() * 3000.0f);
         mult[o] = (int32_t)(1073741824u + (rng & 0x3FFFFFFFu));
         shift[o] = -7 - o % 3;
     }
     const bb_quant_out q = {-in_zp, 5, relu ? 5 : -128, 127};
-    conv_pool_s8_ref(&p, &pool, &q, mult, shift, x, w, bias, oh, ow, ph, pw, conv, ref);
-    check_status(bb_conv2d_pool_s8(&p, &pool, &q, mult, shift, x, w, bias, y), BB_OK, "conv_pool_s8");
-    check(memcmp(y, ref, ny) == 0, "conv_pool_s8 %dx%dx%d k%dx%d s%d p%d pool %dx%d/%d: bytes differ",
-          p.in_channels, p.in_height, p.in_width, p.kernel_height, p.kernel_width, p.stride_height,
-          p.pad_height, pool.kernel_height, pool.kernel_width, pool.stride_height);
+    conv_pool_s8_ref(&k, &pool, &q, mult, shift, x, w, bias, oh, ow, ph, pw, conv, ref);
+    check_status(bb_conv2d_pool_s8(&k.in, k.out_channels, cw, &pool, &q, mult, shift, x, w, bias, y),
+                 BB_OK, "conv_pool_s8");
+    check(memcmp(y, ref, ny) == 0,
+          "conv_pool_s8 %dx%dx%d k%dx%d s%d pad %d,%d,%d,%d pool %dx%d/%d: bytes differ",
+          k.in.channels, k.in.height, k.in.width, cw->kernel_height, cw->kernel_width,
+          cw->stride_height, cw->pad_top, cw->pad_left, cw->pad_bottom, cw->pad_right,
+          pool.kernel_height, pool.kernel_width, pool.stride_height);
     free(x), free(w), free(y), free(ref), free(conv), free(bias), free(mult), free(shift);
 }
 
 static void test_conv_pool_s8(void)
 {
-    const bb_pool_window two = {2, 2, 2, 2}, overlap = {3, 3, 2, 2}, one = {1, 1, 1, 1};
+    const bb_s8_window two = {2, 2, 2, 2, 0, 0, 0, 0}, overlap = {3, 3, 2, 2, 0, 0, 0, 0};
+    const bb_s8_window one = {1, 1, 1, 1, 0, 0, 0, 0};
     for (int relu = 0; relu < 2; relu++) {
         for (int zp = -128; zp <= 127; zp += 85) {
-            test_conv_pool_s8_case(conv_params(1, 1, 8, 8, 4, 3, 3, 1, 1, 0, 0), two, zp, relu);
-            test_conv_pool_s8_case(conv_params(2, 3, 11, 9, 5, 3, 3, 1, 1, 0, 0), two, zp, relu);
-            test_conv_pool_s8_case(conv_params(1, 2, 9, 10, 3, 3, 3, 1, 1, 1, 1), two, zp, relu);
-            test_conv_pool_s8_case(conv_params(2, 2, 9, 11, 3, 3, 5, 1, 1, 2, 2), overlap, zp, relu);
-            test_conv_pool_s8_case(conv_params(1, 3, 7, 6, 2, 2, 3, 2, 1, 1, 0), one, zp, relu);
+            test_conv_pool_s8_case(conv_s8(1, 1, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0), two, zp, relu);
+            test_conv_pool_s8_case(conv_s8(2, 3, 11, 9, 5, 3, 3, 1, 1, 0, 0, 0, 0), two, zp, relu);
+            test_conv_pool_s8_case(conv_s8(1, 2, 9, 10, 3, 3, 3, 1, 1, 1, 1, 1, 1), two, zp, relu);
+            test_conv_pool_s8_case(conv_s8(2, 2, 9, 11, 3, 3, 5, 1, 1, 2, 2, 2, 2), overlap, zp, relu);
+            test_conv_pool_s8_case(conv_s8(1, 3, 7, 6, 2, 2, 3, 2, 1, 1, 0, 1, 0), one, zp, relu);
+            /* TensorFlow's "same" padding with an even kernel: one row / column more after. */
+            test_conv_pool_s8_case(conv_s8(1, 2, 8, 7, 3, 2, 4, 1, 1, 0, 1, 1, 2), one, zp, relu);
+            test_conv_pool_s8_case(conv_s8(2, 2, 10, 10, 2, 3, 3, 2, 2, 0, 0, 1, 1), two, zp, relu);
         }
     }
-    bb_conv2d_params p = conv_params(1, 1, 5, 5, 2, 3, 3, 1, 1, 0, 0);
-    const bb_pool_window too_big = {4, 4, 1, 1}, no_stride = {2, 2, 0, 1};
-    int8_t x[25] = {0}, w[18] = {0}, y[8];
+    const bb_s8_dims in = {1, 1, 5, 5};
+    const bb_s8_window conv = {3, 3, 1, 1, 0, 0, 0, 0};
+    const bb_s8_window too_big = {4, 4, 1, 1, 0, 0, 0, 0}, no_stride = {2, 2, 0, 1, 0, 0, 0, 0};
+    const bb_s8_window padded_pool = {2, 2, 2, 2, 1, 0, 0, 0}, negative_pad = {3, 3, 1, 1, 0, 0, -1, 0};
+    int8_t x[25] = {0}, w[18] = {0}, y[18];
     int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {0, 0};
     const bb_quant_out q = {0, 0, -128, 127};
-    check_status(bb_conv2d_pool_s8(&p, &too_big, &q, mult, shift, x, w, NULL, y), BB_ERR_SHAPE,
+    check_status(bb_conv2d_pool_s8(&in, 2, &conv, &too_big, &q, mult, shift, x, w, NULL, y), BB_ERR_SHAPE,
                  "conv_pool_s8 window larger than the conv output");
-    check_status(bb_conv2d_pool_s8(&p, &no_stride, &q, mult, shift, x, w, NULL, y), BB_ERR_ARGUMENT,
-                 "conv_pool_s8 zero stride");
-    check_status(bb_conv2d_pool_s8(&p, NULL, &q, mult, shift, x, w, NULL, y), BB_ERR_NULL,
+    check_status(bb_conv2d_pool_s8(&in, 2, &conv, &no_stride, &q, mult, shift, x, w, NULL, y),
+                 BB_ERR_ARGUMENT, "conv_pool_s8 zero stride");
+    check_status(bb_conv2d_pool_s8(&in, 2, &conv, NULL, &q, mult, shift, x, w, NULL, y), BB_ERR_NULL,
                  "conv_pool_s8 NULL window");
+    check_status(bb_conv2d_pool_s8(&in, 2, &conv, &padded_pool, &q, mult, shift, x, w, NULL, y),
+                 BB_ERR_ARGUMENT, "conv_pool_s8 padded pooling window");
+    check_status(bb_conv2d_s8(&in, 2, &negative_pad, &q, mult, shift, x, w, NULL, y), BB_ERR_ARGUMENT,
+                 "conv_s8 negative padding");
+    check_status(bb_max_pool2d_s8(&in, &padded_pool, x, y), BB_ERR_ARGUMENT, "max_pool_s8 padding");
+    check_status(bb_avg_pool2d_s8(&in, &too_big, x, y), BB_OK, "avg_pool_s8 4x4 window on 5x5");
+}
+
+/* bb_check_accumulator_s8: |bias| + 255 * sum|w| must stay below 2^31 per channel. */
+static void test_accumulator_bound_s8(void)
+{
+    int8_t w[4] = {127, -127, 127, -127}; /* 255 * 508 = 129,540 */
+    int32_t ok[1] = {INT32_MAX - 129540}, over[1] = {INT32_MAX - 129539}, low[1] = {-(INT32_MAX - 129540)};
+    check_status(bb_check_accumulator_s8(1, 4, w, ok), BB_OK, "accumulator bound reached exactly");
+    check_status(bb_check_accumulator_s8(1, 4, w, over), BB_ERR_ARGUMENT, "accumulator bound passed by 1");
+    check_status(bb_check_accumulator_s8(1, 4, w, low), BB_OK, "accumulator bound, negative bias");
+    check_status(bb_check_accumulator_s8(2, 2, w, NULL), BB_OK, "accumulator bound without bias");
+    check_status(bb_check_accumulator_s8(1, 4, NULL, ok), BB_ERR_NULL, "accumulator bound NULL weights");
+    check_status(bb_check_accumulator_s8(0, 4, w, ok), BB_ERR_SHAPE, "accumulator bound no channel");
 }
 
 int main(void)
@@ -1048,6 +1091,7 @@ int main(void)
     test_softmax();
     test_optim();
     test_conv_pool_s8();
+    test_accumulator_bound_s8();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,0 +1,339 @@
+"""The int8 ops: one class per op kind, the one Python place that knows an op.
+
+Each class says
+- which float layer it is built from and how (`layer`, `from_layers`; quantize.py reads
+  them from the table OPS),
+- its output shape for an input shape (`output_shape`) and whether its output may be its
+  input's bytes (`in_place`; the memory plan reads it),
+- the working memory its kernel needs (`scratch_bytes`: a kernel that needs some has a
+  bb_<op>_s8_scratch_size function in csrc/, asked through cffi; none of today's does),
+- the C fields it exports: its bb_op_kind (`c_kind`), its member of bb_op_params in
+  embedded/bb_model.h (`params_member`, `c_params`) and its constant arrays in data-slot
+  order (`data_arrays`). runtime.py turns these into the bb_model the host runs and
+  export.py writes, so the two are the same struct by construction.
+Shapes are per sample: (C, H, W) for images, (F,) for vectors. The C runtime checks every
+field again at init (lengths, shapes, ranges): these classes are the description, the
+runtime is the guard.
+"""
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .._core import lib
+from ..nn.layers import AvgPool, Conv2D, Linear, MaxPool, ReLU, Softmax
+from .arithmetic import quantize_multiplier, round_half_away
+
+INT32_MAX = 2**31 - 1
+EXP_TABLE_ONE = 1 << 20  # exp(0) in the softmax table's fixed point
+# |x - input zero point| <= 255: the factor of sum|w| in the accumulator bound
+# (csrc/bb_accumulate_s8.c, which the runtime checks at init).
+ACCUMULATOR_INPUT_MAX = 255
+
+
+def chw(shape):
+    """(C, H, W) of a per-sample shape; a vector of F features is (F, 1, 1)."""
+    return tuple(int(s) for s in shape) + (1,) * (3 - len(shape))
+
+
+def window(kernel, stride, padding=(0, 0)):
+    """A bb_s8_window initializer (symmetric padding, as the float layers have)."""
+    return {"kernel_height": int(kernel[0]), "kernel_width": int(kernel[1]),
+            "stride_height": int(stride[0]), "stride_width": int(stride[1]),
+            "pad_top": int(padding[0]), "pad_left": int(padding[1]),
+            "pad_bottom": int(padding[0]), "pad_right": int(padding[1])}
+
+
+def window_count(size, kernel, stride, pad):
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+@dataclass
+class Int8Op:
+    """One int8 operation; the subclasses below are the kinds."""
+    name: str
+    in_shape: Tuple[int, ...]
+    out_shape: Tuple[int, ...]
+    in_q: Tuple[float, int]  # (scale, zero_point) of the input
+    out_q: Tuple[float, int]
+
+    kind = None  # the name used in summaries and tests
+    c_kind = None  # the bb_op_kind, a lib.BB_OP_* value
+    params_member = None  # its member of bb_op_params, or None
+    layer = None  # the float layer class it is built from, or None
+    in_place = False
+
+    @property
+    def in_size(self):
+        return int(np.prod(self.in_shape))
+
+    @property
+    def out_size(self):
+        return int(np.prod(self.out_shape))
+
+    @property
+    def chw_in(self):
+        return chw(self.in_shape)
+
+    @property
+    def chw_out(self):
+        return chw(self.out_shape)
+
+    def output_shape(self, in_shape):
+        """The per-sample output shape for in_shape (the kernel's own arithmetic)."""
+        return tuple(in_shape)
+
+    def scratch_bytes(self):
+        return 0
+
+    def c_params(self):
+        """The initializer of this kind's bb_op_params member (a dict), or None."""
+        return None
+
+    def data_arrays(self):
+        """(field, array or None, dtype) in the op's data-slot order."""
+        return []
+
+    def flash_bytes(self):
+        return sum(a.nbytes for _, a, _ in self.data_arrays() if a is not None)
+
+    def quant_out(self, act_min, act_max):
+        return {"input_offset": -int(self.in_q[1]), "output_offset": int(self.out_q[1]),
+                "activation_min": int(act_min), "activation_max": int(act_max)}
+
+
+@dataclass
+class _WeightedOp(Int8Op):
+    """Conv2D or Linear: per-channel int8 weights, int32 bias, Q31 requantization."""
+    weights: Optional[np.ndarray] = None  # int8, (out, ...) as the float layer's weight
+    bias: Optional[np.ndarray] = None  # int32 (out,)
+    multiplier: Optional[np.ndarray] = None  # int32 (out,), Q31
+    shift: Optional[np.ndarray] = None  # int32 (out,)
+    act_min: int = -128
+    act_max: int = 127
+    weight_scales: Optional[np.ndarray] = field(default=None, repr=False)
+
+    def data_arrays(self):
+        return [("weights", self.weights, np.int8), ("bias", self.bias, np.int32),
+                ("multiplier", self.multiplier, np.int32), ("shift", self.shift, np.int32)]
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q, **extra):
+        """TFLite's scheme: symmetric per-channel weights, bias at input_scale * weight_scale.
+
+        A weight scale is raised where needed so that |bias| + 255 * sum|w| < 2^31 holds for
+        every channel: the int32 accumulators of the kernels then cannot overflow (the
+        runtime refuses any model where it fails). A bias too large for int32 at the plain
+        scale (a tiny weight beside a huge bias) thus costs weight precision, not a wrong
+        sign; a layer where even that cannot work is refused by name."""
+        layer = layers[0]
+        weight = layer.weight.data.astype(np.float64)
+        channels = weight.shape[0]
+        flat = weight.reshape(channels, -1)
+        taps = flat.shape[1]
+        w_scale = np.abs(flat).max(axis=1) / 127.0
+        w_scale = np.where(w_scale > 0, w_scale, 1.0)
+        bias_real = None if layer.bias is None else layer.bias.data.astype(np.float64)
+        if bias_real is not None:
+            headroom = INT32_MAX - ACCUMULATOR_INPUT_MAX * 127 * taps
+            if headroom <= 0:
+                raise ValueError(f"quantize: {name} has {taps} weights per output; the int32 "
+                                 f"accumulator cannot hold them for every input")
+            # |bias| / (in_scale * w_scale) <= headroom, with 1 % to spare for rounding.
+            w_scale = np.maximum(w_scale, np.abs(bias_real) / (in_q[0] * headroom) * 1.01)
+        w_scale = w_scale.astype(np.float32).astype(np.float64)
+        weights = np.clip(round_half_away(flat / w_scale[:, None]), -127, 127).astype(np.int8)
+        bias = None
+        if bias_real is not None:
+            bias = round_half_away(bias_real / (in_q[0] * w_scale))
+            bound = np.abs(bias) + ACCUMULATOR_INPUT_MAX * np.abs(weights.astype(np.int64)).sum(axis=1)
+            if bound.max() > INT32_MAX:
+                raise ValueError(f"quantize: {name}: its bias does not fit the int32 accumulator "
+                                 f"(channel {int(bound.argmax())})")
+            bias = bias.astype(np.int32)
+        pairs = [quantize_multiplier(in_q[0] * s / out_q[0]) for s in w_scale]
+        relu = len(layers) == 2
+        return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q, out_q=out_q,
+                   weights=weights.reshape(weight.shape), bias=bias,
+                   multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
+                   shift=np.array([s for _, s in pairs], dtype=np.int32),
+                   act_min=out_q[1] if relu else -128, act_max=127, weight_scales=w_scale, **extra)
+
+
+@dataclass
+class Conv2DOp(_WeightedOp):
+    kernel: Tuple[int, int] = (1, 1)
+    stride: Tuple[int, int] = (1, 1)
+    padding: Tuple[int, int] = (0, 0)
+
+    kind = "conv2d"
+    c_kind = lib.BB_OP_CONV2D
+    params_member = "conv"
+    layer = Conv2D
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q, **extra):
+        conv = layers[0]
+        return super().from_layers(layers, name, in_shape, out_shape, in_q, out_q,
+                                   kernel=tuple(conv.kernel), stride=tuple(conv.stride),
+                                   padding=tuple(conv.padding), **extra)
+
+    def output_shape(self, in_shape):
+        _, h, w = chw(in_shape)
+        return (int(self.weights.shape[0]),
+                window_count(h, self.kernel[0], self.stride[0], self.padding[0]),
+                window_count(w, self.kernel[1], self.stride[1], self.padding[1]))
+
+    def c_params(self):
+        return {"quant": self.quant_out(self.act_min, self.act_max),
+                "conv": window(self.kernel, self.stride, self.padding)}
+
+
+@dataclass
+class Conv2DPoolOp(Conv2DOp):
+    """Conv2D (+ ReLU) + MaxPool in one kernel that never stores the conv output (made by
+    quantize's fusion, not from one layer)."""
+    pool_kernel: Tuple[int, int] = (1, 1)
+    pool_stride: Tuple[int, int] = (1, 1)
+
+    kind = "conv2d_pool"
+    c_kind = lib.BB_OP_CONV2D_POOL
+    params_member = "conv_pool"
+    layer = None
+
+    @classmethod
+    def fuse(cls, conv, pool):
+        """conv (a Conv2DOp) followed by pool (a MaxPool2DOp) as one op."""
+        fields = {f: getattr(conv, f) for f in conv.__dataclass_fields__}
+        fields.update(name=f"{conv.name} + {pool.name}", out_shape=pool.out_shape,
+                      pool_kernel=tuple(pool.kernel), pool_stride=tuple(pool.stride))
+        return cls(**fields)
+
+    def output_shape(self, in_shape):
+        c, h, w = super().output_shape(in_shape)
+        return (c, window_count(h, self.pool_kernel[0], self.pool_stride[0], 0),
+                window_count(w, self.pool_kernel[1], self.pool_stride[1], 0))
+
+    def c_params(self):
+        params = super().c_params()
+        params["pool"] = window(self.pool_kernel, self.pool_stride)
+        return params
+
+
+@dataclass
+class LinearOp(_WeightedOp):
+    kind = "linear"
+    c_kind = lib.BB_OP_LINEAR
+    params_member = "linear"
+    layer = Linear
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q, **extra):
+        if len(in_shape) != 1:
+            raise ValueError(f"quantize: {name} gets per-sample shape {in_shape}; int8 Linear "
+                             f"takes a feature vector (put a Flatten before it)")
+        return super().from_layers(layers, name, in_shape, out_shape, in_q, out_q, **extra)
+
+    def output_shape(self, in_shape):
+        return (int(self.weights.shape[0]),)
+
+    def c_params(self):
+        return {"quant": self.quant_out(self.act_min, self.act_max)}
+
+
+@dataclass
+class _PoolOp(Int8Op):
+    kernel: Tuple[int, int] = (1, 1)
+    stride: Tuple[int, int] = (1, 1)
+
+    params_member = "pool"
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q):
+        return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q, out_q=in_q,
+                   kernel=tuple(layers[0].size), stride=tuple(layers[0].stride))
+
+    def output_shape(self, in_shape):
+        c, h, w = chw(in_shape)
+        return (c, window_count(h, self.kernel[0], self.stride[0], 0),
+                window_count(w, self.kernel[1], self.stride[1], 0))
+
+    def c_params(self):
+        return {"pool": window(self.kernel, self.stride)}
+
+
+@dataclass
+class MaxPool2DOp(_PoolOp):
+    kind = "max_pool2d"
+    c_kind = lib.BB_OP_MAX_POOL2D
+    layer = MaxPool
+
+
+@dataclass
+class AvgPool2DOp(_PoolOp):
+    kind = "avg_pool2d"
+    c_kind = lib.BB_OP_AVG_POOL2D
+    layer = AvgPool
+
+
+@dataclass
+class ClampOp(Int8Op):
+    """A ReLU that could not be fused into the layer before it."""
+    act_min: int = -128
+    act_max: int = 127
+
+    kind = "clamp"
+    c_kind = lib.BB_OP_CLAMP
+    params_member = "clamp"
+    layer = ReLU
+    in_place = True
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q):
+        return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q, out_q=in_q,
+                   act_min=in_q[1], act_max=127)
+
+    def c_params(self):
+        return {"activation_min": int(self.act_min), "activation_max": int(self.act_max)}
+
+
+@dataclass
+class SoftmaxOp(Int8Op):
+    """Output scale 1/256, zero point -128; exp_table[d] = round(2^20 exp(-d * input_scale))."""
+    exp_table: Optional[np.ndarray] = None  # int32 (256,)
+
+    kind = "softmax"
+    c_kind = lib.BB_OP_SOFTMAX
+    layer = Softmax
+    # The kernel could run in place (the runtime's table allows it), but the plan gives
+    # the few output bytes their own buffer, as format 2 did: a chain's peak is elsewhere.
+    in_place = False
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q):
+        if len(in_shape) != 1:
+            raise ValueError(f"quantize: {name} gets per-sample shape {in_shape}; int8 softmax "
+                             f"runs over a feature vector (put a Flatten before it)")
+        axis = layers[0].axis
+        if axis not in (-1, 1):
+            raise ValueError(f"quantize: {name} normalizes over axis {axis}; int8 softmax runs "
+                             f"over the class axis only (axis=-1 or 1)")
+        distances = np.arange(256, dtype=np.float64) * in_q[0]
+        table = round_half_away(EXP_TABLE_ONE * np.exp(-distances)).astype(np.int32)
+        return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q,
+                   out_q=(1.0 / 256.0, -128), exp_table=table)
+
+    def data_arrays(self):
+        return [("exp_table", self.exp_table, np.int32)]
+
+
+# The table every deploy module reads: op kind -> class.
+OPS = {cls.kind: cls for cls in (Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp, AvgPool2DOp,
+                                 ClampOp, SoftmaxOp)}
+
+
+def int8_op(kind, **fields):
+    """An op of `kind` (a key of OPS) with the given fields."""
+    if kind not in OPS:
+        raise ValueError(f"unknown int8 op kind {kind!r}; known: {', '.join(OPS)}")
+    return OPS[kind](**fields)

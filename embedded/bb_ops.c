@@ -1,0 +1,238 @@
+/* bb_ops.c: each op kind's check and run, and the table that indexes them by kind.
+ *
+ * The runtime (bb_runtime.c) has already checked, before any check here runs, that
+ * the op has its kind's number of inputs, that every tensor and the scratch lie inside
+ * the arena, and that every data slot lies inside the model's data. Each check here
+ * then makes the kind's kernel safe to run: data lengths against the shapes, the
+ * output shape the kernel will write, parameter ranges, and for weighted ops that the
+ * int32 accumulators cannot overflow (bb_check_accumulator_s8). */
+#include <stddef.h>
+#include "bb_ops.h"
+#include "bb_int8_checks.h"
+
+uint32_t bb_tensor_bytes(const bb_tensor *t)
+{
+    if (t->c <= 0 || t->h <= 0 || t->w <= 0)
+        return 0;
+    uint64_t n = (uint64_t)t->c * (uint64_t)t->h * (uint64_t)t->w;
+    return n > INT32_MAX ? 0 : (uint32_t)n;
+}
+
+static bb_s8_dims dims_of(const bb_tensor *t)
+{
+    const bb_s8_dims d = {1, t->c, t->h, t->w};
+    return d;
+}
+
+static int same_shape(const bb_tensor *a, const bb_tensor *b)
+{
+    return a->c == b->c && a->h == b->h && a->w == b->w;
+}
+
+/* Slot `slot` holds exactly `bytes` bytes (the runtime checked it lies in the data). */
+static int slot_is(const bb_op *op, uint32_t slot, uint64_t bytes)
+{
+    return slot < op->data_count && op->data[slot].bytes == bytes;
+}
+
+static const void *slot_ptr(const bb_op *op, const uint8_t *data, uint32_t slot)
+{
+    return op->data[slot].bytes == 0 ? NULL : data + op->data[slot].at;
+}
+
+/* ---- weighted ops: conv2d, conv2d_pool, linear ------------------------------------ */
+
+/* Data of a layer with `channels` outputs of `taps` weights each: weights, an optional
+ * bias, per-channel requantization, and accumulators that cannot overflow. */
+static bb_status check_weighted(const bb_op *op, const uint8_t *data, int32_t channels, int32_t taps,
+                                const bb_quant_out *q)
+{
+    const uint32_t per_channel = 4u * (uint32_t)channels;
+    if (op->data_count != 4 || !slot_is(op, BB_DATA_WEIGHTS, (uint64_t)channels * (uint64_t)taps) ||
+        !(slot_is(op, BB_DATA_BIAS, per_channel) || slot_is(op, BB_DATA_BIAS, 0)) ||
+        !slot_is(op, BB_DATA_MULTIPLIER, per_channel) || !slot_is(op, BB_DATA_SHIFT, per_channel))
+        return BB_ERR_SHAPE;
+    bb_status s = bb_check_quant_out(q);
+    if (s != BB_OK)
+        return s;
+    s = bb_check_requant(channels, slot_ptr(op, data, BB_DATA_MULTIPLIER), slot_ptr(op, data, BB_DATA_SHIFT));
+    if (s != BB_OK)
+        return s;
+    return bb_check_accumulator_s8(channels, taps, slot_ptr(op, data, BB_DATA_WEIGHTS),
+                                   slot_ptr(op, data, BB_DATA_BIAS));
+}
+
+/* The conv's output shape, then the pool's over it (pool NULL: none). */
+static bb_status check_conv_shapes(const bb_op *op, const bb_s8_window *conv, const bb_s8_window *pool,
+                                   const bb_quant_out *q, const uint8_t *data)
+{
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    const bb_s8_dims d = dims_of(in);
+    int32_t oh, ow;
+    bb_status s = bb_check_conv_s8(&d, out->c, conv, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (pool != NULL) {
+        const bb_s8_dims conv_out = {1, out->c, oh, ow};
+        if ((s = bb_check_pool_s8(&conv_out, pool, &oh, &ow)) != BB_OK)
+            return s;
+    }
+    if (oh != out->h || ow != out->w)
+        return BB_ERR_SHAPE;
+    return check_weighted(op, data, out->c, in->c * conv->kernel_height * conv->kernel_width, q);
+}
+
+static bb_status check_conv(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    *scratch = 0;
+    const bb_conv_params *p = &op->params.conv;
+    return check_conv_shapes(op, &p->conv, NULL, &p->quant, data);
+}
+
+static bb_status run_conv(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                          int8_t *scratch)
+{
+    (void)scratch;
+    const bb_conv_params *p = &op->params.conv;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_conv2d_s8(&d, op->output.c, &p->conv, &p->quant, slot_ptr(op, data, BB_DATA_MULTIPLIER),
+                        slot_ptr(op, data, BB_DATA_SHIFT), in[0], slot_ptr(op, data, BB_DATA_WEIGHTS),
+                        slot_ptr(op, data, BB_DATA_BIAS), out);
+}
+
+static bb_status check_conv_pool(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    *scratch = 0;
+    const bb_conv_pool_params *p = &op->params.conv_pool;
+    return check_conv_shapes(op, &p->conv, &p->pool, &p->quant, data);
+}
+
+static bb_status run_conv_pool(const bb_op *op, const uint8_t *data, const int8_t *const *in,
+                               int8_t *out, int8_t *scratch)
+{
+    (void)scratch;
+    const bb_conv_pool_params *p = &op->params.conv_pool;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_conv2d_pool_s8(&d, op->output.c, &p->conv, &p->pool, &p->quant,
+                             slot_ptr(op, data, BB_DATA_MULTIPLIER), slot_ptr(op, data, BB_DATA_SHIFT),
+                             in[0], slot_ptr(op, data, BB_DATA_WEIGHTS), slot_ptr(op, data, BB_DATA_BIAS),
+                             out);
+}
+
+/* A linear op reads its (c, h, w) input as c * h * w features. */
+static bb_status check_linear(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    *scratch = 0;
+    const bb_tensor *out = &op->output;
+    if (out->h != 1 || out->w != 1)
+        return BB_ERR_SHAPE;
+    return check_weighted(op, data, out->c, (int32_t)bb_tensor_bytes(&op->inputs[0]),
+                          &op->params.linear.quant);
+}
+
+static bb_status run_linear(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                            int8_t *scratch)
+{
+    (void)scratch;
+    return bb_linear_s8(1, (int)bb_tensor_bytes(&op->inputs[0]), op->output.c, &op->params.linear.quant,
+                        slot_ptr(op, data, BB_DATA_MULTIPLIER), slot_ptr(op, data, BB_DATA_SHIFT), in[0],
+                        slot_ptr(op, data, BB_DATA_WEIGHTS), slot_ptr(op, data, BB_DATA_BIAS), out);
+}
+
+/* ---- pooling, clamp, softmax ------------------------------------------------------ */
+
+static bb_status check_pool(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    *scratch = 0;
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    const bb_s8_dims d = dims_of(in);
+    int32_t oh, ow;
+    if (op->data_count != 0)
+        return BB_ERR_SHAPE;
+    bb_status s = bb_check_pool_s8(&d, &op->params.pool.pool, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    return (out->c == in->c && out->h == oh && out->w == ow) ? BB_OK : BB_ERR_SHAPE;
+}
+
+static bb_status run_max_pool(const bb_op *op, const uint8_t *data, const int8_t *const *in,
+                              int8_t *out, int8_t *scratch)
+{
+    (void)data, (void)scratch;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_max_pool2d_s8(&d, &op->params.pool.pool, in[0], out);
+}
+
+static bb_status run_avg_pool(const bb_op *op, const uint8_t *data, const int8_t *const *in,
+                              int8_t *out, int8_t *scratch)
+{
+    (void)data, (void)scratch;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_avg_pool2d_s8(&d, &op->params.pool.pool, in[0], out);
+}
+
+static bb_status check_clamp(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    *scratch = 0;
+    const bb_clamp_params *p = &op->params.clamp;
+    if (op->data_count != 0 || !same_shape(&op->inputs[0], &op->output))
+        return BB_ERR_SHAPE;
+    if (p->activation_min < -128 || p->activation_max > 127 || p->activation_min > p->activation_max)
+        return BB_ERR_ARGUMENT;
+    return BB_OK;
+}
+
+static bb_status run_clamp(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                           int8_t *scratch)
+{
+    (void)data, (void)scratch;
+    return bb_clamp_s8(bb_tensor_bytes(&op->output), op->params.clamp.activation_min,
+                       op->params.clamp.activation_max, in[0], out);
+}
+
+/* One row of c values (h = w = 1); slot 0 is the 256-entry exponential table. */
+static bb_status check_softmax(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    *scratch = 0;
+    const bb_tensor *out = &op->output;
+    if (!same_shape(&op->inputs[0], out) || out->h != 1 || out->w != 1)
+        return BB_ERR_SHAPE;
+    if (op->data_count != 1 || !slot_is(op, 0, 256 * 4))
+        return BB_ERR_SHAPE;
+    const int32_t *table = slot_ptr(op, data, 0);
+    for (int d = 0; d < 256; d++) {
+        if (table[d] < 0 || table[d] > (1 << 20))
+            return BB_ERR_ARGUMENT; /* as the kernel checks on every call */
+    }
+    return table[0] > 0 ? BB_OK : BB_ERR_ARGUMENT;
+}
+
+static bb_status run_softmax(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                             int8_t *scratch)
+{
+    (void)scratch;
+    return bb_softmax_s8(1, op->output.c, slot_ptr(op, data, 0), in[0], out);
+}
+
+/* ---- the table -------------------------------------------------------------------- */
+
+#define WORDS(member) ((uint32_t)(sizeof(((bb_op_params *)0)->member) / sizeof(int32_t)))
+
+static const bb_op_type op_types[BB_OP_KIND_END] = {
+    [BB_OP_CONV2D] = {1, 0, WORDS(conv), check_conv, run_conv},
+    [BB_OP_LINEAR] = {1, 0, WORDS(linear), check_linear, run_linear},
+    [BB_OP_MAX_POOL2D] = {1, 0, WORDS(pool), check_pool, run_max_pool},
+    [BB_OP_AVG_POOL2D] = {1, 0, WORDS(pool), check_pool, run_avg_pool},
+    [BB_OP_CLAMP] = {1, 1, WORDS(clamp), check_clamp, run_clamp},
+    [BB_OP_SOFTMAX] = {1, 1, 0, check_softmax, run_softmax},
+    [BB_OP_CONV2D_POOL] = {1, 0, WORDS(conv_pool), check_conv_pool, run_conv_pool},
+};
+
+const bb_op_type *bb_op_type_of(int32_t kind)
+{
+    if (kind <= 0 || kind >= BB_OP_KIND_END || op_types[kind].check == NULL)
+        return NULL;
+    return &op_types[kind];
+}
