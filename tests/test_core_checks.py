@@ -34,6 +34,7 @@ def strided(*shape):
 
 X4, W4 = r(2, 3, 6, 6), r(4, 3, 3, 3)
 POOL = ((2, 2), (2, 2))
+PAD4 = (0, 0, 0, 0)
 
 # name -> (good call, [(bad call, exception type, message pattern), ...])
 CASES = {
@@ -72,6 +73,43 @@ CASES = {
          TypeError, "dy must be float32"),
         (lambda: _core.conv2d_backward(X4, r(4, 2, 3, 3), r(2, 4, 4, 4), (1, 1), (0, 0)),
          ValueError, "channels"),
+    ]),
+    "depthwise_conv2d": (lambda: _core.depthwise_conv2d(X4, r(3, 1, 3, 3), r(3), (1, 1), PAD4), [
+        (lambda: _core.depthwise_conv2d(X4, r(3, 1, 3, 3), r(4), (1, 1), PAD4), ValueError,
+         r"bias: expected shape \(3,\)"),
+        (lambda: _core.depthwise_conv2d(X4, r(4, 1, 3, 3), None, (1, 1), PAD4), ValueError,
+         "must be \\(channels \\* multiplier"),
+        (lambda: _core.depthwise_conv2d(X4.astype(np.float64), r(3, 1, 3, 3), None, (1, 1), PAD4),
+         TypeError, "float32"),
+    ]),
+    "depthwise_conv2d_backward": (
+        lambda: _core.depthwise_conv2d_backward(X4, r(3, 1, 3, 3), r(2, 3, 4, 4), (1, 1), PAD4), [
+            (lambda: _core.depthwise_conv2d_backward(X4, r(3, 1, 3, 3), r(2, 3, 4, 3), (1, 1),
+                                                     PAD4), ValueError, "output gradient: expected"),
+            (lambda: _core.depthwise_conv2d_backward(X4, r(3, 1, 3, 3), r(1, 3, 4, 4), (1, 1),
+                                                     PAD4), ValueError, "output gradient: expected"),
+        ]),
+    "batch_norm": (lambda: _core.batch_norm(r(4, 3, 5, 5), r(3), r(3), z(3), z(3) + 1, True, 0.1,
+                                            1e-5), [
+        (lambda: _core.batch_norm(r(4, 3, 5, 5), r(2), r(3), z(3), z(3) + 1, True, 0.1, 1e-5),
+         ValueError, r"weight: expected shape \(3,\)"),
+        (lambda: _core.batch_norm(r(4, 3, 5, 5), r(3), r(3), z(3), np.ones(3), True, 0.1, 1e-5),
+         TypeError, "float32"),
+    ]),
+    "batch_norm_backward": (lambda: _core.batch_norm_backward(r(4, 3, 5), r(3), z(3), z(3) + 1, True,
+                                                              r(4, 3, 5)), [
+        (lambda: _core.batch_norm_backward(r(4, 3, 5), r(3), z(3), z(3) + 1, True, r(4, 3, 4)),
+         ValueError, "output gradient: expected"),
+        (lambda: _core.batch_norm_backward(r(4, 3, 5), r(3), z(2), z(3) + 1, True, r(4, 3, 5)),
+         ValueError, "saved mean: expected"),
+    ]),
+    "global_avg_pool2d": (lambda: _core.global_avg_pool2d(X4), [
+        (lambda: _core.global_avg_pool2d(X4.astype(np.float64)), TypeError, "float32"),
+        (lambda: _core.global_avg_pool2d(strided(2, 3, 6, 6)), ValueError, "C-contiguous"),
+    ]),
+    "global_avg_pool2d_backward": (lambda: _core.global_avg_pool2d_backward(X4.shape, r(2, 3)), [
+        (lambda: _core.global_avg_pool2d_backward(X4.shape, r(2, 4)), ValueError, "expected shape"),
+        (lambda: _core.global_avg_pool2d_backward(X4.shape, r(6)), ValueError, "expected shape"),
     ]),
     "max_pool2d": (lambda: _core.max_pool2d(X4, *POOL), [
         (lambda: _core.max_pool2d(X4.astype(np.float64), *POOL), TypeError, "float32"),
@@ -154,6 +192,8 @@ CASES = {
 NOT_KERNEL_WRAPPERS = {
     "check", "buffer", "as_f32", "scratch", "set_num_threads", "get_num_threads",
     "conv2d_params", "conv2d_output_hw", "pool2d_params", "pool2d_output_hw",
+    "depthwise_params", "depthwise_output_hw",
+    "f32", "f32_or_null",  # pointers to arrays a wrapper already checked
 }
 
 

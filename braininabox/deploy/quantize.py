@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..data.loader import as_features
-from ..nn.layers import Dropout, Flatten, ReLU
+from ..nn.layers import Conv2D, Dropout, Flatten, ReLU
 from ..nn.tensor import Tensor, no_grad
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
@@ -53,6 +53,12 @@ def _stages(model):
                              f"for int8; supported layers: {names}")
         if cls is Dropout:
             continue
+        if cls is Conv2D and isinstance(layer.padding, str):
+            raise ValueError(f"quantize: layer {index} (Conv2D) has padding={layer.padding!r} "
+                             f"at stride {layer.stride} with kernel {layer.kernel}: padding "
+                             f"that depends on the input size and may be larger at the bottom "
+                             f"/ right, which the int8 kernels do not take yet; use an int or "
+                             f"a (height, width) padding")
         if (cls is ReLU and stages and stages[-1][0] in WEIGHTED and len(stages[-1][1]) == 1):
             stages[-1][1].append(layer)
             continue

@@ -48,6 +48,23 @@ class Layer:
         return [p for p in (getattr(self, "weight", None), getattr(self, "bias", None))
                 if p is not None]
 
+    def buffers(self):
+        """Non-trainable state saved and loaded with the model, as {name: numpy array}
+        (BatchNorm's running statistics); each is also the attribute of that name."""
+        return {}
+
+    def load_buffers(self, arrays, where="model file"):
+        """Set the buffers from {name: array} (shapes must match the built layer's)."""
+        own = self.buffers()
+        if set(arrays) != set(own):
+            raise ValueError(f"{where}: {type(self).__name__} has buffers {sorted(own)}, "
+                             f"got {sorted(arrays)}")
+        for name, array in arrays.items():
+            if np.shape(array) != own[name].shape:
+                raise ValueError(f"{where}: {type(self).__name__}.{name} has shape "
+                                 f"{np.shape(array)}, expected {own[name].shape}")
+            setattr(self, name, np.array(array, dtype=np.float32, order="C"))
+
     def get_config(self):
         """Constructor arguments that rebuild this layer (for save/load)."""
         return {}

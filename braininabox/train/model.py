@@ -216,8 +216,12 @@ class Sequential:
         return [metric_lib.get(name, classes) for name in self.metric_names]
 
     def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
-            shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None):
-        """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch])."""
+            shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None, augment=None):
+        """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch],
+        with the learning rate of each epoch as "lr").
+
+        augment: an ImageAugment (bb.data.ImageAugment(shift=4, flip=True)) applied to each
+        training batch (not to validation data); None (the default) trains on X as given."""
         self._require_compiled("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be an integer >= 0 (0 trains nothing), got {epochs!r}")
@@ -258,7 +262,8 @@ class Sequential:
             for cb in callbacks:
                 cb.check_logs(sorted(log_keys))
         rng_seed = seed if seed is not None else int(_rng.generator().integers(2**63))
-        loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed)
+        loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed,
+                            augment=augment)
         metrics = self._metrics(classes)
         self.stop_training = False
         try:
@@ -329,7 +334,8 @@ class Sequential:
                 true = self._true_classes(yb)
                 for m in metrics:
                     m.update(true, predicted)
-            logs = {"loss": total_loss / seen, **{m.name: m.result() for m in metrics}}
+            logs = {"loss": total_loss / seen, **{m.name: m.result() for m in metrics},
+                    "lr": float(self.optimizer.lr)}
             bar.update(step, seen, logs)
             for cb in callbacks:
                 cb.on_batch_end(step - 1, logs)
@@ -398,11 +404,34 @@ class Sequential:
                   "input_shape": list(self.input_shape),
                   "layers": [{"class": type(l).__name__, "config": l.get_config()}
                              for l in self.layers]}
-        data = model_file.encode(header, {f"param_{i}": p.data
-                                          for i, p in enumerate(self.parameters())})
+        arrays = {f"param_{i}": p.data for i, p in enumerate(self.parameters())}
+        arrays.update(buffer_arrays(self.layers))
+        data = model_file.encode(header, arrays)
         with atomic_write(path, "wb") as f:
             f.write(data)
         return path
+
+
+def buffer_arrays(layers):
+    """Every layer's buffers (e.g. BatchNorm's running statistics) as npz entries
+    "buffer_<layer index>_<name>"."""
+    return {f"buffer_{i}_{name}": array for i, layer in enumerate(layers)
+            for name, array in layer.buffers().items()}
+
+
+def load_buffer_arrays(layers, arrays, path):
+    """Restore what buffer_arrays saved into freshly built layers; refuses missing or extra
+    entries."""
+    used = set()
+    for i, layer in enumerate(layers):
+        prefix = f"buffer_{i}_"
+        mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        if mine or layer.buffers():
+            layer.load_buffers(mine, f"{path}: layer {i}")
+        used.update(prefix + name for name in mine)
+    extra = sorted(k for k in arrays if k.startswith("buffer_") and k not in used)
+    if extra:
+        raise ValueError(f"{path} holds buffers {extra} that no layer of its architecture has")
 
 
 # Per-sample input values a model file may declare (4x a 3x1024x1024 image): the build at
@@ -481,8 +510,15 @@ def _load(path):
                      f"values): {exc}")
             except (TypeError, ValueError, IndexError) as exc:
                 fail(f"its layers do not fit input shape {tuple(input_shape)}: {exc}")
-        if extras:  # no layer of this version saves buffers
-            fail(f"holds arrays {sorted(extras)[:4]} that no layer of its architecture has")
+        buffers = {}
+        for name, (_, shape, read) in extras.items():  # e.g. BatchNorm's running statistics
+            buffers[name] = read()  # at most the bytes the file holds (members are stored)
+            if not np.all(np.isfinite(buffers[name])):
+                fail(f"{name} holds NaN or infinite values")
+        try:
+            load_buffer_arrays(model.layers, buffers, path)
+        except ValueError as exc:
+            fail(str(exc))
         expected = model.parameters()
         if len(params) != len(expected):
             fail(f"holds {len(params)} parameter arrays, its architecture needs {len(expected)}")
