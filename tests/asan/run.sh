@@ -18,7 +18,12 @@ trap "rm -rf $build_dir" EXIT
 mkdir "$build_dir/braininabox"
 tar -C braininabox --exclude='*.so' --exclude=__pycache__ -cf - . | tar -C "$build_dir/braininabox" -xf -
 root="$PWD"
-ln -s "$root/csrc" "$build_dir/csrc"  # cffi compiles in its tmpdir; the sources are relative
+# cffi compiles in its tmpdir and _build_ffi.py names sources and include folders relative
+# to the repository: every top-level folder but the package is linked there.
+for entry in "$root"/*/; do
+    name="$(basename "$entry")"
+    [ "$name" = braininabox ] || ln -s "$root/$name" "$build_dir/$name"
+done
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="$SAN -g" LDFLAGS="$SAN" "$PY" - "$build_dir" <<'PYEOF' >"$build_dir/build.log" 2>&1 \
