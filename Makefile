@@ -8,18 +8,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-c test-py install system bench bench-board clean
+.PHONY: demo test test-c test-py test-asan install system bench bench-board clean
 
 demo: install system
 	$(PY) examples/demo.py
 
-test: install system test-c test-py
+test: install system test-c test-py test-asan
 
 test-py: install
 	$(PY) -m pytest -q
 
 test-c: system
 	bash tests/c/run.sh
+
+# The Python kernel tests once more, against an AddressSanitizer/UBSan build of the extension.
+test-asan: install
+	PYTHON=$(abspath $(PY)) bash tests/asan/run.sh
 
 install: $(STAMP)
 
