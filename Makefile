@@ -27,7 +27,7 @@ test-asan: install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py braininabox/_build_ffi.py $(wildcard csrc/*.c csrc/*.h)
+$(STAMP): pyproject.toml setup.py braininabox/_build_ffi.py $(wildcard csrc/*.c csrc/*.h embedded/*.c embedded/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=77" wheel "cffi>=1.15" "numpy>=1.21" "pytest>=7"
