@@ -61,6 +61,14 @@ DEPTHWISE_CASES = [
     ((1, 2, 10, 6), 1, (5, 3), (2, 1), "valid"),
     ((2, 2, 9, 5), 3, (4, 2), 1, "same"),     # even kernel: the extra at the bottom / right
     ((1, 2, 5, 6), 1, (3, 3), 3, (2, 0)),
+    # stride 1 on planes under 16 columns takes the bordered-plane ("narrow") path in
+    # csrc/bb_depthwise.c; wider ones, or bordered planes over 512 floats, the row code
+    ((1, 2, 25, 5), 1, (3, 3), 1, "same"),    # the DS-CNN's planes (narrow)
+    ((1, 2, 2, 3), 2, (3, 3), 1, "same"),     # smaller than the kernel's reach (narrow)
+    ((1, 2, 4, 20), 1, (3, 3), 1, 1),         # wide: the row code
+    ((1, 2, 3, 17), 2, (3, 3), 1, "same"),    # wide, with a multiplier
+    ((1, 1, 60, 9), 1, (3, 3), 1, 1),         # narrow but 62 x 11 > 512 floats: the row code
+    ((1, 2, 5, 6), 1, (3, 3), 1, 3),          # padding > kernel - 1: dx falls back
 ]
 
 
