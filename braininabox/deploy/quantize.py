@@ -25,8 +25,10 @@ import numpy as np
 from ..data.loader import as_features
 from ..nn.layers import Conv2D, Dropout, Flatten, ReLU
 from ..nn.tensor import Tensor, no_grad
+from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
+from .graph_quantize import quantize_graph
 from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
 from .quantized import QuantizedModel
 
@@ -106,14 +108,15 @@ def _check_batch_size(batch_size):
 
 
 def quantize(model, calibration_data, batch_size=256, fuse=True):
-    """An int8 QuantizedModel of `model`, with activation ranges from calibration_data.
+    """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph, see
+    graph_quantize.py), with activation ranges from calibration_data.
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
     RAM); False keeps one op per layer.
     """
-    if not isinstance(model, Sequential):
-        raise TypeError(f"quantize expects a Sequential model, got {type(model).__name__}")
+    if not isinstance(model, (Sequential, Model)):
+        raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
     _check_batch_size(batch_size)
     X = as_features(calibration_data, "quantize (calibration_data)")
     if len(X) == 0:
@@ -128,6 +131,8 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
         warnings.warn("quantize: the calibration data is one constant value; the int8 input "
                       "scale cannot represent any other input.", UserWarning, stacklevel=2)
     model._build_for(X)
+    if isinstance(model, Model):
+        return quantize_graph(model, X, batch_size)
     stages = _stages(model)
     for _, layers, index in stages:
         for param in layers[0].parameters():

@@ -35,6 +35,7 @@ class Layer:
     def __init__(self):
         self.training = True
         self.built = False
+        self._name = _default_name(type(self))  # at construction, so names follow the code's order
 
     @property
     def name(self):

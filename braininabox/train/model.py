@@ -1,28 +1,17 @@
 """Sequential: a stack of layers, the simplest model (training loop: training.py).
 
 Its input shape is learned at the first call (or build), and two neighbour pairs run
-fused: Linear then ReLU in one C call, ReLU then MaxPool swapped.
+fused (nn/rewrites.py): Linear then ReLU in one C call, ReLU then MaxPool swapped.
 """
 import numpy as np
 
 from ..nn.layer import Layer
-from ..nn.layers import Linear, MaxPool, ReLU
+from ..nn.rewrites import fused_pairs, run_pair
 from ..nn.tensor import Tensor, no_grad
 from .training import BaseModel
 
 FORMAT = "braininabox.Sequential"
 FORMAT_VERSION = 1
-
-
-def _linear_then_relu(layers, i):
-    """Whether layers[i] is a built Linear directly followed by a ReLU (fused when called)."""
-    return (type(layers[i]) is Linear and layers[i].built and i + 1 < len(layers)
-            and type(layers[i + 1]) is ReLU)
-
-
-def _relu_then_max_pool(layers, i):
-    """Whether layers[i] is a ReLU directly followed by a MaxPool (swapped when called)."""
-    return type(layers[i]) is ReLU and i + 1 < len(layers) and type(layers[i + 1]) is MaxPool
 
 
 class Sequential(BaseModel):
@@ -46,21 +35,15 @@ class Sequential(BaseModel):
         x = x if isinstance(x, Tensor) else Tensor(x)
         if self.input_shape is None:
             self.input_shape = tuple(x.shape[1:])
-        layers, i = self.layers, 0
+        layers = self.layers
+        fused = fused_pairs(layers, [[i - 1] for i in range(len(layers))])
+        i = 0
         while i < len(layers):
-            layer = layers[i]
-            if _linear_then_relu(layers, i):  # one C call for both (same values, same gradients)
-                layer.check_input(x)
-                x = layer.forward(x, relu=True)
-                i += 2
-            elif _relu_then_max_pool(layers, i):
-                # max(relu(y)) == relu(max(y)), with the same gradients: pooling first leaves
-                # the ReLU (forward and backward) fewer values, a quarter for 2x2 windows.
-                relu, pool = layer, layers[i + 1]
-                x = relu(pool(x))
+            if i in fused:  # one step for both (same values, same gradients)
+                x = run_pair(layers[i], layers[i + 1], x)
                 i += 2
             else:
-                x = layer(x)
+                x = layers[i](x)
                 i += 1
         return x
 

@@ -1099,6 +1099,30 @@ static void test_accumulator_bound_s8(void)
     check_status(bb_check_accumulator_s8(0, 4, w, ok), BB_ERR_SHAPE, "accumulator bound no channel");
 }
 
+/* Regression: a shift of 30 saturates the requantized value to INT32_MAX / INT32_MIN;
+ * adding the output offset after it overflowed int32 (UB, caught here by UBSan) in
+ * bb_linear_s8 and bb_conv2d_pool_s8. They now clamp before adding the offset. */
+static void test_requantize_saturation_s8(void)
+{
+    const int32_t big = INT32_MAX - 255 * 127, multiplier[1] = {INT32_MAX}, shift[1] = {30};
+    const int32_t bias_hi[1] = {big}, bias_lo[1] = {-big};
+    const int8_t x[1] = {127}, w[1] = {127};
+    const bb_quant_out q = {128, 100, -128, 127}, q_neg = {128, -100, -128, 127};
+    int8_t y[1] = {0};
+    check_status(bb_linear_s8(1, 1, 1, &q, multiplier, shift, x, w, bias_hi, y), BB_OK, "linear_s8 shift 30");
+    check(y[0] == 127, "linear_s8 shift 30 saturates to 127, got %d", y[0]);
+    const int8_t x_lo[1] = {-128};
+    check_status(bb_linear_s8(1, 1, 1, &q_neg, multiplier, shift, x_lo, w, bias_lo, y), BB_OK,
+                 "linear_s8 shift 30, negative");
+    check(y[0] == -128, "linear_s8 shift 30 saturates to -128, got %d", y[0]);
+    const bb_s8_dims d = {1, 1, 2, 2};
+    const bb_s8_window conv = {1, 1, 1, 1, 0, 0, 0, 0}, pool = {2, 2, 2, 2, 0, 0, 0, 0};
+    const int8_t img[4] = {127, 127, 127, 127};
+    check_status(bb_conv2d_pool_s8(&d, 1, &conv, &pool, &q, multiplier, shift, img, w, bias_hi, y), BB_OK,
+                 "conv2d_pool_s8 shift 30");
+    check(y[0] == 127, "conv2d_pool_s8 shift 30 saturates to 127, got %d", y[0]);
+}
+
 /* ---- depthwise conv2d --------------------------------------------------- */
 
 static bb_depthwise_conv2d_params dw_params(int n, int c, int h, int w, int mult, int kh, int kw,
@@ -1443,6 +1467,7 @@ int main(void)
     test_optim();
     test_conv_pool_s8();
     test_accumulator_bound_s8();
+    test_requantize_saturation_s8();
     test_depthwise();
     test_batch_norm();
     test_global_avg_pool();
