@@ -39,6 +39,11 @@ typedef enum bb_op_kind {
     BB_OP_SOFTMAX = 6,     /* no params; data: exp_table (256 int32); over the channels */
     BB_OP_CONV2D_POOL = 7, /* bb_conv_pool_params: a conv, its clamp, then max pooling (the
                               conv output is never stored); data as BB_OP_CONV2D */
+    /* Front ends from 16 on: they turn raw samples into a network's int8 input. */
+    BB_OP_MFCC = 16,       /* bb_mfcc_params: the audio front end (csrc/bb_audio.h). Its input
+                              holds int16 PCM as bytes (little-endian, at an even offset,
+                              2 * samples bytes, 1 <= samples <= sample_rate); its output is
+                              the (1, 49, 10) int8 MFCC map; scratch bb_mfcc_s8_scratch_size */
     BB_OP_KIND_END         /* one past the last kind */
 } bb_op_kind;
 
@@ -83,6 +88,10 @@ typedef struct bb_clamp_params {
     int32_t activation_min, activation_max;
 } bb_clamp_params;
 
+typedef struct bb_mfcc_params {
+    int32_t sample_rate; /* 8000 or 16000 Hz */
+} bb_mfcc_params;
+
 /* Every member is int32 words only (the checksum reads them as such). */
 typedef union bb_op_params {
     bb_conv_params conv;           /* BB_OP_CONV2D */
@@ -90,6 +99,7 @@ typedef union bb_op_params {
     bb_linear_params linear;       /* BB_OP_LINEAR */
     bb_pool_params pool;           /* BB_OP_MAX_POOL2D, BB_OP_AVG_POOL2D */
     bb_clamp_params clamp;         /* BB_OP_CLAMP */
+    bb_mfcc_params mfcc;           /* BB_OP_MFCC */
 } bb_op_params;
 
 typedef struct bb_op {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include "bb_ops.h"
 #include "bb_int8_checks.h"
+#include "bb_audio.h"
 
 uint32_t bb_tensor_bytes(const bb_tensor *t)
 {
@@ -216,6 +217,44 @@ static bb_status run_softmax(const bb_op *op, const uint8_t *data, const int8_t 
     return bb_softmax_s8(1, op->output.c, slot_ptr(op, data, 0), in[0], out);
 }
 
+/* ---- the audio front end ---------------------------------------------------------- */
+/* An image whose model has no mfcc op is built with BB_RUNTIME_NO_MFCC (embedded/Makefile):
+ * it then leaves out bb_audio.c's 3.7 KB of code and tables and refuses the kind. */
+#ifndef BB_RUNTIME_NO_MFCC
+
+/* int16 PCM (its bytes, at an even offset) to the (1, 49, 10) int8 MFCC map. */
+static bb_status check_mfcc(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    const int32_t rate = op->params.mfcc.sample_rate;
+    *scratch = (uint32_t)bb_mfcc_s8_scratch_size(rate);
+    if (*scratch == 0)
+        return BB_ERR_ARGUMENT; /* not 8000 or 16000 Hz */
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    const uint32_t in_bytes = bb_tensor_bytes(in);
+    if (op->data_count != 0 || in_bytes % 2 != 0 || in_bytes / 2 > (uint32_t)rate)
+        return BB_ERR_SHAPE;
+    if (out->c != 1 || out->h != BB_MFCC_FRAMES || out->w != BB_MFCC_COEFFICIENTS)
+        return BB_ERR_SHAPE;
+    /* int16 samples at an even offset, the kernel's int32 scratch at a multiple of 4 */
+    if (in->at % 2 != 0 || op->scratch_at % 4 != 0)
+        return BB_ERR_ARGUMENT;
+    return BB_OK;
+}
+
+static bb_status run_mfcc(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                          int8_t *scratch)
+{
+    (void)data;
+    if ((uintptr_t)in[0] % 2 != 0)
+        return BB_ERR_ARGUMENT; /* an arena at an odd address */
+    /* The arena is raw memory: invoke copied the PCM's bytes there. */
+    const int16_t *pcm = (const int16_t *)(const void *)in[0];
+    return bb_mfcc_s8(op->params.mfcc.sample_rate, pcm, (int)(bb_tensor_bytes(&op->inputs[0]) / 2), out,
+                      scratch, op->scratch_bytes);
+}
+#endif /* BB_RUNTIME_NO_MFCC */
+
 /* ---- the table -------------------------------------------------------------------- */
 
 #define WORDS(member) ((uint32_t)(sizeof(((bb_op_params *)0)->member) / sizeof(int32_t)))
@@ -228,6 +267,9 @@ static const bb_op_type op_types[BB_OP_KIND_END] = {
     [BB_OP_CLAMP] = {1, 1, WORDS(clamp), check_clamp, run_clamp},
     [BB_OP_SOFTMAX] = {1, 1, 0, check_softmax, run_softmax},
     [BB_OP_CONV2D_POOL] = {1, 0, WORDS(conv_pool), check_conv_pool, run_conv_pool},
+#ifndef BB_RUNTIME_NO_MFCC
+    [BB_OP_MFCC] = {1, 0, WORDS(mfcc), check_mfcc, run_mfcc},
+#endif
 };
 
 const bb_op_type *bb_op_type_of(int32_t kind)

@@ -15,6 +15,10 @@ With fuse=True (the default) a Conv2D (+ ReLU) followed by a MaxPool becomes one
 conv2d_pool op (csrc/bb_conv2d_pool_s8.c), which never stores the convolution output.
 Its quantization is exactly that of the unfused ops (the conv output's scale; max
 pooling keeps it), so fuse=True and fuse=False give identical bytes.
+
+With frontend=bb.audio.MFCC(...) the calibration data is int16 PCM and the front end
+becomes the model's first op (frontend.py): the network's input quantization is then the
+front end's fixed one, not calibrated.
 """
 import math
 import warnings
@@ -27,6 +31,7 @@ from ..nn.layers import Dropout, Flatten, ReLU
 from ..nn.tensor import Tensor, no_grad
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
+from .frontend import calibration_features, check_frontend, features_quantization, with_frontend
 from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
 from .quantized import QuantizedModel
 
@@ -99,16 +104,22 @@ def _check_batch_size(batch_size):
         raise ValueError(f"quantize: batch_size must be a positive integer, got {batch_size!r}")
 
 
-def quantize(model, calibration_data, batch_size=256, fuse=True):
+def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     """An int8 QuantizedModel of `model`, with activation ranges from calibration_data.
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
     RAM); False keeps one op per layer.
+    frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
+    was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
+    an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"quantize expects a Sequential model, got {type(model).__name__}")
     _check_batch_size(batch_size)
+    if frontend is not None:
+        calibration_data = calibration_features(check_frontend(frontend, model),
+                                                calibration_data)
     X = as_features(calibration_data, "quantize (calibration_data)")
     if len(X) == 0:
         raise ValueError("quantize: calibration_data is empty")
@@ -140,7 +151,9 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
                 x = layer(x)
             shapes.append(tuple(x.shape[1:]))
 
-    input_q = activation_qparams(lo[0], hi[0])
+    # With a front end the input's quantization is its features' own: they pass unchanged.
+    input_q = (features_quantization(frontend) if frontend is not None
+               else activation_qparams(lo[0], hi[0]))
     ops, current_q = [], input_q
     for i, (cls, layers, index) in enumerate(stages):
         if cls is None:
@@ -158,4 +171,6 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
         current_q = op.out_q
     if fuse:
         ops = fuse_ops(ops)
+    if frontend is not None:
+        return with_frontend(frontend, ops, shapes[-1])
     return QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])

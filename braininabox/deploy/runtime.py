@@ -102,7 +102,7 @@ class CModel:
             "ops_bytes": len(q.ops) * ffi.sizeof("bb_op"),
             "data_bytes": int(self.data.nbytes),
             "arena_bytes": self.plan.arena_bytes,
-            "input": _tensor(first_in, q.input_shape),
+            "input": _tensor(first_in, q.runtime_input_shape),
             "output": _tensor(last_out, q.output_shape),
             "input_size": q.input_size,
             "output_size": q.output_size,
