@@ -41,6 +41,7 @@ bench: install
 
 bench-board: install system
 	$(PY) bench/bench_board.py
+	$(PY) bench/bench_mlperf.py --layers
 
 clean:
 	rm -rf $(VENV) build *.egg-info braininabox/_bb_c.* braininabox/__pycache__

@@ -128,14 +128,34 @@ def linear(x, w, b=None, relu=False):
 
 
 # -------------------------------------------------------------- convolution
+def _expect(array, shape, what):
+    """The exact shape the C kernel will read or write (float32, C-contiguous)."""
+    if array.dtype != np.float32:
+        raise TypeError(f"{what}: expected float32, got {array.dtype}")
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{what}: expected shape {tuple(shape)}, got {array.shape}")
+    if not array.flags.c_contiguous:
+        raise ValueError(f"{what}: the array must be C-contiguous")
+
+
 def conv2d_params(x_shape, w_shape, stride, padding):
+    """padding: (pad_h, pad_w) on both sides, or (top, bottom, left, right) where bottom and
+    right may exceed top and left by any amount (TensorFlow's "same": by at most one)."""
     n, c, h, w = x_shape
     oc, _, kh, kw = w_shape
     p = ffi.new("bb_conv2d_params *")
     p.batch, p.in_channels, p.in_height, p.in_width = n, c, h, w
     p.out_channels, p.kernel_height, p.kernel_width = oc, kh, kw
     p.stride_height, p.stride_width = stride
-    p.pad_height, p.pad_width = padding
+    if len(padding) == 4:
+        top, bottom, left, right = padding
+        if bottom < top or right < left:
+            raise ValueError(f"conv2d: padding {tuple(padding)} (top, bottom, left, right) may "
+                             f"only be larger at the bottom and right")
+        p.pad_height, p.pad_width = top, left
+        p.extra_pad_bottom, p.extra_pad_right = bottom - top, right - left
+    else:
+        p.pad_height, p.pad_width = padding
     return p
 
 
@@ -145,7 +165,18 @@ def conv2d_output_hw(p):
     return hw[0], hw[1]
 
 
+def _check_conv_arrays(x, w, b, what):
+    _expect(x, x.shape, f"{what} input")
+    _expect(w, w.shape, f"{what} weight")
+    if x.ndim != 4 or w.ndim != 4 or w.shape[1] != x.shape[1]:
+        raise ValueError(f"{what}: input {x.shape} and weight {w.shape} must be (N, C, H, W) "
+                         f"and (out_channels, C, kh, kw)")
+    if b is not None:
+        _expect(b, (w.shape[0],), f"{what} bias")
+
+
 def conv2d(x, w, b, stride, padding):
+    _check_conv_arrays(x, w, b, "conv2d")
     p = conv2d_params(x.shape, w.shape, stride, padding)
     oh, ow = conv2d_output_hw(p)
     y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=np.float32)
@@ -155,7 +186,9 @@ def conv2d(x, w, b, stride, padding):
 
 
 def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True, need_db=True):
+    _check_conv_arrays(x, w, None, "conv2d backward")
     p = conv2d_params(x.shape, w.shape, stride, padding)
+    _expect(dy, (x.shape[0], w.shape[0]) + conv2d_output_hw(p), "conv2d backward output gradient")
     dx = np.empty_like(x) if need_dx else None
     dw = np.empty_like(w) if need_dw else None
     db = np.empty(w.shape[0], dtype=np.float32) if need_db else None
@@ -165,7 +198,119 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True, need_
     return dx, dw, db
 
 
+# ---------------------------------------------------- depthwise convolution
+def depthwise_params(x_shape, w_shape, stride, padding):
+    """x (N, C, H, W), w (C * multiplier, 1, kh, kw), padding (top, bottom, left, right)."""
+    n, c, h, w = x_shape
+    out, one, kh, kw = w_shape
+    if one != 1 or out % c:
+        raise ValueError(f"depthwise_conv2d: weight shape {tuple(w_shape)} must be "
+                         f"(channels * multiplier, 1, kh, kw) for {c} channels")
+    p = ffi.new("bb_depthwise_conv2d_params *")
+    p.batch, p.channels, p.in_height, p.in_width = n, c, h, w
+    p.depth_multiplier, p.kernel_height, p.kernel_width = out // c, kh, kw
+    p.stride_height, p.stride_width = stride
+    p.pad_top, p.pad_bottom, p.pad_left, p.pad_right = padding
+    return p
+
+
+def depthwise_output_hw(p):
+    hw = ffi.new("int[2]")
+    check(lib.bb_depthwise_conv2d_output_hw(p, hw, hw + 1), "depthwise_conv2d")
+    return hw[0], hw[1]
+
+
+def depthwise_conv2d(x, w, b, stride, padding):
+    p = depthwise_params(x.shape, w.shape, stride, padding)
+    oh, ow = depthwise_output_hw(p)
+    _expect(x, x.shape, "depthwise_conv2d input")
+    _expect(w, w.shape, "depthwise_conv2d weight")
+    if b is not None:
+        _expect(b, (w.shape[0],), "depthwise_conv2d bias")
+    y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=np.float32)
+    check(lib.bb_depthwise_conv2d_f32(p, f32(x), f32(w), f32_or_null(b), f32(y)),
+          "depthwise_conv2d")
+    return y
+
+
+def depthwise_conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
+                              need_db=True):
+    p = depthwise_params(x.shape, w.shape, stride, padding)
+    oh, ow = depthwise_output_hw(p)
+    _expect(x, x.shape, "depthwise_conv2d input")
+    _expect(w, w.shape, "depthwise_conv2d weight")
+    _expect(dy, (x.shape[0], w.shape[0], oh, ow), "depthwise_conv2d output gradient")
+    dx = np.empty_like(x) if need_dx else None
+    dw = np.empty_like(w) if need_dw else None
+    db = np.empty(w.shape[0], dtype=np.float32) if need_db else None
+    check(lib.bb_depthwise_conv2d_backward_f32(p, f32(x), f32(w), f32(dy), f32_or_null(dx),
+                                               f32_or_null(dw), f32_or_null(db)),
+          "depthwise_conv2d backward")
+    return dx, dw, db
+
+
+# ------------------------------------------------------------ normalization
+def _norm_dims(shape):
+    """(batch, channels, spatial) of an (N, C) or (N, C, ...) shape."""
+    spatial = int(np.prod(shape[2:], dtype=np.int64)) if len(shape) > 2 else 1
+    return shape[0], shape[1], spatial
+
+
+def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps):
+    """Returns (y, save_mean, save_invstd); running_mean / running_var updated in place
+    when training (they may be None then)."""
+    n, c, s = _norm_dims(x.shape)
+    _expect(x, x.shape, "batch_norm input")
+    for array, what in ((gamma, "weight"), (beta, "bias"), (running_mean, "running_mean"),
+                        (running_var, "running_var")):
+        if array is not None:
+            _expect(array, (c,), f"batch_norm {what}")
+    y = np.empty_like(x)
+    mean = np.empty(c, dtype=np.float32)
+    invstd = np.empty(c, dtype=np.float32)
+    check(lib.bb_batch_norm_f32(n, c, s, f32(x), f32_or_null(gamma), f32_or_null(beta), eps,
+                                int(bool(training)), momentum, f32_or_null(running_mean),
+                                f32_or_null(running_var), f32(y), f32(mean), f32(invstd)),
+          "batch_norm")
+    return y, mean, invstd
+
+
+def batch_norm_backward(x, gamma, mean, invstd, training, dy, need_dx=True, need_dgamma=True,
+                        need_dbeta=True):
+    n, c, s = _norm_dims(x.shape)
+    _expect(x, x.shape, "batch_norm input")
+    _expect(dy, x.shape, "batch_norm output gradient")
+    _expect(mean, (c,), "batch_norm saved mean")
+    _expect(invstd, (c,), "batch_norm saved invstd")
+    if gamma is not None:
+        _expect(gamma, (c,), "batch_norm weight")
+    dx = np.empty_like(x) if need_dx else None
+    dgamma = np.empty(c, dtype=np.float32) if need_dgamma else None
+    dbeta = np.empty(c, dtype=np.float32) if need_dbeta else None
+    check(lib.bb_batch_norm_backward_f32(n, c, s, f32(x), f32_or_null(gamma), f32(mean),
+                                         f32(invstd), int(bool(training)), f32(dy),
+                                         f32_or_null(dx), f32_or_null(dgamma),
+                                         f32_or_null(dbeta)), "batch_norm backward")
+    return dx, dgamma, dbeta
+
+
 # ------------------------------------------------------------------ pooling
+def global_avg_pool2d(x):
+    _expect(x, x.shape, "global_avg_pool2d input")
+    n, c, h, w = x.shape
+    y = np.empty((n, c), dtype=np.float32)
+    check(lib.bb_global_avg_pool2d_f32(n, c, h, w, f32(x), f32(y)), "global_avg_pool2d")
+    return y
+
+
+def global_avg_pool2d_backward(x_shape, dy):
+    n, c, h, w = x_shape
+    _expect(dy, (n, c), "global_avg_pool2d output gradient")
+    dx = np.empty(x_shape, dtype=np.float32)
+    check(lib.bb_global_avg_pool2d_backward_f32(n, c, h, w, f32(dy), f32(dx)),
+          "global_avg_pool2d backward")
+    return dx
+
 def pool2d_params(x_shape, kernel, stride):
     p = ffi.new("bb_pool2d_params *")
     p.batch, p.channels, p.in_height, p.in_width = x_shape

@@ -105,7 +105,7 @@ class MFCC:
         PCM (N, window_samples) in, the int8 features (N, 490) out, on the host runtime
         (predict_int8) or a board (bb.embedded.run), to check them or time the front end."""
         from .deploy.frontend import with_frontend
-        return with_frontend(self, [], None)
+        return with_frontend(self)
 
     # ------------------------------------------------------------------ internals
     def _checked(self, pcm, what):

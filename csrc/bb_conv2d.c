@@ -39,9 +39,9 @@ static void *align_up(void *p)
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* 64-bit intermediate arithmetic so that huge or hostile params cannot overflow int. */
-static bb_status output_len(int in, int kernel, int stride, int pad, int *out)
+static bb_status output_len(int in, int kernel, int stride, int pad, int extra, int *out)
 {
-    long long padded = (long long)in + 2LL * pad;
+    long long padded = (long long)in + 2LL * pad + extra;
     if (padded > INT_MAX || padded < kernel)
         return BB_ERR_SHAPE;
     *out = (int)((padded - kernel) / stride + 1);
@@ -55,12 +55,15 @@ static bb_status validate(const bb_conv2d_params *p, conv_dims *d)
     if (p->batch <= 0 || p->in_channels <= 0 || p->in_height <= 0 || p->in_width <= 0 ||
         p->out_channels <= 0 || p->kernel_height <= 0 || p->kernel_width <= 0)
         return BB_ERR_SHAPE;
-    if (p->stride_height <= 0 || p->stride_width <= 0 || p->pad_height < 0 || p->pad_width < 0)
+    if (p->stride_height <= 0 || p->stride_width <= 0 || p->pad_height < 0 || p->pad_width < 0 ||
+        p->extra_pad_bottom < 0 || p->extra_pad_right < 0)
         return BB_ERR_ARGUMENT;
-    bb_status s = output_len(p->in_height, p->kernel_height, p->stride_height, p->pad_height, &d->oh);
+    bb_status s = output_len(p->in_height, p->kernel_height, p->stride_height, p->pad_height,
+                             p->extra_pad_bottom, &d->oh);
     if (s != BB_OK)
         return s;
-    s = output_len(p->in_width, p->kernel_width, p->stride_width, p->pad_width, &d->ow);
+    s = output_len(p->in_width, p->kernel_width, p->stride_width, p->pad_width,
+                   p->extra_pad_right, &d->ow);
     if (s != BB_OK)
         return s;
     /* GEMM dimensions are int, and the column buffer's byte count must fit size_t
@@ -74,7 +77,8 @@ static bb_status validate(const bb_conv2d_params *p, conv_dims *d)
     d->k = (int)k;
     d->plane = (int)plane;
     d->direct = p->kernel_height == 1 && p->kernel_width == 1 && p->stride_height == 1 &&
-                p->stride_width == 1 && p->pad_height == 0 && p->pad_width == 0;
+                p->stride_width == 1 && p->pad_height == 0 && p->pad_width == 0 &&
+                p->extra_pad_bottom == 0 && p->extra_pad_right == 0;
     return BB_OK;
 }
 

@@ -4,8 +4,11 @@
  *          w (out_channels, in_channels, kernel_height, kernel_width)
  *          bias (out_channels), may be NULL
  *          y (batch, out_channels, out_height, out_width)
- * out_height = (in_height + 2 * pad_height - kernel_height) / stride_height + 1, and
- * likewise for the width; zero padding.
+ * out_height = (in_height + 2 * pad_height + extra_pad_bottom - kernel_height)
+ * / stride_height + 1, and likewise for the width; zero padding. pad_height rows of
+ * zeros go above and below the input, plus extra_pad_bottom more below (TensorFlow's
+ * "same" padding puts an odd one there); likewise pad_width and extra_pad_right.
+ * Zero-initialized params (= {...} with the fields left out) keep the padding symmetric.
  * Computed as im2col into scratch, then bb_sgemm. */
 #ifndef BB_CONV2D_H
 #define BB_CONV2D_H
@@ -25,6 +28,8 @@ typedef struct bb_conv2d_params {
     int stride_width;
     int pad_height;
     int pad_width;
+    int extra_pad_bottom;
+    int extra_pad_right;
 } bb_conv2d_params;
 
 /* Validates p and writes the output height and width. */

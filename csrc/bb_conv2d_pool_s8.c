@@ -185,8 +185,8 @@ bb_status bb_conv2d_pool_s8(const bb_s8_dims *in, int32_t out_channels, const bb
                             }
                         }
                     }
-                    const int32_t v = bb_requantize(best + base, m, sh) + output_offset;
-                    *y++ = bb_clamp_to_s8(v, act_min, act_max);
+                    *y++ = bb_offset_clamp_s8(bb_requantize(best + base, m, sh), output_offset, act_min,
+                                              act_max);
                 }
             }
         }

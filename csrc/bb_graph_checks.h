@@ -33,7 +33,7 @@ static inline int bb_graph_requant_ok(int32_t multiplier, int32_t shift, int32_t
  * hi - offset], which gives the same result for every r that does not overflow. */
 static inline int8_t bb_graph_out(int32_t r, int32_t offset, int32_t lo, int32_t hi)
 {
-    return (int8_t)(bb_clamp_to_s8(r, lo - offset, hi - offset) + offset);
+    return bb_offset_clamp_s8(r, offset, lo, hi);
 }
 
 #endif /* BB_GRAPH_CHECKS_H */

@@ -94,4 +94,12 @@ static inline int8_t bb_clamp_to_s8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+/* clamp(r + offset, lo, hi) for a requantized r, clamped before the offset is added:
+ * a shift of 30 can make r INT32_MAX, and r + offset would overflow int32 (UB). The
+ * result is the same for every r where the sum does not overflow. */
+static inline int8_t bb_offset_clamp_s8(int32_t r, int32_t offset, int32_t lo, int32_t hi)
+{
+    return (int8_t)(bb_clamp_to_s8(r, lo - offset, hi - offset) + offset);
+}
+
 #endif /* BB_INT8_CHECKS_H */

@@ -23,8 +23,8 @@ static void dot4(const int8_t *x, const int8_t *w, size_t n, int32_t offset, int
 
 static int8_t finish(int32_t acc, const bb_quant_out *q, int32_t multiplier, int32_t shift)
 {
-    acc = bb_requantize(acc, multiplier, shift) + q->output_offset;
-    return bb_clamp_to_s8(acc, q->activation_min, q->activation_max);
+    return bb_offset_clamp_s8(bb_requantize(acc, multiplier, shift), q->output_offset, q->activation_min,
+                              q->activation_max);
 }
 
 bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_quant_out *q,

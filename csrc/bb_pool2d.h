@@ -36,4 +36,13 @@ bb_status bb_avg_pool2d_f32(const bb_pool2d_params *p, const float *x, float *y)
 /* dx (shape of x) is overwritten. */
 bb_status bb_avg_pool2d_backward_f32(const bb_pool2d_params *p, const float *dy, float *dx);
 
+/* Global average pooling: y[n][c] = mean of the height * width plane x[n][c] (x is
+ * (batch, channels, height, width), y (batch, channels)). */
+bb_status bb_global_avg_pool2d_f32(int batch, int channels, int height, int width,
+                                   const float *x, float *y);
+
+/* dx[n][c][h][w] = dy[n][c] / (height * width); dx is overwritten. */
+bb_status bb_global_avg_pool2d_backward_f32(int batch, int channels, int height, int width,
+                                            const float *dy, float *dx);
+
 #endif /* BB_POOL2D_H */

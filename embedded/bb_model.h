@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 #include "bb_int8.h"
+#include "bb_int8_graph.h" /* bb_add_s8_params, bb_rescale_s8 */
 
 #define BB_MODEL_FORMAT_VERSION 3
 #define BB_OP_MAX_INPUTS 4
@@ -39,12 +40,22 @@ typedef enum bb_op_kind {
     BB_OP_SOFTMAX = 6,     /* no params; data: exp_table (256 int32); over the channels */
     BB_OP_CONV2D_POOL = 7, /* bb_conv_pool_params: a conv, its clamp, then max pooling (the
                               conv output is never stored); data as BB_OP_CONV2D */
+    BB_OP_DEPTHWISE_CONV2D = 8, /* bb_depthwise_params; data as BB_OP_CONV2D, weights
+                                   (C * multiplier, 1, kh, kw); may run in place (multiplier 1,
+                                   same height and width) */
+    BB_OP_POINTWISE_CONV2D = 9, /* bb_linear_params: a 1x1 conv, stride 1, no padding; data as
+                                   BB_OP_CONV2D, weights (out, in) */
+    BB_OP_ADD = 10,             /* bb_add_s8_params (TFLite's int8 add); two inputs; may run in
+                                   place over its first input */
+    BB_OP_GLOBAL_AVG_POOL = 11, /* bb_global_avg_pool_params: (C, H, W) -> (C, 1, 1) */
+    BB_OP_CONCAT = 12,          /* bb_concat_params: 2 to BB_OP_MAX_INPUTS inputs along channels */
     /* Front ends from 16 on: they turn raw samples into a network's int8 input. */
-    BB_OP_MFCC = 16,       /* bb_mfcc_params: the audio front end (csrc/bb_audio.h). Its input
-                              holds int16 PCM as bytes (little-endian, at an even offset,
-                              2 * samples bytes, 1 <= samples <= sample_rate); its output is
-                              the (1, 49, 10) int8 MFCC map; scratch bb_mfcc_s8_scratch_size */
-    BB_OP_KIND_END         /* one past the last kind */
+    BB_OP_MFCC = 16,            /* bb_mfcc_params: the audio front end (csrc/bb_audio.h). Its
+                                   input holds int16 PCM as bytes (little-endian, at an even
+                                   offset, 2 * samples bytes, 1 <= samples <= sample_rate); its
+                                   output the (1, 49, 10) int8 MFCC map; scratch
+                                   bb_mfcc_s8_scratch_size */
+    BB_OP_KIND_END              /* one past the last kind */
 } bb_op_kind;
 
 /* The data slots of the weighted ops (conv2d, conv2d_pool, linear); softmax's table is slot 0. */
@@ -88,6 +99,22 @@ typedef struct bb_clamp_params {
     int32_t activation_min, activation_max;
 } bb_clamp_params;
 
+typedef struct bb_depthwise_params {
+    bb_quant_out quant;
+    bb_s8_window conv; /* any of its four paddings (TensorFlow's "same" pads bottom / right more) */
+    int32_t depth_multiplier;
+} bb_depthwise_params;
+
+typedef struct bb_global_avg_pool_params {
+    bb_quant_out quant;
+    int32_t multiplier, shift; /* input scale / output scale */
+} bb_global_avg_pool_params;
+
+typedef struct bb_concat_params {
+    int32_t output_offset;
+    bb_rescale_s8 inputs[BB_OP_MAX_INPUTS]; /* the first input_count are used, the rest zero */
+} bb_concat_params;
+
 typedef struct bb_mfcc_params {
     int32_t sample_rate; /* 8000 or 16000 Hz */
 } bb_mfcc_params;
@@ -99,6 +126,11 @@ typedef union bb_op_params {
     bb_linear_params linear;       /* BB_OP_LINEAR */
     bb_pool_params pool;           /* BB_OP_MAX_POOL2D, BB_OP_AVG_POOL2D */
     bb_clamp_params clamp;         /* BB_OP_CLAMP */
+    bb_depthwise_params depthwise; /* BB_OP_DEPTHWISE_CONV2D */
+    bb_linear_params pointwise;    /* BB_OP_POINTWISE_CONV2D */
+    bb_add_s8_params add;          /* BB_OP_ADD */
+    bb_global_avg_pool_params global_avg_pool; /* BB_OP_GLOBAL_AVG_POOL */
+    bb_concat_params concat;       /* BB_OP_CONCAT */
     bb_mfcc_params mfcc;           /* BB_OP_MFCC */
 } bb_op_params;
 

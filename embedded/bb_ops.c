@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include "bb_ops.h"
 #include "bb_int8_checks.h"
+#include "bb_graph_checks.h"
 #include "bb_audio.h"
 
 uint32_t bb_tensor_bytes(const bb_tensor *t)
@@ -217,10 +218,197 @@ static bb_status run_softmax(const bb_op *op, const uint8_t *data, const int8_t 
     return bb_softmax_s8(1, op->output.c, slot_ptr(op, data, 0), in[0], out);
 }
 
+/* ---- graph ops: depthwise, pointwise, add, global average pool, concat ------------ */
+
+/* An image may link only the kernels its model uses: built with BB_OP_KINDS, a bit mask
+ * of bb_op_kind values (the exporter writes it as MODEL_OP_KINDS and the embedded
+ * Makefile passes it on), the graph ops' rows it leaves out are absent from the table (a
+ * model using them is refused at init, as an unknown kind) and their kernels are not
+ * linked. The host library builds every row. Numbers, as #if cannot read enum values. */
+#ifdef BB_OP_KINDS
+#define BB_HAS_KIND(kind) (((BB_OP_KINDS) >> (kind)) & 1)
+#else
+#define BB_HAS_KIND(kind) 1
+#endif
+
+
+#if BB_HAS_KIND(8)
+static bb_status check_depthwise(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    *scratch = 0;
+    const bb_depthwise_params *p = &op->params.depthwise;
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    const bb_s8_dims d = dims_of(in);
+    const bb_s8_window conv = p->conv;
+    int32_t oh, ow;
+    if (p->depth_multiplier <= 0 || p->depth_multiplier > INT32_MAX / in->c)
+        return BB_ERR_ARGUMENT;
+    bb_status s = bb_window_output(in->h, in->w, &conv, &oh, &ow);
+    if (s != BB_OK)
+        return s;
+    if (out->c != in->c * p->depth_multiplier || out->h != oh || out->w != ow)
+        return BB_ERR_SHAPE;
+    if (in->at == out->at && (p->depth_multiplier != 1 || oh != in->h || ow != in->w))
+        return BB_ERR_ARGUMENT; /* in place only where the kernel's row ring allows it */
+    const size_t need = bb_depthwise_conv2d_s8_scratch_size(&d, &conv);
+    if (need == 0 || need > UINT32_MAX)
+        return BB_ERR_SHAPE;
+    *scratch = (uint32_t)need;
+    return check_weighted(op, data, out->c, conv.kernel_height * conv.kernel_width, &p->quant);
+}
+
+static bb_status run_depthwise(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                               int8_t *scratch)
+{
+    const bb_depthwise_params *p = &op->params.depthwise;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_depthwise_conv2d_s8(&d, p->depth_multiplier, &p->conv, &p->quant,
+                                  slot_ptr(op, data, BB_DATA_MULTIPLIER), slot_ptr(op, data, BB_DATA_SHIFT),
+                                  in[0], slot_ptr(op, data, BB_DATA_WEIGHTS), slot_ptr(op, data, BB_DATA_BIAS),
+                                  out, scratch, op->scratch_bytes);
+}
+
+#endif
+
+#if BB_HAS_KIND(9)
+static bb_status check_pointwise(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    *scratch = 0;
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    const bb_s8_dims d = dims_of(in);
+    if (out->h != in->h || out->w != in->w)
+        return BB_ERR_SHAPE;
+    const size_t need = bb_pointwise_conv2d_s8_scratch_size(&d, out->c);
+    if (need > UINT32_MAX)
+        return BB_ERR_SHAPE;
+    *scratch = (uint32_t)need;
+    if (need > 0 && op->scratch_at % 4 != 0)
+        return BB_ERR_SCRATCH; /* the kernel keeps int32 values there */
+    return check_weighted(op, data, out->c, in->c, &op->params.pointwise.quant);
+}
+
+static bb_status run_pointwise(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                               int8_t *scratch)
+{
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_pointwise_conv2d_s8(&d, op->output.c, &op->params.pointwise.quant,
+                                  slot_ptr(op, data, BB_DATA_MULTIPLIER), slot_ptr(op, data, BB_DATA_SHIFT),
+                                  in[0], slot_ptr(op, data, BB_DATA_WEIGHTS), slot_ptr(op, data, BB_DATA_BIAS),
+                                  out, scratch, op->scratch_bytes);
+}
+
+#endif
+
+#if BB_HAS_KIND(10) || BB_HAS_KIND(12)
+static int offset_ok(int32_t offset)
+{
+    return offset >= -127 && offset <= 128;
+}
+#endif
+
+#if BB_HAS_KIND(10)
+static bb_status check_add(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    *scratch = 0;
+    const bb_add_s8_params *p = &op->params.add;
+    if (op->data_count != 0 || !same_shape(&op->inputs[0], &op->output) ||
+        !same_shape(&op->inputs[1], &op->output))
+        return BB_ERR_SHAPE;
+    if (!offset_ok(p->input1_offset) || !offset_ok(p->input2_offset) || p->output_offset < -128 ||
+        p->output_offset > 127 || p->activation_min < -128 || p->activation_max > 127 ||
+        p->activation_min > p->activation_max || !bb_graph_requant_ok(p->input1_multiplier, p->input1_shift, -31, 0) ||
+        !bb_graph_requant_ok(p->input2_multiplier, p->input2_shift, -31, 0) ||
+        !bb_graph_requant_ok(p->output_multiplier, p->output_shift, -31, 30))
+        return BB_ERR_ARGUMENT;
+    *scratch = (uint32_t)bb_add_s8_scratch_size(bb_tensor_bytes(&op->output));
+    if (*scratch > 0 && op->scratch_at % 4 != 0)
+        return BB_ERR_SCRATCH; /* int32 tables */
+    return BB_OK;
+}
+
+static bb_status run_add(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                         int8_t *scratch)
+{
+    (void)data;
+    return bb_add_s8(&op->params.add, bb_tensor_bytes(&op->output), in[0], in[1], out, scratch,
+                     op->scratch_bytes);
+}
+
+#endif
+
+#if BB_HAS_KIND(11)
+static bb_status check_global_avg_pool(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    *scratch = 0;
+    const bb_global_avg_pool_params *p = &op->params.global_avg_pool;
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    if (op->data_count != 0 || out->c != in->c || out->h != 1 || out->w != 1 ||
+        (int64_t)in->h * in->w > INT32_MAX / 255)
+        return BB_ERR_SHAPE;
+    bb_status s = bb_check_quant_out(&p->quant);
+    if (s != BB_OK)
+        return s;
+    return bb_graph_requant_ok(p->multiplier, p->shift, -31, 30) ? BB_OK : BB_ERR_ARGUMENT;
+}
+
+static bb_status run_global_avg_pool(const bb_op *op, const uint8_t *data, const int8_t *const *in,
+                                     int8_t *out, int8_t *scratch)
+{
+    (void)data, (void)scratch;
+    const bb_global_avg_pool_params *p = &op->params.global_avg_pool;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_global_avg_pool_s8(&d, &p->quant, p->multiplier, p->shift, in[0], out);
+}
+
+#endif
+
+#if BB_HAS_KIND(12)
+static bb_status check_concat(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    *scratch = 0;
+    const bb_concat_params *p = &op->params.concat;
+    const bb_tensor *out = &op->output;
+    int64_t channels = 0;
+    if (op->data_count != 0 || p->output_offset < -128 || p->output_offset > 127)
+        return BB_ERR_SHAPE;
+    for (uint32_t i = 0; i < BB_OP_MAX_INPUTS; i++) {
+        const bb_rescale_s8 *r = &p->inputs[i];
+        if (i >= op->input_count) { /* unused: zero, so that no word is ignored */
+            if (r->input_offset != 0 || r->multiplier != 0 || r->shift != 0)
+                return BB_ERR_ARGUMENT;
+            continue;
+        }
+        const bb_tensor *in = &op->inputs[i];
+        if (in->h != out->h || in->w != out->w)
+            return BB_ERR_SHAPE;
+        if (!offset_ok(r->input_offset) || !bb_graph_requant_ok(r->multiplier, r->shift, -31, 30))
+            return BB_ERR_ARGUMENT;
+        channels += in->c;
+    }
+    return channels == out->c ? BB_OK : BB_ERR_SHAPE;
+}
+
+static bb_status run_concat(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                            int8_t *scratch)
+{
+    (void)data, (void)scratch;
+    const bb_s8_dims d = dims_of(&op->output);
+    int32_t channels[BB_OP_MAX_INPUTS];
+    for (uint32_t i = 0; i < op->input_count; i++)
+        channels[i] = op->inputs[i].c;
+    return bb_concat_channels_s8(&d, (int32_t)op->input_count, channels, op->params.concat.inputs,
+                                 op->params.concat.output_offset, in, out);
+}
+
+#endif
+
 /* ---- the audio front end ---------------------------------------------------------- */
-/* An image whose model has no mfcc op is built with BB_RUNTIME_NO_MFCC (embedded/Makefile):
- * it then leaves out bb_audio.c's 3.7 KB of code and tables and refuses the kind. */
-#ifndef BB_RUNTIME_NO_MFCC
+/* Like the graph ops, left out (with bb_audio.c's 3.7 KB of code and tables) from an
+ * image whose model does not use it. */
+#if BB_HAS_KIND(16)
 
 /* int16 PCM (its bytes, at an even offset) to the (1, 49, 10) int8 MFCC map. */
 static bb_status check_mfcc(const bb_op *op, const uint8_t *data, uint32_t *scratch)
@@ -253,22 +441,37 @@ static bb_status run_mfcc(const bb_op *op, const uint8_t *data, const int8_t *co
     return bb_mfcc_s8(op->params.mfcc.sample_rate, pcm, (int)(bb_tensor_bytes(&op->inputs[0]) / 2), out,
                       scratch, op->scratch_bytes);
 }
-#endif /* BB_RUNTIME_NO_MFCC */
+#endif /* BB_HAS_KIND(16) */
 
 /* ---- the table -------------------------------------------------------------------- */
 
 #define WORDS(member) ((uint32_t)(sizeof(((bb_op_params *)0)->member) / sizeof(int32_t)))
 
 static const bb_op_type op_types[BB_OP_KIND_END] = {
-    [BB_OP_CONV2D] = {1, 0, WORDS(conv), check_conv, run_conv},
-    [BB_OP_LINEAR] = {1, 0, WORDS(linear), check_linear, run_linear},
-    [BB_OP_MAX_POOL2D] = {1, 0, WORDS(pool), check_pool, run_max_pool},
-    [BB_OP_AVG_POOL2D] = {1, 0, WORDS(pool), check_pool, run_avg_pool},
-    [BB_OP_CLAMP] = {1, 1, WORDS(clamp), check_clamp, run_clamp},
-    [BB_OP_SOFTMAX] = {1, 1, 0, check_softmax, run_softmax},
-    [BB_OP_CONV2D_POOL] = {1, 0, WORDS(conv_pool), check_conv_pool, run_conv_pool},
-#ifndef BB_RUNTIME_NO_MFCC
-    [BB_OP_MFCC] = {1, 0, WORDS(mfcc), check_mfcc, run_mfcc},
+    [BB_OP_CONV2D] = {1, 1, 0, WORDS(conv), check_conv, run_conv},
+    [BB_OP_LINEAR] = {1, 1, 0, WORDS(linear), check_linear, run_linear},
+    [BB_OP_MAX_POOL2D] = {1, 1, 0, WORDS(pool), check_pool, run_max_pool},
+    [BB_OP_AVG_POOL2D] = {1, 1, 0, WORDS(pool), check_pool, run_avg_pool},
+    [BB_OP_CLAMP] = {1, 1, 1, WORDS(clamp), check_clamp, run_clamp},
+    [BB_OP_SOFTMAX] = {1, 1, 1, 0, check_softmax, run_softmax},
+    [BB_OP_CONV2D_POOL] = {1, 1, 0, WORDS(conv_pool), check_conv_pool, run_conv_pool},
+#if BB_HAS_KIND(8)
+    [BB_OP_DEPTHWISE_CONV2D] = {1, 1, 1, WORDS(depthwise), check_depthwise, run_depthwise},
+#endif
+#if BB_HAS_KIND(9)
+    [BB_OP_POINTWISE_CONV2D] = {1, 1, 0, WORDS(pointwise), check_pointwise, run_pointwise},
+#endif
+#if BB_HAS_KIND(10)
+    [BB_OP_ADD] = {2, 2, 1, WORDS(add), check_add, run_add},
+#endif
+#if BB_HAS_KIND(11)
+    [BB_OP_GLOBAL_AVG_POOL] = {1, 1, 0, WORDS(global_avg_pool), check_global_avg_pool, run_global_avg_pool},
+#endif
+#if BB_HAS_KIND(12)
+    [BB_OP_CONCAT] = {2, BB_OP_MAX_INPUTS, 0, WORDS(concat), check_concat, run_concat},
+#endif
+#if BB_HAS_KIND(16)
+    [BB_OP_MFCC] = {1, 1, 0, WORDS(mfcc), check_mfcc, run_mfcc},
 #endif
 };
 

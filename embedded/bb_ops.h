@@ -16,7 +16,8 @@
 #include "bb_model.h"
 
 typedef struct bb_op_type {
-    uint32_t input_count;
+    uint32_t input_count;  /* the fewest inputs it takes */
+    uint32_t max_inputs;   /* the most (concat: up to BB_OP_MAX_INPUTS) */
     int in_place;          /* the output may be exactly inputs[0] */
     uint32_t params_words; /* int32 words of the params union this kind uses */
     bb_status (*check)(const bb_op *op, const uint8_t *data, uint32_t *scratch_bytes);

@@ -76,7 +76,8 @@ static bb_status check_op(const bb_model *m, uint32_t index)
     const bb_op_type *type = bb_op_type_of(op->kind);
     if (type == NULL)
         return BB_ERR_ARGUMENT; /* a kind this runtime does not know */
-    if (op->input_count != type->input_count || op->data_count > BB_OP_MAX_DATA)
+    if (op->input_count < type->input_count || op->input_count > type->max_inputs ||
+        op->data_count > BB_OP_MAX_DATA)
         return BB_ERR_SHAPE;
     if (!unused_fields_zero(op, type))
         return BB_ERR_ARGUMENT;
@@ -264,6 +265,35 @@ bb_status bb_runtime_invoke(bb_runtime *rt, const int8_t *input, int8_t *output)
             inputs[k] = rt->arena + op->inputs[k].at;
         int8_t *scratch = op->scratch_bytes > 0 ? rt->arena + op->scratch_at : NULL;
         bb_status s = bb_op_type_of(op->kind)->run(op, data, inputs, rt->arena + op->output.at, scratch);
+        if (s != BB_OK) {
+            rt->failed_op = i;
+            return s;
+        }
+    }
+    memcpy(output, rt->arena + m->output.at, m->output_size);
+    return BB_OK;
+}
+
+bb_status bb_runtime_invoke_profiled(bb_runtime *rt, const int8_t *input, int8_t *output,
+                                     uint64_t (*clock)(void), uint32_t *op_ticks)
+{
+    if (rt == NULL || rt->model == NULL || rt->arena == NULL || input == NULL || output == NULL ||
+        clock == NULL || op_ticks == NULL)
+        return BB_ERR_NULL;
+    const bb_model *m = rt->model;
+    const uint8_t *data = (const uint8_t *)m->data;
+    memcpy(rt->arena + m->input.at, input, m->input_size);
+    uint64_t before = clock();
+    for (uint32_t i = 0; i < m->op_count; i++) {
+        const bb_op *op = &m->ops[i];
+        const int8_t *inputs[BB_OP_MAX_INPUTS];
+        for (uint32_t k = 0; k < op->input_count; k++)
+            inputs[k] = rt->arena + op->inputs[k].at;
+        int8_t *scratch = op->scratch_bytes > 0 ? rt->arena + op->scratch_at : NULL;
+        bb_status s = bb_op_type_of(op->kind)->run(op, data, inputs, rt->arena + op->output.at, scratch);
+        const uint64_t after = clock();
+        op_ticks[i] = (uint32_t)(after - before);
+        before = after;
         if (s != BB_OK) {
             rt->failed_op = i;
             return s;

@@ -42,6 +42,12 @@ bb_status bb_runtime_init(bb_runtime *rt, const bb_model *model, void *arena, si
 /* One sample: input (model->input_size values) to output (model->output_size values). */
 bb_status bb_runtime_invoke(bb_runtime *rt, const int8_t *input, int8_t *output);
 
+/* As bb_runtime_invoke, reading clock() before the first op and after each one:
+ * op_ticks[i] (model->op_count entries) gets op i's ticks. For per-op reports; the
+ * plain invoke stays untimed. */
+bb_status bb_runtime_invoke_profiled(bb_runtime *rt, const int8_t *input, int8_t *output,
+                                     uint64_t (*clock)(void), uint32_t *op_ticks);
+
 /* count samples, one after another: input (count, input_size), output (count, output_size). */
 bb_status bb_runtime_invoke_batch(bb_runtime *rt, size_t count, const int8_t *input, int8_t *output);
 

@@ -151,4 +151,4 @@ def test_empty_dataset_rejected():
 
 def test_repr_and_module_exports():
     assert "batch_size=4" in repr(DataLoader(np.zeros(5), batch_size=4))
-    assert data.__all__ == ["DataLoader"]
+    assert data.__all__ == ["DataLoader", "ImageAugment"]

@@ -155,6 +155,7 @@ def model_header(m, format_version=3, arena_macro=None, conv_out_h=5, fused=Fals
         "/* test model for tests/test_embedded_runtime.py */\n"
         "#include \"bb_model.h\"\n"
         f"#define MODEL_ARENA_BYTES {arena}u\n#define MODEL_INPUT_SIZE 25u\n#define MODEL_OUTPUT_SIZE 3u\n"
+        "#define MODEL_OP_KINDS 0xfeu\n"  # the kinds of format 3's first table: no graph kernel linked
         + data.c_array()
         + "static const bb_op model_ops[] = {\n    " + ",\n    ".join(entries) + "\n};\n"
         f"static const bb_model model = {{ .format_version = {format_version}, .name = \"test\","

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
+from braininabox.deploy.graph_quantize import quantize_graph
 from braininabox.deploy.quantized import QuantizedModel
 
 BOARDS = ["mps2-an385", "mps2-an386"]
@@ -74,6 +75,30 @@ def test_network_reads_the_features_unchanged(pipeline):
     # and the int8 model tracks the float one on the float features it was built from
     want = model.predict(mfcc.to_float(mfcc.batch(pcm)))
     assert np.abs(q.predict(pcm) - want).max() < 4 * q.output_q[0]
+
+
+@pytest.fixture(scope="module")
+def ds_cnn_pipeline():
+    """A narrow DS-CNN (a graph model: depthwise, pointwise, BatchNorm folded, global
+    average pooling) behind the front end."""
+    mfcc = bb.audio.MFCC(float_scale=1 / 64)
+    pcm = recordings()
+    bb.seed(1)
+    model = bb.models.ds_cnn(input_shape=(1, 49, 10), classes=10, filters=8)
+    model.predict(mfcc.to_float(mfcc.batch(pcm)))
+    return mfcc, pcm, model, bb.quantize(model, pcm, frontend=mfcc)
+
+
+def test_graph_network_reads_the_features_unchanged(ds_cnn_pipeline):
+    mfcc, pcm, model, q = ds_cnn_pipeline
+    kinds = [op.kind for op in q.ops]
+    assert kinds[0] == "mfcc" and "depthwise_conv2d" in kinds and kinds[-2:] == ["global_avg_pool", "linear"]
+    assert q.reads[0] == [-1] and q.reads[1] == [0]  # the network reads the front end
+    assert q.ops[1].in_q == q.ops[0].out_q == (np.float32(1 / 64), -64)
+    # the network alone, given the front end's input quantization, on MFCC.batch's bytes
+    network_only = quantize_graph(model, mfcc.to_float(mfcc.batch(pcm)), input_q=q.ops[0].out_q)
+    np.testing.assert_array_equal(q.predict_int8(pcm),
+                                  network_only.run_int8(mfcc.batch(pcm).reshape(len(pcm), -1)))
 
 
 def test_quantized_without_front_end_calibrates_the_input_instead(pipeline):
@@ -186,6 +211,14 @@ def test_board_features_are_the_host_bytes(target):
     r = bb.embedded.run(mfcc.int8_model(), pcm, target=target)
     np.testing.assert_array_equal(r.outputs_int8, mfcc.batch(pcm).reshape(len(pcm), -1))
     assert r.ticks > 0 and r.ram_bytes < 128 * 1024
+
+
+@needs_board
+def test_board_ds_cnn_pipeline_pcm_in_label_out(ds_cnn_pipeline):
+    q, pcm = ds_cnn_pipeline[3], ds_cnn_pipeline[1]
+    r = bb.embedded.run(q, pcm[[1, 3]], target="mps2-an386")
+    np.testing.assert_array_equal(r.outputs_int8, q.predict_int8(pcm[[1, 3]]))
+    assert len(r.op_ticks) == len(q.ops) and r.op_ticks[0] > 0   # the front end's own ticks
 
 
 @needs_board

@@ -85,7 +85,7 @@ def test_fit_returns_history_with_per_epoch_lists():
     assert isinstance(history, History)
     assert history.epoch == [0, 1, 2]
     assert set(history.history) == {"loss", "accuracy", "precision", "recall", "val_loss",
-                                    "val_accuracy", "val_precision", "val_recall"}
+                                    "val_accuracy", "val_precision", "val_recall", "lr"}
     for key, values in history.history.items():
         assert len(values) == 3, key
         assert all(isinstance(v, float) and np.isfinite(v) for v in values), key

@@ -16,6 +16,7 @@ import numbers
 import numpy as np
 
 from ..nn.tensor import Tensor
+from .augment import ImageAugment
 
 __all__ = ["DataLoader"]
 
@@ -40,10 +41,15 @@ class DataLoader:
         while successive epochs still get different orders.
     drop_last : bool
         Skip the final batch when it has fewer than ``batch_size`` samples.
+    augment : ImageAugment or None
+        Applied to every batch of ``X`` (which it copies, never modifies):
+        random shifts and flips of images, drawn from a generator of their
+        own seeded from ``seed`` (so the shuffling order is the same with or
+        without augmentation). Off (None) by default.
     """
 
     def __init__(self, X, y=None, batch_size=32, shuffle=False, seed=None,
-                 drop_last=False):
+                 drop_last=False, augment=None):
         X = np.asarray(X)
         if X.ndim < 1:
             raise ValueError("X must be at least 1-D (axis 0 indexes the "
@@ -69,6 +75,13 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self._rng = np.random.default_rng(seed)
+        if augment is not None and not isinstance(augment, ImageAugment):
+            raise TypeError("augment must be an ImageAugment (e.g. ImageAugment(shift=4, "
+                            f"flip=True)) or None, got {type(augment).__name__}")
+        if augment is not None and X.ndim != 4:
+            raise ValueError(f"augment needs images X (N, C, H, W), got shape {X.shape}")
+        self.augment = augment
+        self._augment_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
 
     @property
     def num_samples(self):
@@ -89,15 +102,19 @@ class DataLoader:
                 index = slice(start, start + self.batch_size)   # a view
             else:
                 index = order[start:start + self.batch_size]    # a copy
+            xb = self.X[index]
+            if self.augment is not None:
+                xb = self.augment(xb, self._augment_rng)
             if self.y is None:
-                yield self.X[index]
+                yield xb
             else:
-                yield self.X[index], self.y[index]
+                yield xb, self.y[index]
 
     def __repr__(self):
         return (f"DataLoader(num_samples={self.num_samples}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
-                f"drop_last={self.drop_last}, with_y={self.y is not None})")
+                f"drop_last={self.drop_last}, with_y={self.y is not None}"
+                + (f", augment={self.augment!r})" if self.augment is not None else ")"))
 
 
 def as_features(X, what):

@@ -88,6 +88,7 @@ class RunResult:
     ram_bytes: Optional[int] = None
     stack_bytes: Optional[int] = None
     ticks: Optional[int] = None
+    op_ticks: Optional[list] = None  # ticks of each op (q.ops' order) on one more inference
     log: str = ""
 
 
@@ -151,17 +152,20 @@ def _parse_sections(size_a_output):
 
 def _parse_report(stdout):
     outputs, ticks, stack, done = {}, None, None, False
+    op_ticks = None
     for line in stdout.splitlines():
         m = re.fullmatch(r"out (\d+):((?: -?\d+)*)", line.strip())
         if m:
             outputs[int(m.group(1))] = [int(v) for v in m.group(2).split()]
         elif line.startswith("ticks "):
             ticks = int(line.split()[1])
+        elif line.startswith("op_ticks"):
+            op_ticks = [int(v) for v in line.split()[1:]]
         elif line.startswith("stack "):
             stack = int(line.split()[1])
         elif line.strip() == "done":
             done = True
-    return outputs, ticks, stack, done
+    return outputs, ticks, stack, done, op_ticks
 
 
 def run(q, X, target="mps2-an385", workdir=None, keep=False, timeout=120):
@@ -236,7 +240,7 @@ def _build_and_run(build_dir, target, timeout):
     if rc != 0:
         raise EmbeddedError(f"embedded: the {target} run failed with exit code {exit_code}", log)
 
-    outputs, ticks, stack, done = _parse_report(out)
+    outputs, ticks, stack, done, op_ticks = _parse_report(out)
     if not done or not outputs or sorted(outputs) != list(range(len(outputs))):
         raise EmbeddedError(f"embedded: incomplete report from the {target} run", log)
     rows = [outputs[i] for i in range(len(outputs))]
@@ -250,4 +254,5 @@ def _build_and_run(build_dir, target, timeout):
         result.stack_bytes = stack
         result.ram_bytes = data + sections.get(".bss", 0) + (stack or 0)
         result.ticks = ticks
+        result.op_ticks = op_ticks
     return result

@@ -126,7 +126,10 @@ def render_header(q, name, plan, cm=None):
              f"#ifndef {guard}\n#define {guard}\n\n#include \"bb_model.h\"\n\n",
              f"#define {upper}_ARENA_BYTES {plan.arena_bytes}u\n",
              f"#define {upper}_INPUT_SIZE {q.input_size}u\n",
-             f"#define {upper}_OUTPUT_SIZE {q.output_size}u\n\n",
+             f"#define {upper}_OUTPUT_SIZE {q.output_size}u\n",
+             f"#define {upper}_OP_COUNT {len(q.ops)}u\n",
+             f"/* the op kinds used, bit (1 << kind): an image may link only their kernels */\n",
+             f"#define {upper}_OP_KINDS 0x{sum(1 << k for k in set(op.c_kind for op in q.ops)):x}u\n\n",
              _data_array(f"{name}_data", cm) if cm.data.size else ""]
     entries = []
     for i, (op, fields) in enumerate(zip(q.ops, cm.op_fields)):

@@ -88,16 +88,22 @@ def pcm_bytes(frontend, pcm, what="quantized model", sample_rate=None):
     return out
 
 
-def with_frontend(frontend, ops, output_shape):
-    """A QuantizedModel of the front end followed by the network's ops (ops may be empty:
-    the front end alone, features out)."""
+def with_frontend(frontend, network=None):
+    """A QuantizedModel of the front end followed by `network` (a QuantizedModel whose
+    input is the features, quantized as features_quantization says), or of the front end
+    alone (network None: features out)."""
     from .quantized import QuantizedModel
     first = MFCCOp.of(frontend, features_quantization(frontend))
-    if ops and ops[0].in_size != first.out_size:
-        raise ValueError(f"quantize: the network takes per-sample shape {tuple(ops[0].in_shape)}, "
-                         f"the front end gives {tuple(first.out_shape)}")
-    if ops and tuple(ops[0].in_q) != tuple(first.out_q):
-        raise ValueError(f"quantize: the network's input quantization {ops[0].in_q} is not the "
-                         f"front end's {first.out_q}")
-    return QuantizedModel([first] + list(ops), (frontend.window_samples,), first.in_q,
-                          output_shape if ops else first.out_shape, frontend=frontend)
+    window = (frontend.window_samples,)
+    if network is None:
+        return QuantizedModel([first], window, first.in_q, first.out_shape, frontend=frontend)
+    if network.input_size != first.out_size:
+        raise ValueError(f"quantize: the network takes per-sample shape {network.input_shape}, "
+                         f"the front end gives {first.out_shape}")
+    if tuple(network.input_q) != tuple(first.out_q):
+        raise ValueError(f"quantize: the network's input quantization {network.input_q} is not "
+                         f"the front end's {first.out_q}")
+    # The network's ops move one place on: what read the model input reads the front end.
+    reads = [[-1]] + [[r + 1 for r in op_reads] for op_reads in network.reads]
+    return QuantizedModel([first] + network.ops, window, first.in_q, network.output_shape,
+                          reads=reads, frontend=frontend)

@@ -11,8 +11,10 @@ tried and the smaller arena kept:
   Sequential model): buffers alternate between the bottom and the top of an arena as
   large as the biggest consecutive pair, which is the lower bound.
 
-An op whose class allows it (`in_place`: clamp, softmax) runs in place when its input
-dies at that op: its output is its input's buffer. A fused conv2d_pool op (Conv2D +
+An op whose class allows it (`runs_in_place()`: clamp, add, depthwise with multiplier 1
+at the same height and width) runs in place when its first input dies at that op: its
+output is its input's buffer. In a graph a value lives until its last reader (a
+residual's input until its Add). A fused conv2d_pool op (Conv2D +
 ReLU + MaxPool) has only its pooled output: the convolution output never exists.
 
 Scratch: an op whose kernel needs working memory (`op.scratch_bytes()`, from the
@@ -48,6 +50,9 @@ class MemoryPlan:
     peak_bytes: int
     op_names: list
     op_scratch: list = None  # per op: the scratch buffer's offset, or None when it needs none
+    op_inputs: list = None  # per op: the offsets of all its inputs, in its order
+    op_live_bytes: list = None  # per op: the bytes alive while it runs (activations and scratch)
+    input_at: int = 0  # the model input's offset
 
     @property
     def activation_bytes(self):
@@ -66,6 +71,11 @@ class MemoryPlan:
                  f"{self.peak_bytes:,} B alive"]
         for b in self.buffers:
             lines.append(f"  {b.name:<40} {b.size:>8,} B at {b.offset:>7,}  ops {b.first}..{b.last}")
+        if self.op_live_bytes is not None:
+            lines.append("live bytes per op (activations and scratch alive while it runs):")
+            for t, (name, live) in enumerate(zip(self.op_names, self.op_live_bytes)):
+                mark = "  <- peak" if t == self.peak_op else ""
+                lines.append(f"  op {t:>3} {name:<40} {live:>8,} B{mark}")
         return "\n".join(lines)
 
 
@@ -103,31 +113,51 @@ def _place(buffers):
         buf.offset = offset
 
 
+def chain_reads(count):
+    """What each op of a chain reads: the previous op's output (-1: the model input)."""
+    return [[i - 1] for i in range(count)]
+
+
 def plan_memory(q):
-    """The MemoryPlan of QuantizedModel q (a chain of ops, in order)."""
+    """The MemoryPlan of QuantizedModel q: its ops in topological order, op i reading the
+    values q.reads[i] (-1 the model input, j the output of op j).
+
+    A value lives from the op that writes it to its last reader (a residual's input stays
+    alive until its Add). An op whose kind allows it (op.runs_in_place()) writes over its
+    first input when that input dies at the op and no other input of it is the same value."""
     ops = q.ops
-    current = Buffer("input", q.input_size, 0, 0)
-    buffers, io, scratch = [current], [], []
+    reads = getattr(q, "reads", None) or chain_reads(len(ops))
+    last_read = {}
+    for t, values in enumerate(reads):
+        for v in values:
+            last_read[v] = t
+    buffer_of = {-1: Buffer("input", q.input_size, 0, 0)}
+    buffers, scratch = [buffer_of[-1]], []
     for t, op in enumerate(ops):
-        current.last = t
         need = op.scratch_bytes()
         scratch.append(Buffer(f"{op.name} scratch", need, t, t) if need > 0 else None)
-        if op.in_place:  # the same bytes go on living
-            io.append((current, current))
-            continue
-        out = Buffer(f"{op.name} output", op.out_size, t, t)
-        buffers.append(out)
-        io.append((current, out))
-        current = out
+        first = reads[t][0]
+        source = buffer_of[first]
+        if (op.runs_in_place() and last_read[first] == t and first not in reads[t][1:]
+                and source.size == op.out_size):
+            buffer_of[t] = source  # the same bytes go on living
+        else:
+            buffer_of[t] = Buffer(f"{op.name} output", op.out_size, t, t)
+            buffers.append(buffer_of[t])
+    for v, t in last_read.items():
+        buffer_of[v].last = max(buffer_of[v].last, t)
     activations = list(buffers)
     buffers += [b for b in scratch if b is not None]
     _place(buffers)
     arena = max(b.offset + b.size for b in buffers)
     alive = [sum(b.size for b in buffers if b.first <= t <= b.last) for t in range(len(ops))]
     peak = max(range(len(ops)), key=lambda t: alive[t])
-    return MemoryPlan(buffers=activations, op_io=[(i.offset, o.offset) for i, o in io],
+    return MemoryPlan(buffers=activations,
+                      op_io=[(buffer_of[reads[t][0]].offset, buffer_of[t].offset) for t in range(len(ops))],
                       arena_bytes=-(-arena // ALIGN) * ALIGN,
                       scratch_bytes=max([b.size for b in scratch if b is not None], default=0),
                       flash_bytes=sum(op.flash_bytes() for op in ops), peak_op=peak,
                       peak_bytes=alive[peak], op_names=[op.name for op in ops],
-                      op_scratch=[None if b is None else b.offset for b in scratch])
+                      op_scratch=[None if b is None else b.offset for b in scratch],
+                      op_inputs=[[buffer_of[v].offset for v in values] for values in reads],
+                      op_live_bytes=alive, input_at=buffer_of[-1].offset)

@@ -20,7 +20,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .._core import lib
+from .._core import ffi, lib
 from ..nn.layers import AvgPool, Conv2D, Linear, MaxPool, ReLU, Softmax
 from .arithmetic import quantize_multiplier, round_half_away
 
@@ -36,16 +36,51 @@ def chw(shape):
     return tuple(int(s) for s in shape) + (1,) * (3 - len(shape))
 
 
+def pads4(padding):
+    """(top, bottom, left, right) of a symmetric (height, width) pair or of a 4-tuple
+    (TensorFlow's "same" may pad the bottom / right one more)."""
+    padding = tuple(int(p) for p in padding)
+    if len(padding) == 2:
+        return (padding[0], padding[0], padding[1], padding[1])
+    return padding
+
+
 def window(kernel, stride, padding=(0, 0)):
-    """A bb_s8_window initializer (symmetric padding, as the float layers have)."""
+    """A bb_s8_window initializer; padding a (height, width) pair or (top, bottom, left, right)."""
+    top, bottom, left, right = pads4(padding)
     return {"kernel_height": int(kernel[0]), "kernel_width": int(kernel[1]),
             "stride_height": int(stride[0]), "stride_width": int(stride[1]),
-            "pad_top": int(padding[0]), "pad_left": int(padding[1]),
-            "pad_bottom": int(padding[0]), "pad_right": int(padding[1])}
+            "pad_top": top, "pad_left": left, "pad_bottom": bottom, "pad_right": right}
 
 
-def window_count(size, kernel, stride, pad):
-    return (size + 2 * pad - kernel) // stride + 1
+def window_count(size, kernel, stride, pad, pad_after=None):
+    pad_after = pad if pad_after is None else pad_after
+    return (size + pad + pad_after - kernel) // stride + 1
+
+
+def window_output(in_shape, kernel, stride, padding):
+    """(out_height, out_width) of a window over a (C, H, W) input."""
+    _, h, w = chw(in_shape)
+    top, bottom, left, right = pads4(padding)
+    return (window_count(h, kernel[0], stride[0], top, bottom),
+            window_count(w, kernel[1], stride[1], left, right))
+
+
+def clamp_range(out_q, activation):
+    """The int8 clamp of a fused activation (None, "relu" or "relu6") at the output's scale."""
+    scale, zero_point = out_q
+    if activation is None:
+        return -128, 127
+    if activation == "relu":
+        return zero_point, 127
+    if activation == "relu6":
+        return zero_point, int(min(127, zero_point + round_half_away(6.0 / scale)))
+    raise ValueError(f"unknown fused activation {activation!r}")
+
+
+def _dims(shape):
+    c, h, w = chw(shape)
+    return ffi.new("bb_s8_dims *", {"batch": 1, "channels": c, "height": h, "width": w})
 
 
 @dataclass
@@ -62,6 +97,10 @@ class Int8Op:
     params_member = None  # its member of bb_op_params, or None
     layer = None  # the float layer class it is built from, or None
     in_place = False
+
+    def runs_in_place(self):
+        """Whether this op's output may be its first input's bytes (when that input dies here)."""
+        return self.in_place
 
     @property
     def in_size(self):
@@ -119,6 +158,14 @@ class _WeightedOp(Int8Op):
 
     @classmethod
     def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q, **extra):
+        """From the float layer (+ ReLU); see from_arrays."""
+        layer = layers[0]
+        return cls.from_arrays(name, layer.weight.data, None if layer.bias is None else layer.bias.data,
+                               in_shape, out_shape, in_q, out_q,
+                               "relu" if len(layers) == 2 else None, **extra)
+
+    @classmethod
+    def from_arrays(cls, name, weight, bias, in_shape, out_shape, in_q, out_q, activation, **extra):
         """TFLite's scheme: symmetric per-channel weights, bias at input_scale * weight_scale.
 
         A weight scale is raised where needed so that |bias| + 255 * sum|w| < 2^31 holds for
@@ -126,14 +173,13 @@ class _WeightedOp(Int8Op):
         runtime refuses any model where it fails). A bias too large for int32 at the plain
         scale (a tiny weight beside a huge bias) thus costs weight precision, not a wrong
         sign; a layer where even that cannot work is refused by name."""
-        layer = layers[0]
-        weight = layer.weight.data.astype(np.float64)
+        weight = np.asarray(weight, dtype=np.float64)
         channels = weight.shape[0]
         flat = weight.reshape(channels, -1)
         taps = flat.shape[1]
         w_scale = np.abs(flat).max(axis=1) / 127.0
         w_scale = np.where(w_scale > 0, w_scale, 1.0)
-        bias_real = None if layer.bias is None else layer.bias.data.astype(np.float64)
+        bias_real = None if bias is None else np.asarray(bias, dtype=np.float64)
         if bias_real is not None:
             headroom = INT32_MAX - ACCUMULATOR_INPUT_MAX * 127 * taps
             if headroom <= 0:
@@ -152,12 +198,12 @@ class _WeightedOp(Int8Op):
                                  f"(channel {int(bound.argmax())})")
             bias = bias.astype(np.int32)
         pairs = [quantize_multiplier(in_q[0] * s / out_q[0]) for s in w_scale]
-        relu = len(layers) == 2
+        act_min, act_max = clamp_range(out_q, activation)
         return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q, out_q=out_q,
                    weights=weights.reshape(weight.shape), bias=bias,
                    multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
                    shift=np.array([s for _, s in pairs], dtype=np.int32),
-                   act_min=out_q[1] if relu else -128, act_max=127, weight_scales=w_scale, **extra)
+                   act_min=act_min, act_max=act_max, weight_scales=w_scale, **extra)
 
 
 @dataclass
@@ -179,10 +225,8 @@ class Conv2DOp(_WeightedOp):
                                    padding=tuple(conv.padding), **extra)
 
     def output_shape(self, in_shape):
-        _, h, w = chw(in_shape)
-        return (int(self.weights.shape[0]),
-                window_count(h, self.kernel[0], self.stride[0], self.padding[0]),
-                window_count(w, self.kernel[1], self.stride[1], self.padding[1]))
+        return (int(self.weights.shape[0]),) + window_output(in_shape, self.kernel, self.stride,
+                                                             self.padding)
 
     def c_params(self):
         return {"quant": self.quant_out(self.act_min, self.act_max),
@@ -328,6 +372,135 @@ class SoftmaxOp(Int8Op):
 
 
 @dataclass
+class DepthwiseConv2DOp(_WeightedOp):
+    """Depthwise conv (TFLite's, per channel); weights (C * multiplier, 1, kh, kw).
+    padding (top, bottom, left, right): TensorFlow's "same" at stride 2 pads one more at
+    the bottom / right."""
+    kernel: Tuple[int, int] = (1, 1)
+    stride: Tuple[int, int] = (1, 1)
+    padding: Tuple[int, ...] = (0, 0, 0, 0)
+    depth_multiplier: int = 1
+
+    kind = "depthwise_conv2d"
+    c_kind = lib.BB_OP_DEPTHWISE_CONV2D
+    params_member = "depthwise"
+
+    def output_shape(self, in_shape):
+        return (int(self.weights.shape[0]),) + window_output(in_shape, self.kernel, self.stride,
+                                                             self.padding)
+
+    def runs_in_place(self):
+        # the kernel's row ring lets it overwrite its input when each output channel is
+        # its input channel's plane at the same size
+        return self.depth_multiplier == 1 and chw(self.out_shape)[1:] == chw(self.in_shape)[1:]
+
+    def scratch_bytes(self):
+        conv = ffi.new("bb_s8_window *", window(self.kernel, self.stride, self.padding))
+        return int(lib.bb_depthwise_conv2d_s8_scratch_size(_dims(self.in_shape), conv))
+
+    def c_params(self):
+        return {"quant": self.quant_out(self.act_min, self.act_max),
+                "conv": window(self.kernel, self.stride, self.padding),
+                "depth_multiplier": int(self.depth_multiplier)}
+
+
+@dataclass
+class PointwiseConv2DOp(_WeightedOp):
+    """A 1x1 conv of stride 1 without padding: a matrix product per image (the GEMM-like
+    kernel of csrc/bb_pointwise_conv2d_s8.c); weights (out, in, 1, 1)."""
+    kind = "pointwise_conv2d"
+    c_kind = lib.BB_OP_POINTWISE_CONV2D
+    params_member = "pointwise"
+
+    def output_shape(self, in_shape):
+        _, h, w = chw(in_shape)
+        return (int(self.weights.shape[0]), h, w)
+
+    def scratch_bytes(self):
+        return int(lib.bb_pointwise_conv2d_s8_scratch_size(_dims(self.in_shape),
+                                                          int(self.weights.shape[0])))
+
+    def c_params(self):
+        return {"quant": self.quant_out(self.act_min, self.act_max)}
+
+
+@dataclass
+class AddOp(Int8Op):
+    """TFLite's int8 Add: both inputs shifted left 20 bits and scaled to twice the larger
+    input scale, summed, then requantized to the output's own scale (+ fused ReLU)."""
+    in2_q: Tuple[float, int] = (1.0, 0)
+    act_min: int = -128
+    act_max: int = 127
+
+    kind = "add"
+    c_kind = lib.BB_OP_ADD
+    params_member = "add"
+    in_place = True
+
+    @classmethod
+    def from_quant(cls, name, shape, in_q, in2_q, out_q, activation):
+        act_min, act_max = clamp_range(out_q, activation)
+        return cls(name=name, in_shape=shape, out_shape=shape, in_q=in_q, out_q=out_q,
+                   in2_q=in2_q, act_min=act_min, act_max=act_max)
+
+    def scratch_bytes(self):
+        return int(lib.bb_add_s8_scratch_size(self.out_size))
+
+    def c_params(self):
+        twice_max = 2.0 * max(self.in_q[0], self.in2_q[0])
+        m1, s1 = quantize_multiplier(self.in_q[0] / twice_max)
+        m2, s2 = quantize_multiplier(self.in2_q[0] / twice_max)
+        mo, so = quantize_multiplier(twice_max / ((1 << 20) * self.out_q[0]))
+        return {"input1_offset": -int(self.in_q[1]), "input1_multiplier": m1, "input1_shift": s1,
+                "input2_offset": -int(self.in2_q[1]), "input2_multiplier": m2, "input2_shift": s2,
+                "output_offset": int(self.out_q[1]), "output_multiplier": mo, "output_shift": so,
+                "activation_min": int(self.act_min), "activation_max": int(self.act_max)}
+
+
+@dataclass
+class GlobalAvgPoolOp(Int8Op):
+    """TFLite's int8 Mean over height and width: (C, H, W) -> (C,)."""
+    kind = "global_avg_pool"
+    c_kind = lib.BB_OP_GLOBAL_AVG_POOL
+    params_member = "global_avg_pool"
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q):
+        return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q, out_q=out_q)
+
+    def output_shape(self, in_shape):
+        return (chw(in_shape)[0],)
+
+    def c_params(self):
+        multiplier, shift = quantize_multiplier(self.in_q[0] / self.out_q[0])
+        return {"quant": self.quant_out(-128, 127), "multiplier": multiplier, "shift": shift}
+
+
+@dataclass
+class ConcatOp(Int8Op):
+    """Channel concatenation; every input requantized to the output's scale (an input
+    already at it is copied)."""
+    in_qs: Tuple = ()
+    in_shapes: Tuple = ()
+
+    kind = "concat"
+    c_kind = lib.BB_OP_CONCAT
+    params_member = "concat"
+
+    def output_shape(self, in_shape):
+        c = sum(chw(s)[0] for s in self.in_shapes)
+        return (c,) + chw(in_shape)[1:]
+
+    def c_params(self):
+        rescale = []
+        for scale, zero_point in self.in_qs:
+            multiplier, shift = quantize_multiplier(scale / self.out_q[0])
+            rescale.append({"input_offset": -int(zero_point), "multiplier": multiplier, "shift": shift})
+        rescale += [{"input_offset": 0, "multiplier": 0, "shift": 0}] * (4 - len(rescale))
+        return {"output_offset": int(self.out_q[1]), "inputs": rescale}
+
+
+@dataclass
 class MFCCOp(Int8Op):
     """The audio front end (csrc/bb_audio.h) as a model's first op: int16 PCM in, the int8
     (1, 49, 10) MFCC map out. Its input is the PCM's bytes (in_shape (2 * samples,),
@@ -361,7 +534,8 @@ class MFCCOp(Int8Op):
 
 # The table every deploy module reads: op kind -> class.
 OPS = {cls.kind: cls for cls in (Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp, AvgPool2DOp,
-                                 ClampOp, SoftmaxOp, MFCCOp)}
+                                 ClampOp, SoftmaxOp, DepthwiseConv2DOp, PointwiseConv2DOp, AddOp,
+                                 GlobalAvgPoolOp, ConcatOp, MFCCOp)}
 
 
 def int8_op(kind, **fields):

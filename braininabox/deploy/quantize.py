@@ -27,11 +27,13 @@ from dataclasses import replace
 import numpy as np
 
 from ..data.loader import as_features
-from ..nn.layers import Dropout, Flatten, ReLU
+from ..nn.layers import Conv2D, Dropout, Flatten, ReLU
 from ..nn.tensor import Tensor, no_grad
+from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
 from .frontend import calibration_features, check_frontend, features_quantization, with_frontend
+from .graph_quantize import quantize_graph
 from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
 from .quantized import QuantizedModel
 
@@ -58,6 +60,12 @@ def _stages(model):
                              f"for int8; supported layers: {names}")
         if cls is Dropout:
             continue
+        if cls is Conv2D and isinstance(layer.padding, str):
+            raise ValueError(f"quantize: layer {index} (Conv2D) has padding={layer.padding!r} "
+                             f"at stride {layer.stride} with kernel {layer.kernel}: padding "
+                             f"that depends on the input size and may be larger at the bottom "
+                             f"/ right, which the int8 kernels do not take yet; use an int or "
+                             f"a (height, width) padding")
         if (cls is ReLU and stages and stages[-1][0] in WEIGHTED and len(stages[-1][1]) == 1):
             stages[-1][1].append(layer)
             continue
@@ -105,7 +113,8 @@ def _check_batch_size(batch_size):
 
 
 def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
-    """An int8 QuantizedModel of `model`, with activation ranges from calibration_data.
+    """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph, see
+    graph_quantize.py), with activation ranges from calibration_data.
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
@@ -114,8 +123,8 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
     """
-    if not isinstance(model, Sequential):
-        raise TypeError(f"quantize expects a Sequential model, got {type(model).__name__}")
+    if not isinstance(model, (Sequential, Model)):
+        raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
     _check_batch_size(batch_size)
     if frontend is not None:
         calibration_data = calibration_features(check_frontend(frontend, model),
@@ -133,6 +142,11 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
         warnings.warn("quantize: the calibration data is one constant value; the int8 input "
                       "scale cannot represent any other input.", UserWarning, stacklevel=2)
     model._build_for(X)
+    # With a front end the input's quantization is its features' own: they pass unchanged.
+    fixed_input_q = features_quantization(frontend) if frontend is not None else None
+    if isinstance(model, Model):
+        q = quantize_graph(model, X, batch_size, input_q=fixed_input_q)
+        return with_frontend(frontend, q) if frontend is not None else q
     stages = _stages(model)
     for _, layers, index in stages:
         for param in layers[0].parameters():
@@ -151,9 +165,7 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
                 x = layer(x)
             shapes.append(tuple(x.shape[1:]))
 
-    # With a front end the input's quantization is its features' own: they pass unchanged.
-    input_q = (features_quantization(frontend) if frontend is not None
-               else activation_qparams(lo[0], hi[0]))
+    input_q = fixed_input_q if frontend is not None else activation_qparams(lo[0], hi[0])
     ops, current_q = [], input_q
     for i, (cls, layers, index) in enumerate(stages):
         if cls is None:
@@ -171,6 +183,5 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
         current_q = op.out_q
     if fuse:
         ops = fuse_ops(ops)
-    if frontend is not None:
-        return with_frontend(frontend, ops, shapes[-1])
-    return QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])
+    q = QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])
+    return with_frontend(frontend, q) if frontend is not None else q

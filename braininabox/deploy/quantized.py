@@ -13,7 +13,7 @@ import numpy as np
 from .arithmetic import quantize_tensor
 from .export import export_c
 from .frontend import pcm_bytes
-from .memory_plan import plan_memory
+from .memory_plan import chain_reads, plan_memory
 from .ops import Int8Op, int8_op  # noqa: F401  (re-exported: the op classes live in ops.py)
 from .runtime import CModel
 
@@ -21,8 +21,15 @@ from .runtime import CModel
 class QuantizedModel:
     """An int8 model made by braininabox.quantize(model, calibration_data)."""
 
-    def __init__(self, ops, input_shape, input_q, output_shape, frontend=None):
+    def __init__(self, ops, input_shape, input_q, output_shape, reads=None, frontend=None):
         self.ops = list(ops)
+        # what each op reads, in its input order: -1 the model input, j the output of op j
+        # (a graph in topological order; None: a chain, each op reading the one before)
+        self.reads = [list(r) for r in reads] if reads is not None else chain_reads(len(self.ops))
+        for i, values in enumerate(self.reads):
+            if not values or any(not -1 <= v < i for v in values):
+                raise ValueError(f"int8 op {i} reads {values}: an op reads the model input (-1) "
+                                 f"or earlier ops only")
         self.input_shape = tuple(input_shape)
         self.input_q = input_q
         self.output_shape = tuple(output_shape)

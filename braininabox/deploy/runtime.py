@@ -76,13 +76,18 @@ class CModel:
         layout = DataLayout()
         self.op_fields = []
         for i, op in enumerate(q.ops):
-            in_at, out_at = self.plan.op_io[i]
+            _, out_at = self.plan.op_io[i]
+            # input 0 with the op's own view of it (a linear op reads (C, H, W) as (F,)),
+            # the others with their producers' shapes
+            in_shapes = [op.in_shape] + [q.runtime_input_shape if v < 0 else q.ops[v].out_shape
+                                         for v in q.reads[i][1:]]
             scratch_at = self.plan.op_scratch[i]
             data = [layout.add(i, field, None if values is None else
                                _checked_array(op, field, values, dtype))
                     for field, values, dtype in op.data_arrays()]
-            fields = {"kind": op.c_kind, "input_count": 1,
-                      "inputs": [_tensor(in_at, op.in_shape)],
+            fields = {"kind": op.c_kind, "input_count": len(in_shapes),
+                      "inputs": [_tensor(at, shape) for at, shape in
+                                 zip(self.plan.op_inputs[i], in_shapes)],
                       "output": _tensor(out_at, op.out_shape),
                       "scratch_at": scratch_at if scratch_at is not None else 0,
                       "scratch_bytes": op.scratch_bytes() if scratch_at is not None else 0,
@@ -95,7 +100,7 @@ class CModel:
         self.data = layout.words()
         self.ops = ffi.new("bb_op[]", self.op_fields)
         self.name = ffi.new("char[]", b"model")
-        first_in, last_out = self.plan.op_io[0][0], self.plan.op_io[-1][1]
+        first_in, last_out = self.plan.input_at, self.plan.op_io[-1][1]
         self.model_fields = {
             "format_version": lib.BB_MODEL_FORMAT_VERSION,
             "op_count": len(q.ops),

@@ -1,14 +1,26 @@
 """The Layer base class, the registry save/load rebuilds layers from, and the
 parameter-initialization helpers every layer file shares."""
 import math
+import re
 
 import numpy as np
 
 from .. import _rng
+from .symbolic import call_symbolic, is_symbolic
 from .tensor import Tensor
 
 # class name -> class, for every layer class defined inside braininabox (see Layer).
 LAYERS = {}
+
+# how many layers of each kind have been named, for Keras-style names: conv2d, conv2d_1, ...
+_NAMES_GIVEN = {}
+
+
+def _default_name(cls):
+    base = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", cls.__name__).lower()
+    count = _NAMES_GIVEN.get(base, 0)
+    _NAMES_GIVEN[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
 
 
 class Layer:
@@ -24,7 +36,20 @@ class Layer:
         self.training = True
         self.built = False
 
+    @property
+    def name(self):
+        """A name unique in this process (conv2d, conv2d_1, ...) unless set; graphs show it."""
+        if getattr(self, "_name", None) is None:
+            self._name = _default_name(type(self))
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
     def __call__(self, x):
+        if is_symbolic(x):  # building a functional model: record a node (nn/symbolic.py)
+            return call_symbolic(self, x)
         x = x if isinstance(x, Tensor) else Tensor(x)
         self.check_input(x)
         if not self.built:
@@ -45,6 +70,28 @@ class Layer:
         """The trainable Tensors, in a fixed order (weight, then bias)."""
         return [p for p in (getattr(self, "weight", None), getattr(self, "bias", None))
                 if p is not None]
+
+    def buffers(self):
+        """Non-trainable state saved and loaded with the model, as {name: numpy array}
+        (BatchNorm's running statistics); each is also the attribute of that name."""
+        return {}
+
+    def load_buffers(self, arrays, where="model file"):
+        """Set the buffers from {name: array} (shapes must match the built layer's)."""
+        own = self.buffers()
+        if set(arrays) != set(own):
+            raise ValueError(f"{where}: {type(self).__name__} has buffers {sorted(own)}, "
+                             f"got {sorted(arrays)}")
+        for name, array in arrays.items():
+            if np.shape(array) != own[name].shape:
+                raise ValueError(f"{where}: {type(self).__name__}.{name} has shape "
+                                 f"{np.shape(array)}, expected {own[name].shape}")
+            setattr(self, name, np.array(array, dtype=np.float32, order="C"))
+
+    def macs(self, output_shape):
+        """Multiply-accumulates of one sample's forward pass given its output shape (without
+        the batch axis). Only convolutions and linear layers count; the rest are 0."""
+        return 0
 
     def get_config(self):
         """Constructor arguments that rebuild this layer (for save/load)."""

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _rng
 from .layer import Layer, _positive_int
+from .symbolic import call_symbolic, is_symbolic
 from .tensor import Tensor
 
 # ------------------------------------------------------------------ helpers
@@ -363,6 +364,8 @@ class Embedding(Layer):
         self.built = True
 
     def __call__(self, x):
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         return embedding(x, self.weight)
 
     def parameters(self):
@@ -390,6 +393,8 @@ class _Recurrent(Layer):
             self.built = True
 
     def __call__(self, x, initial_state=None):
+        if is_symbolic(x) and initial_state is None:
+            return call_symbolic(self, x)
         x = x if isinstance(x, Tensor) else Tensor(x)
         self.check_input(x)
         if not self.built:

@@ -1,4 +1,6 @@
-"""Callbacks hook into Sequential.fit: History, EarlyStopping and ModelCheckpoint."""
+"""Callbacks hook into a model's fit (Sequential or Model): History, EarlyStopping,
+ModelCheckpoint and LearningRateScheduler."""
+import inspect
 import math
 
 
@@ -102,3 +104,45 @@ class ModelCheckpoint(Callback):
             self.best = value
         self.model.save(self.filepath.format(epoch=epoch + 1, **logs))
 
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of every epoch to schedule(epoch)
+    (0-based), or schedule(epoch, lr) when the function takes two arguments (Keras's form);
+    e.g. bb.optimizers.schedules.CosineDecay(0.01, decay_steps=epochs). fit shows the rate
+    in the progress line and records it in History as "lr"."""
+
+    def __init__(self, schedule, verbose=0):
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler needs a function of the epoch, got "
+                            f"{type(schedule).__name__}")
+        self.schedule, self.verbose = schedule, verbose
+        self._takes_lr = _positional_count(schedule) >= 2
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None:
+            raise RuntimeError("LearningRateScheduler: the model has no optimizer (compile it first)")
+        lr = self.schedule(epoch, optimizer.lr) if self._takes_lr else self.schedule(epoch)
+        try:
+            lr = float(lr)
+        except (TypeError, ValueError):
+            raise TypeError(f"LearningRateScheduler: the schedule returned {lr!r} for epoch "
+                            f"{epoch}, not a number") from None
+        if not (math.isfinite(lr) and lr >= 0):
+            raise ValueError(f"LearningRateScheduler: the schedule returned {lr} for epoch {epoch}; "
+                             f"a learning rate must be finite and >= 0")
+        optimizer.lr = lr
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+
+
+def _positional_count(fn):
+    """How many positional arguments fn accepts (2 for a vararg function)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return 2
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)

@@ -1,55 +1,17 @@
-"""Sequential: a stack of layers with Keras-style compile / fit / evaluate / predict.
+"""Sequential: a stack of layers, the simplest model (training loop: training.py).
 
-Data is numpy in, numpy out: X (N, ...) features (NCHW for images), y (N,) integer
-class labels, (N, classes) one-hot rows, or regression targets.
+Its input shape is learned at the first call (or build), and two neighbour pairs run
+fused: Linear then ReLU in one C call, ReLU then MaxPool swapped.
 """
-import io
-import json
-import math
-import os
-import sys
-import zipfile
-
 import numpy as np
 
-from .. import _rng
-from .._files import atomic_write
-from ..data.loader import DataLoader, as_features
-from ..nn.layer import LAYERS, Layer
+from ..nn.layer import Layer
 from ..nn.layers import Linear, MaxPool, ReLU
 from ..nn.tensor import Tensor, no_grad
-from . import loss as losses
-from . import metrics as metric_lib
-from . import optimizers
-from .callbacks import Callback, History
-from .progress import ProgressBar
+from .training import BaseModel
 
 FORMAT = "braininabox.Sequential"
 FORMAT_VERSION = 1
-
-_OPTIMIZERS = {"adam": optimizers.Adam, "sgd": optimizers.SGD}
-_LOSSES = {"cross_entropy": losses.CrossEntropy, "sparse_categorical_crossentropy": losses.CrossEntropy,
-           "mse": losses.MSE, "binary_cross_entropy": losses.BinaryCrossEntropy,
-           "binary_crossentropy": losses.BinaryCrossEntropy}
-
-
-def _lookup(value, table, what):
-    if not isinstance(value, str):
-        return value
-    if value.lower() not in table:
-        raise ValueError(f"unknown {what} {value!r}; choose from {sorted(table)}")
-    return table[value.lower()]()
-
-
-def _as_targets(y, n, what):
-    y = y.data if isinstance(y, Tensor) else np.asarray(y)
-    if len(y) != n:
-        raise ValueError(f"{what}: X has {n} samples but y has {len(y)}")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError(f"{what}: y contains NaN or infinity")
-    if y.dtype.kind not in "biuf":
-        raise TypeError(f"{what}: y must be numeric, got dtype {y.dtype}")
-    return y
 
 
 def _linear_then_relu(layers, i):
@@ -63,16 +25,14 @@ def _relu_then_max_pool(layers, i):
     return type(layers[i]) is ReLU and i + 1 < len(layers) and type(layers[i + 1]) is MaxPool
 
 
-class Sequential:
+class Sequential(BaseModel):
     """Layers applied in order: Sequential([Conv2D(32, 3), ReLU(), ..., Linear(10)])."""
 
     def __init__(self, layers=None):
+        super().__init__()
         self.layers = []
         for layer in layers or []:
             self.add(layer)
-        self.optimizer = self.loss = None
-        self.metric_names = []
-        self.stop_training = False
         self.input_shape = None
         self._output_shapes = None
 
@@ -104,16 +64,13 @@ class Sequential:
                 i += 1
         return x
 
-    def parameters(self):
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def train(self, mode=True):
-        for layer in self.layers:
-            layer.training = mode
-        return self
-
-    def eval(self):
-        return self.train(False)
+    def layers_in_order(self):
+        seen, layers = set(), []
+        for layer in self.layers:  # a layer listed twice is one set of weights
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                layers.append(layer)
+        return layers
 
     def build(self, input_shape):
         """Create every parameter for samples of input_shape (without the batch axis)."""
@@ -136,244 +93,37 @@ class Sequential:
             self.build(X.shape[1:])
         return self._output_shapes[-1] if self._output_shapes else self.input_shape
 
-    # ---------------------------------------------------------- training
-    def compile(self, optimizer="adam", loss="cross_entropy", metrics=None):
-        """Choose the optimizer, the loss and the metrics reported by fit and evaluate."""
-        self.optimizer = _lookup(optimizer, _OPTIMIZERS, "optimizer")
-        self.loss = _lookup(loss, _LOSSES, "loss")
-        if not isinstance(self.optimizer, optimizers.Optimizer):
-            raise TypeError(f"optimizer must be a braininabox optimizer, got {type(optimizer).__name__}")
-        if not isinstance(self.loss, losses.Loss):
-            raise TypeError(f"loss must be a braininabox loss, got {type(loss).__name__}")
-        self.metric_names = list(metrics or [])
-        for name in self.metric_names:
-            metric_lib.get(name, 2)  # an unknown name fails here, not after an epoch
-        if self.metric_names:
-            self.loss.predicted_classes(np.zeros((1, 2), dtype=np.float32))  # regression: refused
-        self._bind_optimizer = not self.optimizer.params
-        return self
+    def _require_built(self, what):
+        if self._output_shapes is None:
+            raise RuntimeError(f"the model is not built yet: call model.build(input_shape) "
+                               f"(e.g. (1, 28, 28)), or fit/predict, before {what}")
 
-    def _require_compiled(self, what):
-        if self.loss is None:
-            raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}()")
-
-    def _true_classes(self, y):
-        if isinstance(self.loss, losses.BinaryCrossEntropy):
-            return (y.reshape(len(y), -1)[:, 0] > 0.5).astype(np.int64)
-        return y.argmax(axis=-1) if y.ndim > 1 else y.astype(np.int64)
-
-    def _class_weight(self, class_weight, classes):
-        if class_weight is None:
-            return None
-        if isinstance(self.loss, losses.BinaryCrossEntropy):
-            return dict(class_weight)
-        if not isinstance(self.loss, losses.CrossEntropy):
-            raise ValueError("class_weight needs a classification loss")
-        weights = np.ones(classes, dtype=np.float32)
-        for cls, w in dict(class_weight).items():
-            if not 0 <= int(cls) < classes:
-                raise ValueError(f"class_weight names class {cls}, but the model has {classes} outputs")
-            weights[int(cls)] = w
-        return weights
-
-    def _metrics(self, classes):
-        return [metric_lib.get(name, classes) for name in self.metric_names]
-
-    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
-            shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None):
-        """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch])."""
-        self._require_compiled("fit")
-        X = as_features(X, "fit")
-        y = _as_targets(y, len(X), "fit")
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-        if validation_split and validation_data is None:
-            cut = len(X) - int(round(len(X) * validation_split))
-            if cut <= 0 or cut == len(X):
-                raise ValueError(f"validation_split={validation_split} leaves no training or no "
-                                 f"validation samples out of {len(X)}")
-            X, y, validation_data = X[:cut], y[:cut], (X[cut:], y[cut:])
-        out_shape = self._build_for(X)
-        self.loss.check_targets(y, (len(X),) + tuple(out_shape))
-        if validation_data is not None:
-            Xv = as_features(validation_data[0], "fit (validation_data)")
-            yv = _as_targets(validation_data[1], len(Xv), "fit (validation_data)")
-            self.loss.check_targets(yv, (len(Xv),) + tuple(out_shape))
-        if self._bind_optimizer:
-            self.optimizer.bind(self.parameters())
-            self._bind_optimizer = False
-        classes = out_shape[-1] if out_shape else 1
-        weights = self._class_weight(class_weight, classes)
-
-        history = History()
-        callbacks = [history] + list(callbacks or [])
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback objects, got {type(cb).__name__}")
-            cb.model = self
-        rng_seed = seed if seed is not None else int(_rng.generator().integers(2**63))
-        loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed)
-        metrics = self._metrics(classes)
-        self.stop_training = False
-        for cb in callbacks:
-            cb.on_train_begin()
-        for epoch in range(epochs):
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout, flush=True)
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            logs = self._train_epoch(loader, epoch, weights, metrics, verbose, callbacks)
-            if validation_data is not None:
-                val = self.evaluate(Xv, yv, batch_size=max(batch_size, 256))
-                logs.update({f"val_{k}": v for k, v in val.items()})
-                if verbose:
-                    print("  " + " - ".join(f"val_{k}: {v:.4f}" for k, v in val.items()), flush=True)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        for cb in callbacks:
-            cb.on_train_end()
-        self.eval()
-        return history
-
-    def _train_epoch(self, loader, epoch, weights, metrics, verbose, callbacks):
-        self.train()
-        for m in metrics:
-            m.reset()
-        bar = ProgressBar(len(loader), verbose)
-        total_loss, seen = 0.0, 0
-        logs = {}
-        for step, (xb, yb) in enumerate(loader, start=1):
-            outputs = self(Tensor(xb))
-            loss = self.loss(outputs, yb, weights)
-            value = float(loss.data)
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"loss became {value} at epoch {epoch + 1}, batch {step}: training diverged "
-                    f"(try a lower learning rate, or check the inputs are scaled)")
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-            total_loss += value * len(xb)
-            seen += len(xb)
-            if metrics:
-                predicted = self.loss.predicted_classes(outputs.data)
-                true = self._true_classes(yb)
-                for m in metrics:
-                    m.update(true, predicted)
-            logs = {"loss": total_loss / seen, **{m.name: m.result() for m in metrics}}
-            bar.update(step, seen, logs)
-            for cb in callbacks:
-                cb.on_batch_end(step - 1, logs)
-        bar.finish(len(loader), seen, logs)
-        return logs
-
-    def evaluate(self, X, y, batch_size=256, verbose=0):
-        """The loss and metrics on (X, y), as a dict {"loss": ..., "accuracy": ...}."""
-        self._require_compiled("evaluate")
-        X = as_features(X, "evaluate")
-        y = _as_targets(y, len(X), "evaluate")
-        out_shape = self._build_for(X)
-        self.loss.check_targets(y, (len(X),) + tuple(out_shape))
-        metrics = self._metrics(out_shape[-1] if out_shape else 1)
-        total = 0.0
-        self.eval()
-        with no_grad():
-            for xb, yb in DataLoader(X, y, batch_size=batch_size):
-                outputs = self(Tensor(xb))
-                total += float(self.loss(outputs, yb).data) * len(xb)
-                if metrics:
-                    predicted = self.loss.predicted_classes(outputs.data)
-                    for m in metrics:
-                        m.update(self._true_classes(yb), predicted)
-        results = {"loss": total / len(X), **{m.name: m.result() for m in metrics}}
-        if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
-        return results
-
-    def predict(self, X, batch_size=256):
-        """Model outputs for X as a numpy array, computed in batches in evaluation mode."""
-        X = as_features(X, "predict")
-        self._build_for(X)
-        self.eval()
-        with no_grad():
-            return np.concatenate([self(Tensor(xb)).data
-                                   for xb in DataLoader(X, batch_size=batch_size)])
+    def _node_costs(self):
+        return [(layer, shape, layer.macs(shape))
+                for layer, shape in zip(self.layers, self._output_shapes)]
 
     # ------------------------------------------------------------- display
     def summary(self, print_fn=print):
-        """A table of layers, output shapes and parameter counts; also returned as a string."""
-        if self._output_shapes is None:
-            raise RuntimeError("the model is not built yet: call model.build(input_shape) "
-                               "(e.g. (1, 28, 28)), or fit/predict, before summary()")
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer, shape in zip(self.layers, self._output_shapes):
-            count = sum(p.size for p in layer.parameters())
-            rows.append((type(layer).__name__, str((None,) + shape), f"{count:,}"))
-        widths = [max(len(r[i]) for r in rows) + 3 for i in range(3)]
-        line = "-" * sum(widths)
-        fmt = lambda r: "".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-        total = sum(p.size for p in self.parameters())
-        text = "\n".join([f"Input shape: {(None,) + self.input_shape}", line, fmt(rows[0]),
-                          "=" * sum(widths)] + [fmt(r) for r in rows[1:]] +
-                         [line, f"Total params: {total:,} ({4 * total:,} bytes as float32)"])
-        print_fn(text)
-        return text
+        """A table of layers, output shapes, MACs and parameter counts; also returned."""
+        self._require_built("summary()")
+        rows = [(type(layer).__name__, str((None,) + shape), f"{macs:,}",
+                 f"{sum(p.size for p in layer.parameters()):,}")
+                for layer, shape, macs in self._node_costs()]
+        return self._summary(f"Input shape: {(None,) + self.input_shape}",
+                             ("Layer (type)", "Output Shape", "MACs", "Param #"), rows, print_fn)
 
     # ---------------------------------------------------------- save / load
     def save(self, path):
-        """Architecture and weights in one file, written atomically (temp file + rename)."""
+        """Architecture, weights and buffers in one file, written atomically (temp file + rename)."""
         if self._output_shapes is None:
             raise RuntimeError("save() needs a built model: train it or call build(input_shape)")
         header = {"format": FORMAT, "version": FORMAT_VERSION,
                   "input_shape": list(self.input_shape),
                   "layers": [{"class": type(l).__name__, "config": l.get_config()}
                              for l in self.layers]}
-        arrays = {"__header__": np.array(json.dumps(header))}
-        for i, p in enumerate(self.parameters()):
-            arrays[f"param_{i}"] = p.data
-        with atomic_write(path, "wb") as f:
-            np.savez(f, **arrays)
-        return path
+        return self._write(path, header)
 
-
-def load(path):
-    """Read a model written by Sequential.save; refuses corrupted or foreign files."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no model file at {path}")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        archive = np.load(io.BytesIO(raw), allow_pickle=False)
-        if isinstance(archive, np.ndarray):  # a lone .npy array, not an npz archive
-            raise ValueError("it holds a single numpy array, not an npz archive")
-        with archive:
-            header = json.loads(str(archive["__header__"]))
-            arrays = {k: archive[k] for k in archive.files if k != "__header__"}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable braininabox model file "
-                         f"(corrupted or another format): {exc}") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} is not a braininabox model file (its header is not a JSON object)")
-    if header.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a braininabox model file (format {header.get('format')!r})")
-    if header.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has model format version {header.get('version')}, this "
-                         f"braininabox reads version {FORMAT_VERSION}")
-    layers = []
-    for spec in header["layers"]:
-        if spec["class"] not in LAYERS:
-            raise ValueError(f"{path} uses unknown layer {spec['class']!r}")
-        layers.append(LAYERS[spec["class"]](**spec["config"]))
-    model = Sequential(layers).build(header["input_shape"])
-    params = model.parameters()
-    if len(arrays) != len(params):
-        raise ValueError(f"{path} holds {len(arrays)} parameter arrays, its architecture needs {len(params)}")
-    for i, p in enumerate(params):
-        stored = arrays[f"param_{i}"]
-        if stored.shape != p.shape:
-            raise ValueError(f"{path}: parameter {i} has shape {stored.shape}, expected {p.shape}")
-        p.data = np.ascontiguousarray(stored, dtype=np.float32)
-    return model
+    @classmethod
+    def from_saved(cls, path, header, make_layer):
+        """The model a file's header describes, built, its weights not yet restored."""
+        return cls([make_layer(spec) for spec in header["layers"]]).build(header["input_shape"])

@@ -5,12 +5,16 @@ An optimizer made without params is bound to the model's parameters by compile()
 import numpy as np
 
 from .. import _core
+from . import schedules  # noqa: F401 (bb.optimizers.schedules.CosineDecay, StepDecay)
 
 
 class Optimizer:
     def __init__(self, params=None, lr=0.01):
         if not lr >= 0:  # also refuses NaN
             raise ValueError(f"learning rate must be >= 0, got {lr}")
+        if isinstance(params, (int, float)) and not isinstance(params, bool):
+            raise TypeError(f"{type(self).__name__}: the first argument is the parameters; pass "
+                            f"the learning rate by name, e.g. {type(self).__name__}(lr={params})")
         self.lr = lr
         self.params = []
         self.state = {}
@@ -79,3 +83,22 @@ class Adam(Optimizer):
         state[2] += 1
         _core.adam_step(param, grad, state[0], state[1], self.lr, self.betas[0], self.betas[1],
                         self.eps, self.weight_decay, state[2])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW:
+    each step first shrinks the parameters, param *= 1 - lr * weight_decay, then takes the
+    Adam step without any L2 term in the gradient."""
+
+    def __init__(self, params=None, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+    def _update(self, index, param, grad):
+        if index not in self.state:
+            self.state[index] = [np.zeros_like(param), np.zeros_like(param), 0]
+        state = self.state[index]
+        state[2] += 1
+        if self.weight_decay:
+            param *= np.float32(1.0 - self.lr * self.weight_decay)
+        _core.adam_step(param, grad, state[0], state[1], self.lr, self.betas[0], self.betas[1],
+                        self.eps, 0.0, state[2])

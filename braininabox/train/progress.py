@@ -18,7 +18,8 @@ def _duration(seconds):
 
 
 def format_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    # the learning rate in significant digits: 1e-05 would print as 0.0000
+    return " - ".join(f"{k}: {v:.3g}" if k == "lr" else f"{k}: {v:.4f}" for k, v in logs.items())
 
 
 class ProgressBar:

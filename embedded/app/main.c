@@ -2,6 +2,7 @@
  *
  *   out <i>: <v0> <v1> ...     one line per input, int8 outputs in decimal
  *   ticks <n>                  per inference (boards with a deterministic clock only)
+ *   op_ticks <t0> <t1> ...     per op of one more inference of input 0 (same boards)
  *   stack <bytes>              peak stack use (boards only)
  *   done
  *
@@ -22,6 +23,10 @@ static union {
 } arena;
 
 static int8_t output[MODEL_OUTPUT_SIZE];
+
+#ifdef MODEL_OP_COUNT
+static uint32_t op_ticks[MODEL_OP_COUNT];
+#endif
 
 /* v /= d, returning the remainder, for 0 < d < 2^16: 32-bit steps over 16-bit chunks, as
  * a plain 64-bit division would link libgcc's ~800-byte routine into an image that
@@ -101,6 +106,17 @@ int main(void)
         divide(&total, (uint32_t)BB_INPUT_COUNT); /* a few inputs: far below 2^16 */
         print_u64(total);
         board_print("\n");
+#ifdef MODEL_OP_COUNT
+        /* A run of its own, after the timed ones: reading the clock per op costs ticks. */
+        if ((s = bb_runtime_invoke_profiled(&rt, bb_inputs[0], output, board_ticks, op_ticks)) != BB_OK)
+            fail("invoke", s, 3);
+        board_print("op_ticks");
+        for (size_t i = 0; i < (size_t)MODEL_OP_COUNT; i++) {
+            board_print(" ");
+            print_u64(op_ticks[i]);
+        }
+        board_print("\n");
+#endif
     }
     uint32_t stack = board_stack_peak();
     if (stack != 0) {

@@ -419,6 +419,14 @@ static bb_conv2d_params conv_params(int n, int c, int h, int w, int oc, int kh, 
     p.batch = n, p.in_channels = c, p.in_height = h, p.in_width = w, p.out_channels = oc;
     p.kernel_height = kh, p.kernel_width = kw, p.stride_height = sh, p.stride_width = sw;
     p.pad_height = ph, p.pad_width = pw;
+    p.extra_pad_bottom = 0, p.extra_pad_right = 0;
+    return p;
+}
+
+/* TensorFlow's "same" with an odd total padding: one more row / column at the bottom / right. */
+static bb_conv2d_params conv_params_extra(bb_conv2d_params p, int extra_bottom, int extra_right)
+{
+    p.extra_pad_bottom = extra_bottom, p.extra_pad_right = extra_right;
     return p;
 }
 
@@ -440,6 +448,11 @@ static void test_conv(void)
     test_conv_case("1x1 c8 oc32 (W^T > W packed)", conv_params(2, 8, 6, 6, 32, 1, 1, 1, 1, 0, 0));
     test_conv_case("3x3 c1 oc6 (W^T > W packed)", conv_params(2, 1, 7, 7, 6, 3, 3, 1, 1, 0, 0));
     test_conv_case("3x1 s(1,2) p(1,0)", conv_params(1, 3, 6, 7, 2, 3, 1, 1, 2, 1, 0));
+    /* "same" at stride 2 on even sizes: pad 0 above / left, 1 below / right */
+    test_conv_case("3x3 s2 same 8x6", conv_params_extra(conv_params(2, 3, 8, 6, 4, 3, 3, 2, 2, 0, 0), 1, 1));
+    /* "same" with an even kernel: 4x2 at stride 1 pads (1, 2) rows and (0, 1) columns */
+    test_conv_case("4x2 s1 same 7x5", conv_params_extra(conv_params(2, 2, 7, 5, 3, 4, 2, 1, 1, 1, 0), 1, 1));
+    test_conv_case("1x1 extra only", conv_params_extra(conv_params(1, 2, 3, 3, 2, 1, 1, 1, 1, 0, 0), 2, 0));
 
     /* Error paths. */
     bb_conv2d_params good = conv_params(1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0), p;
@@ -468,6 +481,11 @@ static void test_conv(void)
     check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_ARGUMENT, "conv stride 0");
     p = good, p.pad_height = -1;
     check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_ARGUMENT, "conv pad<0");
+    p = good, p.extra_pad_right = -1;
+    check_status(bb_conv2d_f32(&p, x, w, NULL, y, scratch, fb), BB_ERR_ARGUMENT, "conv extra pad<0");
+    p = good, p.extra_pad_bottom = 2;
+    check_status(bb_conv2d_output_hw(&p, &oh, &ow), BB_OK, "conv output_hw extra bottom");
+    check(oh == 4 && ow == 2, "conv output_hw counts the extra bottom padding");
     p = good, p.in_height = 2000000000, p.pad_height = 2000000000;
     check_status(bb_conv2d_output_hw(&p, &oh, &ow), BB_ERR_SHAPE, "conv padded height overflows int");
     check_status(bb_conv2d_f32(NULL, x, w, NULL, y, scratch, fb), BB_ERR_NULL, "conv p NULL");
@@ -1081,6 +1099,357 @@ static void test_accumulator_bound_s8(void)
     check_status(bb_check_accumulator_s8(0, 4, w, ok), BB_ERR_SHAPE, "accumulator bound no channel");
 }
 
+/* Regression: a shift of 30 saturates the requantized value to INT32_MAX / INT32_MIN;
+ * adding the output offset after it overflowed int32 (UB, caught here by UBSan) in
+ * bb_linear_s8 and bb_conv2d_pool_s8. They now clamp before adding the offset. */
+static void test_requantize_saturation_s8(void)
+{
+    const int32_t big = INT32_MAX - 255 * 127, multiplier[1] = {INT32_MAX}, shift[1] = {30};
+    const int32_t bias_hi[1] = {big}, bias_lo[1] = {-big};
+    const int8_t x[1] = {127}, w[1] = {127};
+    const bb_quant_out q = {128, 100, -128, 127}, q_neg = {128, -100, -128, 127};
+    int8_t y[1] = {0};
+    check_status(bb_linear_s8(1, 1, 1, &q, multiplier, shift, x, w, bias_hi, y), BB_OK, "linear_s8 shift 30");
+    check(y[0] == 127, "linear_s8 shift 30 saturates to 127, got %d", y[0]);
+    const int8_t x_lo[1] = {-128};
+    check_status(bb_linear_s8(1, 1, 1, &q_neg, multiplier, shift, x_lo, w, bias_lo, y), BB_OK,
+                 "linear_s8 shift 30, negative");
+    check(y[0] == -128, "linear_s8 shift 30 saturates to -128, got %d", y[0]);
+    const bb_s8_dims d = {1, 1, 2, 2};
+    const bb_s8_window conv = {1, 1, 1, 1, 0, 0, 0, 0}, pool = {2, 2, 2, 2, 0, 0, 0, 0};
+    const int8_t img[4] = {127, 127, 127, 127};
+    check_status(bb_conv2d_pool_s8(&d, 1, &conv, &pool, &q, multiplier, shift, img, w, bias_hi, y), BB_OK,
+                 "conv2d_pool_s8 shift 30");
+    check(y[0] == 127, "conv2d_pool_s8 shift 30 saturates to 127, got %d", y[0]);
+}
+
+/* ---- depthwise conv2d --------------------------------------------------- */
+
+static bb_depthwise_conv2d_params dw_params(int n, int c, int h, int w, int mult, int kh, int kw,
+                                            int sh, int sw, int pt, int pb, int pl, int pr)
+{
+    bb_depthwise_conv2d_params p;
+    p.batch = n, p.channels = c, p.in_height = h, p.in_width = w, p.depth_multiplier = mult;
+    p.kernel_height = kh, p.kernel_width = kw, p.stride_height = sh, p.stride_width = sw;
+    p.pad_top = pt, p.pad_bottom = pb, p.pad_left = pl, p.pad_right = pr;
+    return p;
+}
+
+/* Straight from the definition: output channel o = c * mult + m reads input channel c. */
+static void depthwise_ref(const bb_depthwise_conv2d_params *p, int oh, int ow, const float *x,
+                          const float *w, const float *bias, const float *dy, double *y,
+                          double *dx, double *dw, double *db)
+{
+    const int C = p->channels, H = p->in_height, W = p->in_width, M = p->depth_multiplier;
+    const int KH = p->kernel_height, KW = p->kernel_width, OC = C * M;
+    for (int n = 0; n < p->batch; n++)
+        for (int o = 0; o < OC; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    const int c = o / M;
+                    double acc = bias ? bias[o] : 0.0;
+                    double g = X4(dy, n, o, oy, ox, OC, oh, ow);
+                    db[o] += g;
+                    for (int i = 0; i < KH; i++)
+                        for (int j = 0; j < KW; j++) {
+                            int iy = oy * p->stride_height - p->pad_top + i;
+                            int ix = ox * p->stride_width - p->pad_left + j;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                continue;
+                            double xv = X4(x, n, c, iy, ix, C, H, W);
+                            double wv = w[((size_t)o * KH + i) * KW + j];
+                            acc += xv * wv;
+                            X4(dx, n, c, iy, ix, C, H, W) += wv * g;
+                            dw[((size_t)o * KH + i) * KW + j] += xv * g;
+                        }
+                    X4(y, n, o, oy, ox, OC, oh, ow) = acc;
+                }
+}
+
+static void test_depthwise_case(const char *label, bb_depthwise_conv2d_params p, int want_oh,
+                                int want_ow)
+{
+    char name[160];
+    int oh = -1, ow = -1;
+    snprintf(name, sizeof name, "depthwise %s output_hw", label);
+    check_status(bb_depthwise_conv2d_output_hw(&p, &oh, &ow), BB_OK, name);
+    check(oh == want_oh && ow == want_ow, "depthwise %s output %dx%d, expected %dx%d", label, oh,
+          ow, want_oh, want_ow);
+    if (oh <= 0 || ow <= 0)
+        return;
+    const int OC = p.channels * p.depth_multiplier;
+    const size_t xn = (size_t)p.batch * p.channels * p.in_height * p.in_width;
+    const size_t wn = (size_t)OC * p.kernel_height * p.kernel_width;
+    const size_t yn = (size_t)p.batch * OC * oh * ow, bn = (size_t)OC;
+    /* Exact sizes, so AddressSanitizer sees any access past an array. */
+    float *x = rand_floats(xn), *w = rand_floats(wn), *bias = rand_floats(bn), *dy = rand_floats(yn);
+    double *ry = zeros_d(yn), *rdx = zeros_d(xn), *rdw = zeros_d(wn), *rdb = zeros_d(bn);
+    depthwise_ref(&p, oh, ow, x, w, bias, dy, ry, rdx, rdw, rdb);
+    const double taps = (double)p.kernel_height * p.kernel_width;
+    const double tol_y = 1e-5 * (1.0 + taps), tol_dx = 1e-5 * (1.0 + p.depth_multiplier * taps);
+    const double tol_dw = 1e-5 * (1.0 + (double)p.batch * oh * ow);
+
+    float *y = filled(yn, NAN);
+    snprintf(name, sizeof name, "depthwise %s forward", label);
+    check_status(bb_depthwise_conv2d_f32(&p, x, w, bias, y), BB_OK, name);
+    check_close(name, y, ry, yn, tol_y, 1e-5);
+    snprintf(name, sizeof name, "depthwise %s forward no bias", label);
+    check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, y), BB_OK, name);
+    for (size_t i = 0; i < yn; i++)
+        ry[i] -= bias[(i / ((size_t)oh * ow)) % bn];
+    check_close(name, y, ry, yn, tol_y, 1e-5);
+
+    float *dx = filled(xn, NAN), *dw = filled(wn, NAN), *db = filled(bn, NAN);
+    snprintf(name, sizeof name, "depthwise %s backward", label);
+    check_status(bb_depthwise_conv2d_backward_f32(&p, x, w, dy, dx, dw, db), BB_OK, name);
+    snprintf(name, sizeof name, "depthwise %s backward dx", label);
+    check_close(name, dx, rdx, xn, tol_dx, 1e-5);
+    snprintf(name, sizeof name, "depthwise %s backward dw", label);
+    check_close(name, dw, rdw, wn, tol_dw, 1e-5);
+    snprintf(name, sizeof name, "depthwise %s backward db", label);
+    check_close(name, db, rdb, bn, tol_dw, 1e-6);
+    float *dx2 = filled(xn, NAN), *dw2 = filled(wn, NAN);
+    snprintf(name, sizeof name, "depthwise %s backward dx only", label);
+    check_status(bb_depthwise_conv2d_backward_f32(&p, NULL, w, dy, dx2, NULL, NULL), BB_OK, name);
+    check_close(name, dx2, rdx, xn, tol_dx, 1e-5);
+    snprintf(name, sizeof name, "depthwise %s backward dw only", label);
+    check_status(bb_depthwise_conv2d_backward_f32(&p, x, NULL, dy, NULL, dw2, NULL), BB_OK, name);
+    check_close(name, dw2, rdw, wn, tol_dw, 1e-5);
+    free(x), free(w), free(bias), free(dy), free(ry), free(rdx), free(rdw), free(rdb);
+    free(y), free(dx), free(dw), free(db), free(dx2), free(dw2);
+}
+
+/* The same bits with one thread as with two (each sum is made by one thread, in order). */
+static void depthwise_thread_count_invariance(void)
+{
+    bb_depthwise_conv2d_params p = dw_params(4, 8, 30, 29, 2, 3, 3, 2, 1, 1, 1, 1, 1);
+    int oh, ow;
+    check_status(bb_depthwise_conv2d_output_hw(&p, &oh, &ow), BB_OK, "depthwise threads shape");
+    const size_t xn = (size_t)4 * 8 * 30 * 29, wn = 16 * 9, yn = (size_t)4 * 16 * oh * ow;
+    float *x = rand_floats(xn), *w = rand_floats(wn), *dy = rand_floats(yn);
+    float *out[2][4];
+    const int previous = bb_get_num_threads();
+    for (int r = 0; r < 2; r++) {
+        bb_set_num_threads(r + 1);
+        out[r][0] = filled(yn, NAN), out[r][1] = filled(xn, NAN);
+        out[r][2] = filled(wn, NAN), out[r][3] = filled(16, NAN);
+        check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, out[r][0]), BB_OK, "depthwise threads fwd");
+        check_status(bb_depthwise_conv2d_backward_f32(&p, x, w, dy, out[r][1], out[r][2], out[r][3]),
+                     BB_OK, "depthwise threads bwd");
+    }
+    bb_set_num_threads(previous);
+    const size_t sizes[4] = {yn, xn, wn, 16};
+    for (int k = 0; k < 4; k++) {
+        check(memcmp(out[0][k], out[1][k], sizes[k] * sizeof(float)) == 0,
+              "depthwise output %d: 1 and 2 threads differ", k);
+        free(out[0][k]), free(out[1][k]);
+    }
+    free(x), free(w), free(dy);
+}
+
+static void test_depthwise(void)
+{
+    /* 3x3 fast paths: stride 1 and 2, symmetric and "same" (extra at bottom / right) */
+    test_depthwise_case("3x3 s1 p1", dw_params(2, 3, 9, 11, 1, 3, 3, 1, 1, 1, 1, 1, 1), 9, 11);
+    test_depthwise_case("3x3 s2 same even", dw_params(2, 3, 8, 10, 1, 3, 3, 2, 2, 0, 1, 0, 1), 4, 5);
+    test_depthwise_case("3x3 s2 p1 odd", dw_params(1, 2, 9, 7, 1, 3, 3, 2, 2, 1, 1, 1, 1), 5, 4);
+    test_depthwise_case("3x3 s1 valid mult 2", dw_params(2, 3, 6, 5, 2, 3, 3, 1, 1, 0, 0, 0, 0), 4, 3);
+    test_depthwise_case("3x3 s2 p1 mult 3", dw_params(2, 2, 7, 8, 3, 3, 3, 2, 2, 1, 1, 1, 1), 4, 4);
+    test_depthwise_case("3x3 pad > kernel - 1", dw_params(1, 2, 4, 4, 2, 3, 3, 1, 1, 3, 0, 2, 4), 5, 8);
+    test_depthwise_case("3x3 wide rows", dw_params(2, 2, 5, 37, 1, 3, 3, 1, 2, 1, 1, 1, 1), 5, 19);
+    test_depthwise_case("3x3 s(2,1)", dw_params(1, 2, 6, 6, 1, 3, 3, 2, 1, 1, 1, 1, 1), 3, 6);
+    /* the general loops */
+    test_depthwise_case("5x5 s1 p2", dw_params(2, 2, 7, 6, 1, 5, 5, 1, 1, 2, 2, 2, 2), 7, 6);
+    test_depthwise_case("3x3 s3", dw_params(2, 2, 10, 9, 2, 3, 3, 3, 3, 1, 0, 1, 0), 3, 3);
+    test_depthwise_case("10x4 s2 same", dw_params(1, 2, 49, 10, 1, 10, 4, 2, 2, 4, 5, 1, 2), 25, 5);
+    test_depthwise_case("1x1 mult 2", dw_params(2, 3, 4, 5, 2, 1, 1, 1, 1, 0, 0, 0, 0), 4, 5);
+    test_depthwise_case("kernel > input", dw_params(1, 1, 2, 3, 1, 4, 5, 1, 1, 2, 1, 2, 2), 2, 3);
+    test_depthwise_case("9x9 (more taps than a chunk)", dw_params(2, 1, 9, 10, 2, 9, 9, 1, 1, 4, 4, 4, 4), 9, 10);
+    test_depthwise_case("1 row", dw_params(3, 2, 1, 12, 1, 1, 3, 1, 2, 0, 0, 1, 1), 1, 6);
+    /* large enough for several OpenMP threads (the small cases stay on one) */
+    test_depthwise_case("threaded s1", dw_params(4, 8, 30, 29, 2, 3, 3, 1, 1, 1, 1, 1, 1), 30, 29);
+    test_depthwise_case("threaded s2 same", dw_params(4, 8, 30, 29, 2, 3, 3, 2, 2, 0, 1, 1, 1), 15, 15);
+    depthwise_thread_count_invariance();
+
+    bb_depthwise_conv2d_params good = dw_params(1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0), p;
+    float x[16] = {0}, w[9] = {0}, y[4], dy[4] = {0}, dx[16], dw[9], db[1];
+    int oh, ow;
+    check_status(bb_depthwise_conv2d_output_hw(NULL, &oh, &ow), BB_ERR_NULL, "depthwise p NULL");
+    check_status(bb_depthwise_conv2d_output_hw(&good, NULL, &ow), BB_ERR_NULL, "depthwise out NULL");
+    p = good, p.depth_multiplier = 0;
+    check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, y), BB_ERR_ARGUMENT, "depthwise mult 0");
+    p = good, p.channels = 0;
+    check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, y), BB_ERR_SHAPE, "depthwise channels 0");
+    p = good, p.pad_right = -1;
+    check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, y), BB_ERR_ARGUMENT, "depthwise pad<0");
+    p = good, p.stride_height = 0;
+    check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, y), BB_ERR_ARGUMENT, "depthwise stride 0");
+    p = good, p.kernel_width = 5;
+    check_status(bb_depthwise_conv2d_f32(&p, x, w, NULL, y), BB_ERR_SHAPE, "depthwise kernel > input");
+    p = good, p.in_height = 2000000000, p.pad_top = 2000000000;
+    check_status(bb_depthwise_conv2d_output_hw(&p, &oh, &ow), BB_ERR_SHAPE, "depthwise height overflows");
+    check_status(bb_depthwise_conv2d_f32(&good, NULL, w, NULL, y), BB_ERR_NULL, "depthwise x NULL");
+    check_status(bb_depthwise_conv2d_f32(&good, x, w, NULL, NULL), BB_ERR_NULL, "depthwise y NULL");
+    check_status(bb_depthwise_conv2d_backward_f32(&good, x, w, NULL, dx, dw, db), BB_ERR_NULL,
+                 "depthwise backward dy NULL");
+    check_status(bb_depthwise_conv2d_backward_f32(&good, x, NULL, dy, dx, NULL, NULL), BB_ERR_NULL,
+                 "depthwise backward dx needs w");
+    check_status(bb_depthwise_conv2d_backward_f32(&good, NULL, w, dy, NULL, dw, NULL), BB_ERR_NULL,
+                 "depthwise backward dw needs x");
+    check_status(bb_depthwise_conv2d_backward_f32(&good, NULL, NULL, dy, NULL, NULL, db), BB_OK,
+                 "depthwise backward db only");
+}
+
+/* ---- batch norm ----------------------------------------------------------- */
+
+static void test_batch_norm_case(const char *label, int N, int C, int S, float momentum)
+{
+    char name[160];
+    const size_t xn = (size_t)N * C * S;
+    const float eps = 1e-5f;
+    float *x = rand_floats(xn), *gamma = rand_floats(C), *beta = rand_floats(C), *dy = rand_floats(xn);
+    for (size_t i = 0; i < xn; i++)
+        x[i] = 3.0f + 2.0f * x[i]; /* an offset mean: the variance must not cancel */
+    float *rm = rand_floats(C), *rv = filled(C, 0.0f), *y = filled(xn, NAN);
+    float *mean = filled(C, NAN), *invstd = filled(C, NAN);
+    double *ry = zeros_d(xn), *rdx = zeros_d(xn), *rdg = zeros_d(C), *rdb = zeros_d(C);
+    double *rrm = zeros_d(C), *rrv = zeros_d(C), *rinv = zeros_d(C);
+    for (int c = 0; c < C; c++)
+        rv[c] = 1.5f + 0.5f * frand();
+    const double cnt = (double)N * S;
+    for (int c = 0; c < C; c++) { /* the reference, two passes in double */
+        double m = 0.0, v = 0.0, sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++)
+                m += x[((size_t)n * C + c) * S + s];
+        m /= cnt;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                double d = x[((size_t)n * C + c) * S + s] - m;
+                v += d * d;
+            }
+        v /= cnt;
+        const double inv = 1.0 / sqrt(v + eps);
+        rinv[c] = inv;
+        rrm[c] = (1.0 - momentum) * rm[c] + momentum * m;
+        rrv[c] = (1.0 - momentum) * rv[c] + momentum * v * cnt / (cnt - 1.0);
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)n * C + c) * S + s;
+                double xh = (x[i] - m) * inv;
+                ry[i] = xh * gamma[c] + beta[c];
+                sdy += dy[i];
+                sdyx += dy[i] * xh;
+            }
+        rdg[c] = sdyx, rdb[c] = sdy;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)n * C + c) * S + s;
+                double xh = (x[i] - m) * inv;
+                rdx[i] = gamma[c] * inv * (dy[i] - sdy / cnt - xh * sdyx / cnt);
+            }
+    }
+    snprintf(name, sizeof name, "batch_norm %s training", label);
+    check_status(bb_batch_norm_f32(N, C, S, x, gamma, beta, eps, 1, momentum, rm, rv, y, mean,
+                                   invstd), BB_OK, name);
+    check_close(name, y, ry, xn, 1e-5, 1e-4);
+    snprintf(name, sizeof name, "batch_norm %s invstd", label);
+    check_close(name, invstd, rinv, C, 0, 1e-5);
+    snprintf(name, sizeof name, "batch_norm %s running mean", label);
+    check_close(name, rm, rrm, C, 1e-6, 1e-5);
+    snprintf(name, sizeof name, "batch_norm %s running var", label);
+    check_close(name, rv, rrv, C, 1e-6, 1e-5);
+
+    float *dx = filled(xn, NAN), *dg = filled(C, NAN), *db = filled(C, NAN);
+    snprintf(name, sizeof name, "batch_norm %s backward", label);
+    check_status(bb_batch_norm_backward_f32(N, C, S, x, gamma, mean, invstd, 1, dy, dx, dg, db),
+                 BB_OK, name);
+    check_close(name, dx, rdx, xn, 1e-4, 1e-3);
+    snprintf(name, sizeof name, "batch_norm %s dgamma", label);
+    check_close(name, dg, rdg, C, 1e-4 * cnt, 1e-4);
+    snprintf(name, sizeof name, "batch_norm %s dbeta", label);
+    check_close(name, db, rdb, C, 1e-5 * cnt, 1e-5);
+
+    /* evaluation: the running statistics just written, and dx = dy * gamma * invstd */
+    for (int c = 0; c < C; c++) {
+        const double inv = 1.0 / sqrt((double)rv[c] + eps);
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)n * C + c) * S + s;
+                ry[i] = (x[i] - rm[c]) * inv * gamma[c] + beta[c];
+                rdx[i] = dy[i] * gamma[c] * inv;
+            }
+    }
+    snprintf(name, sizeof name, "batch_norm %s eval", label);
+    check_status(bb_batch_norm_f32(N, C, S, x, gamma, beta, eps, 0, momentum, rm, rv, y, mean,
+                                   invstd), BB_OK, name);
+    check_close(name, y, ry, xn, 1e-5, 1e-4);
+    snprintf(name, sizeof name, "batch_norm %s eval backward", label);
+    check_status(bb_batch_norm_backward_f32(N, C, S, x, gamma, mean, invstd, 0, dy, dx, NULL, NULL),
+                 BB_OK, name);
+    check_close(name, dx, rdx, xn, 1e-5, 1e-4);
+    free(x), free(gamma), free(beta), free(dy), free(rm), free(rv), free(y), free(mean);
+    free(invstd), free(ry), free(rdx), free(rdg), free(rdb), free(rrm), free(rrv), free(rinv);
+    free(dx), free(dg), free(db);
+}
+
+static void test_batch_norm(void)
+{
+    test_batch_norm_case("(4,3,5x7)", 4, 3, 35, 0.1f);
+    test_batch_norm_case("(16,5) features", 16, 5, 1, 0.3f);
+    test_batch_norm_case("(2,4,1x1)", 2, 4, 1, 1.0f);
+    test_batch_norm_case("(1,2,17) one image", 1, 2, 17, 0.0f);
+    test_batch_norm_case("(16,6,20x20) threaded", 16, 6, 400, 0.1f);
+
+    float x[4] = {1, 2, 3, 4}, y[4], m[2], s[2], rm[2] = {0, 0}, rv[2] = {1, 1};
+    check_status(bb_batch_norm_f32(1, 2, 1, x, NULL, NULL, 1e-5f, 1, 0.1f, rm, rv, y, m, s),
+                 BB_ERR_SHAPE, "batch_norm one value per channel in training");
+    check_status(bb_batch_norm_f32(1, 2, 1, x, NULL, NULL, 1e-5f, 0, 0.1f, rm, rv, y, m, s), BB_OK,
+                 "batch_norm one value per channel in eval");
+    check(fabsf(y[1] - 2.0f / sqrtf(1.0f + 1e-5f)) < 1e-6f, "batch_norm eval without gamma/beta");
+    check_status(bb_batch_norm_f32(2, 2, 1, x, NULL, NULL, 1e-5f, 1, 0.1f, NULL, NULL, y, m, s), BB_OK,
+                 "batch_norm training without running statistics");
+    check_status(bb_batch_norm_f32(2, 2, 1, x, NULL, NULL, 1e-5f, 1, 0.1f, rm, NULL, y, m, s),
+                 BB_ERR_NULL, "batch_norm running_var missing");
+    check_status(bb_batch_norm_f32(2, 2, 1, x, NULL, NULL, 1e-5f, 0, 0.1f, NULL, NULL, y, m, s),
+                 BB_ERR_NULL, "batch_norm eval needs running statistics");
+    check_status(bb_batch_norm_f32(2, 2, 1, x, NULL, NULL, 1e-5f, 1, 0.1f, rm, rv, y, NULL, s),
+                 BB_ERR_NULL, "batch_norm training needs save_mean");
+    check_status(bb_batch_norm_f32(2, 2, 1, x, NULL, NULL, 0.0f, 1, 0.1f, rm, rv, y, m, s),
+                 BB_ERR_ARGUMENT, "batch_norm eps 0");
+    check_status(bb_batch_norm_f32(2, 2, 1, x, NULL, NULL, 1e-5f, 1, 1.5f, rm, rv, y, m, s),
+                 BB_ERR_ARGUMENT, "batch_norm momentum > 1");
+    check_status(bb_batch_norm_f32(2, 0, 1, x, NULL, NULL, 1e-5f, 1, 0.1f, rm, rv, y, m, s),
+                 BB_ERR_SHAPE, "batch_norm channels 0");
+    check_status(bb_batch_norm_backward_f32(2, 2, 1, NULL, NULL, m, s, 1, x, y, NULL, NULL),
+                 BB_ERR_NULL, "batch_norm backward needs x in training");
+    check_status(bb_batch_norm_backward_f32(2, 2, 1, x, NULL, NULL, s, 1, x, y, NULL, NULL),
+                 BB_ERR_NULL, "batch_norm backward needs the saved mean");
+}
+
+/* ---- global average pooling ------------------------------------------------ */
+
+static void test_global_avg_pool(void)
+{
+    const int N = 2, C = 3, H = 5, W = 7;
+    const size_t xn = (size_t)N * C * H * W, yn = (size_t)N * C;
+    float *x = rand_floats(xn), *y = filled(yn, NAN), *dy = rand_floats(yn), *dx = filled(xn, NAN);
+    double *ry = zeros_d(yn), *rdx = zeros_d(xn);
+    for (size_t i = 0; i < xn; i++) {
+        ry[i / (H * W)] += x[i] / (double)(H * W);
+        rdx[i] = dy[i / (H * W)] / (double)(H * W);
+    }
+    check_status(bb_global_avg_pool2d_f32(N, C, H, W, x, y), BB_OK, "global_avg_pool");
+    check_close("global_avg_pool forward", y, ry, yn, 1e-6, 1e-6);
+    check_status(bb_global_avg_pool2d_backward_f32(N, C, H, W, dy, dx), BB_OK, "global_avg_pool backward");
+    check_close("global_avg_pool backward", dx, rdx, xn, 1e-7, 1e-6);
+    check_status(bb_global_avg_pool2d_f32(N, C, 0, W, x, y), BB_ERR_SHAPE, "global_avg_pool height 0");
+    check_status(bb_global_avg_pool2d_f32(N, C, H, W, NULL, y), BB_ERR_NULL, "global_avg_pool x NULL");
+    check_status(bb_global_avg_pool2d_backward_f32(N, C, H, W, dy, NULL), BB_ERR_NULL,
+                 "global_avg_pool backward dx NULL");
+    free(x), free(y), free(dy), free(dx), free(ry), free(rdx);
+}
+
 int main(void)
 {
     test_status();
@@ -1092,6 +1461,10 @@ int main(void)
     test_optim();
     test_conv_pool_s8();
     test_accumulator_bound_s8();
+    test_requantize_saturation_s8();
+    test_depthwise();
+    test_batch_norm();
+    test_global_avg_pool();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

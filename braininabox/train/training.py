@@ -1,0 +1,337 @@
+"""What every model shares, whatever its shape: compile / fit / evaluate / predict, the
+parameter and MAC counts, the summary table and the model file.
+
+Sequential (model.py, a list of layers) and Model (graph.py, a graph of layers built with
+the functional API) both derive from BaseModel. A subclass provides the forward pass
+(__call__), its layers in a fixed order (`layers_in_order`), build(input_shape), and the
+rows of its summary and its architecture for the file.
+
+Data is numpy in, numpy out: X (N, ...) features (NCHW for images), y (N,) integer
+class labels, (N, classes) one-hot rows, or regression targets.
+"""
+import json
+import math
+import sys
+
+import numpy as np
+
+from .. import _rng
+from .._files import atomic_write
+from ..data.loader import DataLoader, as_features
+from ..nn.tensor import Tensor, no_grad
+from . import loss as losses
+from . import metrics as metric_lib
+from . import optimizers
+from .callbacks import Callback, History
+from .progress import ProgressBar
+
+_OPTIMIZERS = {"adam": optimizers.Adam, "sgd": optimizers.SGD}
+_LOSSES = {"cross_entropy": losses.CrossEntropy, "sparse_categorical_crossentropy": losses.CrossEntropy,
+           "mse": losses.MSE, "binary_cross_entropy": losses.BinaryCrossEntropy,
+           "binary_crossentropy": losses.BinaryCrossEntropy}
+
+
+def _lookup(value, table, what):
+    if not isinstance(value, str):
+        return value
+    if value.lower() not in table:
+        raise ValueError(f"unknown {what} {value!r}; choose from {sorted(table)}")
+    return table[value.lower()]()
+
+
+def _as_targets(y, n, what):
+    y = y.data if isinstance(y, Tensor) else np.asarray(y)
+    if len(y) != n:
+        raise ValueError(f"{what}: X has {n} samples but y has {len(y)}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError(f"{what}: y contains NaN or infinity")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: y must be numeric, got dtype {y.dtype}")
+    return y
+
+
+def table(rows):
+    """Left-aligned columns, three spaces apart; returns (formatted rows, total width)."""
+    widths = [max(len(r[i]) for r in rows) + 3 for i in range(len(rows[0]))]
+    return ["".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows], sum(widths)
+
+
+class BaseModel:
+    """The training loop and bookkeeping shared by Sequential and Model."""
+
+    def __init__(self):
+        self.optimizer = self.loss = None
+        self.metric_names = []
+        self.stop_training = False
+
+    # ------------------------------------------------- what a subclass provides
+    def __call__(self, x):
+        raise NotImplementedError
+
+    def layers_in_order(self):
+        """Each layer once, in the order its parameters and buffers are saved."""
+        raise NotImplementedError
+
+    def build(self, input_shape):
+        raise NotImplementedError
+
+    def _build_for(self, X):
+        """Build for X's sample shape when needed; return one sample's output shape."""
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- common
+    def parameters(self):
+        """The trainable Tensors, each once even when its layer is used twice."""
+        seen, params = set(), []
+        for layer in self.layers_in_order():
+            for p in layer.parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    params.append(p)
+        return params
+
+    def train(self, mode=True):
+        for layer in self.layers_in_order():
+            layer.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def count_params(self):
+        """The number of trainable values (shared layers counted once)."""
+        return int(sum(p.size for p in self.parameters()))
+
+    def macs(self):
+        """Multiply-accumulates of one sample's forward pass (convolutions and linear layers)."""
+        self._require_built("macs()")
+        return int(sum(macs for _, _, macs in self._node_costs()))
+
+    def _node_costs(self):
+        """(layer, output shape, MACs) for every layer call of the forward pass, in order."""
+        raise NotImplementedError
+
+    def _require_built(self, what):
+        raise NotImplementedError
+
+    # ---------------------------------------------------------- training
+    def compile(self, optimizer="adam", loss="cross_entropy", metrics=None):
+        """Choose the optimizer, the loss and the metrics reported by fit and evaluate."""
+        self.optimizer = _lookup(optimizer, _OPTIMIZERS, "optimizer")
+        self.loss = _lookup(loss, _LOSSES, "loss")
+        if not isinstance(self.optimizer, optimizers.Optimizer):
+            raise TypeError(f"optimizer must be a braininabox optimizer, got {type(optimizer).__name__}")
+        if not isinstance(self.loss, losses.Loss):
+            raise TypeError(f"loss must be a braininabox loss, got {type(loss).__name__}")
+        self.metric_names = list(metrics or [])
+        for name in self.metric_names:
+            metric_lib.get(name, 2)  # an unknown name fails here, not after an epoch
+        if self.metric_names:
+            self.loss.predicted_classes(np.zeros((1, 2), dtype=np.float32))  # regression: refused
+        self._bind_optimizer = not self.optimizer.params
+        return self
+
+    def _require_compiled(self, what):
+        if self.loss is None:
+            raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}()")
+
+    def _true_classes(self, y):
+        if isinstance(self.loss, losses.BinaryCrossEntropy):
+            return (y.reshape(len(y), -1)[:, 0] > 0.5).astype(np.int64)
+        return y.argmax(axis=-1) if y.ndim > 1 else y.astype(np.int64)
+
+    def _class_weight(self, class_weight, classes):
+        if class_weight is None:
+            return None
+        if isinstance(self.loss, losses.BinaryCrossEntropy):
+            return dict(class_weight)
+        if not isinstance(self.loss, losses.CrossEntropy):
+            raise ValueError("class_weight needs a classification loss")
+        weights = np.ones(classes, dtype=np.float32)
+        for cls, w in dict(class_weight).items():
+            if not 0 <= int(cls) < classes:
+                raise ValueError(f"class_weight names class {cls}, but the model has {classes} outputs")
+            weights[int(cls)] = w
+        return weights
+
+    def _metrics(self, classes):
+        return [metric_lib.get(name, classes) for name in self.metric_names]
+
+    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
+            shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None, augment=None):
+        """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch],
+        with the learning rate of each epoch as "lr").
+
+        augment: an ImageAugment (bb.data.ImageAugment(shift=4, flip=True)) applied to each
+        training batch (not to validation data); None (the default) trains on X as given."""
+        self._require_compiled("fit")
+        X = as_features(X, "fit")
+        y = _as_targets(y, len(X), "fit")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        if validation_split and validation_data is None:
+            cut = len(X) - int(round(len(X) * validation_split))
+            if cut <= 0 or cut == len(X):
+                raise ValueError(f"validation_split={validation_split} leaves no training or no "
+                                 f"validation samples out of {len(X)}")
+            X, y, validation_data = X[:cut], y[:cut], (X[cut:], y[cut:])
+        out_shape = self._build_for(X)
+        self.loss.check_targets(y, (len(X),) + tuple(out_shape))
+        if validation_data is not None:
+            Xv = as_features(validation_data[0], "fit (validation_data)")
+            yv = _as_targets(validation_data[1], len(Xv), "fit (validation_data)")
+            self.loss.check_targets(yv, (len(Xv),) + tuple(out_shape))
+        if self._bind_optimizer:
+            self.optimizer.bind(self.parameters())
+            self._bind_optimizer = False
+        classes = out_shape[-1] if out_shape else 1
+        weights = self._class_weight(class_weight, classes)
+
+        history = History()
+        callbacks = [history] + list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback objects, got {type(cb).__name__}")
+            cb.model = self
+        rng_seed = seed if seed is not None else int(_rng.generator().integers(2**63))
+        loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed,
+                            augment=augment)
+        metrics = self._metrics(classes)
+        self.stop_training = False
+        for cb in callbacks:
+            cb.on_train_begin()
+        for epoch in range(epochs):
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout, flush=True)
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            logs = self._train_epoch(loader, epoch, weights, metrics, verbose, callbacks)
+            if validation_data is not None:
+                val = self.evaluate(Xv, yv, batch_size=max(batch_size, 256))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+                if verbose:
+                    print("  " + " - ".join(f"val_{k}: {v:.4f}" for k, v in val.items()), flush=True)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end()
+        self.eval()
+        return history
+
+    def _train_epoch(self, loader, epoch, weights, metrics, verbose, callbacks):
+        self.train()
+        for m in metrics:
+            m.reset()
+        bar = ProgressBar(len(loader), verbose)
+        total_loss, seen = 0.0, 0
+        logs = {}
+        for step, (xb, yb) in enumerate(loader, start=1):
+            outputs = self(Tensor(xb))
+            loss = self.loss(outputs, yb, weights)
+            value = float(loss.data)
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"loss became {value} at epoch {epoch + 1}, batch {step}: training diverged "
+                    f"(try a lower learning rate, or check the inputs are scaled)")
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total_loss += value * len(xb)
+            seen += len(xb)
+            if metrics:
+                predicted = self.loss.predicted_classes(outputs.data)
+                true = self._true_classes(yb)
+                for m in metrics:
+                    m.update(true, predicted)
+            logs = {"loss": total_loss / seen, **{m.name: m.result() for m in metrics},
+                    "lr": float(self.optimizer.lr)}
+            bar.update(step, seen, logs)
+            for cb in callbacks:
+                cb.on_batch_end(step - 1, logs)
+        bar.finish(len(loader), seen, logs)
+        return logs
+
+    def evaluate(self, X, y, batch_size=256, verbose=0):
+        """The loss and metrics on (X, y), as a dict {"loss": ..., "accuracy": ...}."""
+        self._require_compiled("evaluate")
+        X = as_features(X, "evaluate")
+        y = _as_targets(y, len(X), "evaluate")
+        out_shape = self._build_for(X)
+        self.loss.check_targets(y, (len(X),) + tuple(out_shape))
+        metrics = self._metrics(out_shape[-1] if out_shape else 1)
+        total = 0.0
+        self.eval()
+        with no_grad():
+            for xb, yb in DataLoader(X, y, batch_size=batch_size):
+                outputs = self(Tensor(xb))
+                total += float(self.loss(outputs, yb).data) * len(xb)
+                if metrics:
+                    predicted = self.loss.predicted_classes(outputs.data)
+                    for m in metrics:
+                        m.update(self._true_classes(yb), predicted)
+        results = {"loss": total / len(X), **{m.name: m.result() for m in metrics}}
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        return results
+
+    def predict(self, X, batch_size=256):
+        """Model outputs for X as a numpy array, computed in batches in evaluation mode."""
+        X = as_features(X, "predict")
+        self._build_for(X)
+        self.eval()
+        with no_grad():
+            return np.concatenate([self(Tensor(xb)).data
+                                   for xb in DataLoader(X, batch_size=batch_size)])
+
+    # ------------------------------------------------------------- display
+    def _summary(self, header_line, columns, rows, print_fn):
+        """The table every summary() prints: header line, columns, rows, then the totals."""
+        lines, width = table([columns] + rows)
+        total = self.count_params()
+        text = "\n".join([header_line, "-" * width, lines[0], "=" * width] + lines[1:] +
+                         ["-" * width,
+                          f"Total params: {total:,} ({4 * total:,} bytes as float32)",
+                          f"Total MACs: {self.macs():,} (multiply-accumulates per sample)"])
+        print_fn(text)
+        return text
+
+    # ---------------------------------------------------------------- saving
+    def _write(self, path, header):
+        """header (a JSON-able dict), every parameter ("param_<i>") and every layer's
+        buffers ("buffer_<layer index>_<name>"), atomically, in one npz file."""
+        arrays = {"__header__": np.array(json.dumps(header))}
+        for i, p in enumerate(self.parameters()):
+            arrays[f"param_{i}"] = p.data
+        for i, layer in enumerate(self.layers_in_order()):
+            for name, array in layer.buffers().items():
+                arrays[f"buffer_{i}_{name}"] = array
+        with atomic_write(path, "wb") as f:
+            np.savez(f, **arrays)
+        return path
+
+    def _restore(self, path, arrays):
+        """Put the arrays of a model file into this freshly built model; refuses missing,
+        extra or misshapen entries."""
+        params = self.parameters()
+        stored = [k for k in arrays if k.startswith("param_")]
+        if len(stored) != len(params):
+            raise ValueError(f"{path} holds {len(stored)} parameter arrays, its architecture "
+                             f"needs {len(params)}")
+        for i, p in enumerate(params):
+            array = arrays[f"param_{i}"]
+            if array.shape != p.shape:
+                raise ValueError(f"{path}: parameter {i} has shape {array.shape}, expected {p.shape}")
+            p.data = np.ascontiguousarray(array, dtype=np.float32)
+        used = set(stored)
+        for i, layer in enumerate(self.layers_in_order()):
+            prefix = f"buffer_{i}_"
+            mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            if mine or layer.buffers():
+                layer.load_buffers(mine, f"{path}: layer {i}")
+            used.update(prefix + name for name in mine)
+        extra = sorted(set(arrays) - used)
+        if extra:
+            raise ValueError(f"{path} holds arrays {extra} that its architecture has no place for")
+        return self
