@@ -2,7 +2,7 @@
  *
  * Each channel's rows (one per image, `spatial` values long) are summed in eight float
  * lanes per row (vectorized) and the rows' totals in double, so a large batch does not
- * drift. The variance is computed in a second pass around the mean (no cancellation). */
+ * drift. The statistics take one pass, around a shift close to the mean (see below). */
 #include <math.h>
 #include <stddef.h>
 #include "bb_batchnorm.h"
@@ -117,16 +117,15 @@ bb_status bb_batch_norm_f32(int batch, int channels, int spatial, const float *x
         const float *xc = x + (size_t)c * spatial;
         float mean, invstd;
         if (training) {
-            double sum = 0.0;
-            for (int n = 0; n < batch; n++)
-                sum += row_sum(xc + n * row_step, spatial);
-            const double mean_d = sum / count;
-            /* second pass around the float mean: var = E[(x - m)^2] - (E[x] - m)^2 */
+            /* One pass around a shift near the mean, the channel's mean in the first image:
+             * var = E[(x - s)^2] - (E[x] - s)^2. The batch's variance includes the spread of
+             * the images' means, so (E[x] - s)^2 <= batch * var: little is cancelled. */
+            const float shift = (float)(row_sum(xc, spatial) / spatial);
             double dsum = 0.0, dsq = 0.0;
             for (int n = 0; n < batch; n++)
-                row_sums(xc + n * row_step, spatial, (float)mean_d, &dsum, &dsq);
-            const double shift = dsum / count;
-            double var = dsq / count - shift * shift;
+                row_sums(xc + n * row_step, spatial, shift, &dsum, &dsq);
+            const double offset = dsum / count, mean_d = shift + offset;
+            double var = dsq / count - offset * offset;
             if (var < 0.0)
                 var = 0.0;
             mean = (float)mean_d;
@@ -145,12 +144,13 @@ bb_status bb_batch_norm_f32(int batch, int channels, int spatial, const float *x
         if (save_invstd != NULL)
             save_invstd[c] = invstd;
         const float scale = invstd * (gamma ? gamma[c] : 1.0f);
-        const float offset = (beta ? beta[c] : 0.0f) - mean * scale;
+        const float shift_out = beta ? beta[c] : 0.0f;
         for (int n = 0; n < batch; n++) {
             const float *restrict xr = xc + n * row_step;
             float *restrict yr = y + (size_t)c * spatial + n * row_step;
             for (int t = 0; t < spatial; t++)
-                yr[t] = xr[t] * scale + offset;
+                yr[t] = (xr[t] - mean) * scale + shift_out; /* x * scale + (beta - mean * scale)
+                                                               * would cancel for a mean far from 0 */
         }
     }
     return BB_OK;

@@ -68,6 +68,17 @@ bb_status bb_pointwise_conv2d_s8_reference(const bb_s8_dims *in, int32_t out_cha
                                            const int32_t *shift, const int8_t *x, const int8_t *w,
                                            const int32_t *bias, int8_t *y);
 
+/* ---- convolution as bands of 1x1 products (csrc/bb_conv2d_gemm_s8.c) -----------------
+ * The same integers as bb_conv2d_s8 for any kernel, stride and four paddings: a band of
+ * output rows unrolled into im2col columns in scratch (4-byte aligned), multiplied by the
+ * 1x1 kernel above, copied into place. Not in place. */
+size_t bb_conv2d_gemm_s8_scratch_size(const bb_s8_dims *in, int32_t out_channels, const bb_s8_window *conv);
+
+bb_status bb_conv2d_gemm_s8(const bb_s8_dims *in, int32_t out_channels, const bb_s8_window *conv,
+                            const bb_quant_out *q, const int32_t *multiplier, const int32_t *shift,
+                            const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
+                            int8_t *scratch, size_t scratch_bytes);
+
 /* ---- add -----------------------------------------------------------------------------
  * TFLite's int8 Add, elementwise over n values of the same shape:
  *   a = (x1 + input1_offset) << 20, b = (x2 + input2_offset) << 20,

@@ -49,6 +49,9 @@ typedef enum bb_op_kind {
                                    place over its first input */
     BB_OP_GLOBAL_AVG_POOL = 11, /* bb_global_avg_pool_params: (C, H, W) -> (C, 1, 1) */
     BB_OP_CONCAT = 12,          /* bb_concat_params: 2 to BB_OP_MAX_INPUTS inputs along channels */
+    BB_OP_CONV2D_GEMM = 13,     /* bb_conv_params; data as BB_OP_CONV2D: the same integers,
+                                   computed as bands of im2col columns times the 1x1 kernel
+                                   (csrc/bb_conv2d_gemm_s8.c), with scratch */
     /* Front ends from 16 on: they turn raw samples into a network's int8 input. */
     BB_OP_MFCC = 16,            /* bb_mfcc_params: the audio front end (csrc/bb_audio.h). Its
                                    input holds int16 PCM as bytes (little-endian, at an even
@@ -121,7 +124,7 @@ typedef struct bb_mfcc_params {
 
 /* Every member is int32 words only (the checksum reads them as such). */
 typedef union bb_op_params {
-    bb_conv_params conv;           /* BB_OP_CONV2D */
+    bb_conv_params conv;           /* BB_OP_CONV2D, BB_OP_CONV2D_GEMM */
     bb_conv_pool_params conv_pool; /* BB_OP_CONV2D_POOL */
     bb_linear_params linear;       /* BB_OP_LINEAR */
     bb_pool_params pool;           /* BB_OP_MAX_POOL2D, BB_OP_AVG_POOL2D */

@@ -405,6 +405,33 @@ static bb_status run_concat(const bb_op *op, const uint8_t *data, const int8_t *
 
 #endif
 
+#if BB_HAS_KIND(13)
+static bb_status check_conv_gemm(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    const bb_conv_params *p = &op->params.conv;
+    bb_status s = check_conv_shapes(op, &p->conv, NULL, &p->quant, data);
+    *scratch = 0;
+    if (s != BB_OK)
+        return s;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    const size_t need = bb_conv2d_gemm_s8_scratch_size(&d, op->output.c, &p->conv);
+    if (need == 0 || need > UINT32_MAX)
+        return BB_ERR_SHAPE;
+    *scratch = (uint32_t)need;
+    return op->scratch_at % 4 == 0 ? BB_OK : BB_ERR_SCRATCH; /* int32 bias terms there */
+}
+
+static bb_status run_conv_gemm(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                               int8_t *scratch)
+{
+    const bb_conv_params *p = &op->params.conv;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    return bb_conv2d_gemm_s8(&d, op->output.c, &p->conv, &p->quant, slot_ptr(op, data, BB_DATA_MULTIPLIER),
+                             slot_ptr(op, data, BB_DATA_SHIFT), in[0], slot_ptr(op, data, BB_DATA_WEIGHTS),
+                             slot_ptr(op, data, BB_DATA_BIAS), out, scratch, op->scratch_bytes);
+}
+#endif
+
 /* ---- the audio front end ---------------------------------------------------------- */
 /* Like the graph ops, left out (with bb_audio.c's 3.7 KB of code and tables) from an
  * image whose model does not use it. */
@@ -466,6 +493,9 @@ static const bb_op_type op_types[BB_OP_KIND_END] = {
 #endif
 #if BB_HAS_KIND(11)
     [BB_OP_GLOBAL_AVG_POOL] = {1, 1, 0, WORDS(global_avg_pool), check_global_avg_pool, run_global_avg_pool},
+#endif
+#if BB_HAS_KIND(13)
+    [BB_OP_CONV2D_GEMM] = {1, 1, 0, WORDS(conv), check_conv_gemm, run_conv_gemm},
 #endif
 #if BB_HAS_KIND(12)
     [BB_OP_CONCAT] = {2, BB_OP_MAX_INPUTS, 0, WORDS(concat), check_concat, run_concat},

@@ -297,8 +297,8 @@ def predict_on_target(args, model, window):
     plan = q.memory_plan()
     front, network = run.op_ticks[0], sum(run.op_ticks[1:])  # op 0 is the front end
     print(f"  RAM   {run.ram_bytes:>9,} B of 128 KB (arena {plan.arena_bytes:,} B: the 1 s of PCM, "
-          f"the front end's {plan.scratch_bytes:,} B of scratch and the activations; stack "
-          f"{run.stack_bytes:,} B)")
+          f"the front end's {q.ops[0].scratch_bytes():,} B of scratch, then the network's "
+          f"activations and scratch in the same bytes; stack {run.stack_bytes:,} B)")
     print(f"  flash {run.flash_bytes:>9,} B ({plan.flash_bytes:,} B of weights; the test harness "
           f"adds the recording's {q.input_size:,} B)")
     print(f"  ticks {run.ticks:>9,} per recording: front end {front:,}, network {network:,}, "
@@ -363,7 +363,7 @@ def build_parser():
     p.add_argument("--save", default="spoken_digits.bb", help="where --train saves (default spoken_digits.bb)")
     p.add_argument("--arch", choices=("ds_cnn", "conv"), default="ds_cnn",
                    help="--train, --loso: the DS-CNN of MLPerf Tiny (default) or a plain Conv2D stack")
-    p.add_argument("--epochs", type=int, default=40, help="passes over the training set (default 40)")
+    p.add_argument("--epochs", type=int, default=30, help="passes over the training set (default 30)")
     p.add_argument("--batch-size", type=int, default=32, help="recordings per update (default 32)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
     p.add_argument("--lr-decay", type=float, default=0.94,

@@ -86,7 +86,7 @@ def test_small_models_quantize_close_to_float(name):
 def test_ops_chosen_for_mobilenet_and_resnet():
     q = bb.quantize(*_small("mobilenet_v1", n=8))
     kinds = [op.kind for op in q.ops]
-    assert kinds[:3] == ["conv2d", "depthwise_conv2d", "pointwise_conv2d"]
+    assert kinds[:3] == ["conv2d_gemm", "depthwise_conv2d", "pointwise_conv2d"]
     assert kinds[-2:] == ["global_avg_pool", "linear"]
     assert not any(k in ("clamp",) for k in kinds)  # every ReLU fused, every BatchNorm folded
     # "same" padding of the stride-2 depthwise: the extra row / column at bottom / right
@@ -95,6 +95,22 @@ def test_ops_chosen_for_mobilenet_and_resnet():
     q = bb.quantize(*_small("resnet8", n=8))
     adds = [op for op in q.ops if op.kind == "add"]
     assert len(adds) == 3 and all(op.act_min == op.out_q[1] for op in adds)  # ReLU fused
+
+
+def test_conv2d_gemm_gives_the_bytes_of_conv2d():
+    """The im2col + 1x1 path and the direct conv kernel: the same integers (stride 2 with
+    TensorFlow's asymmetric "same" padding in the ResNet-8 and MobileNet stems too)."""
+    from dataclasses import fields
+    from braininabox.deploy.ops import Conv2DGemmOp, Conv2DOp
+    from braininabox.deploy.quantized import QuantizedModel
+    for name in ("resnet8", "mobilenet_v1", "ds_cnn"):
+        model, X = _small(name, n=16)
+        q = bb.quantize(model, X)
+        direct = [Conv2DOp(**{f.name: getattr(op, f.name) for f in fields(op)})
+                  if isinstance(op, Conv2DGemmOp) else op for op in q.ops]
+        assert any(isinstance(op, Conv2DGemmOp) for op in q.ops)
+        plain = QuantizedModel(direct, q.input_shape, q.input_q, q.output_shape, reads=q.reads)
+        np.testing.assert_array_equal(plain.predict_int8(X), q.predict_int8(X))
 
 
 def test_graph_memory_plan_keeps_residual_alive_and_runs_add_in_place():
@@ -133,7 +149,7 @@ def test_concatenate_and_standalone_relu6():
     q = bb.quantize(model, X)
     kinds = [op.kind for op in q.ops]
     assert "concat" in kinds and "clamp" in kinds and "add" in kinds
-    assert q.reads[kinds.index("concat")] == [kinds.index("conv2d"), kinds.index("add"), -1]
+    assert q.reads[kinds.index("concat")] == [kinds.index("conv2d_gemm"), kinds.index("add"), -1]
     f = model(bb.Tensor(X)).data
     assert np.abs(q.predict(X) - f).max() < 0.1 * np.abs(f).max()
     host = bb.embedded.run(q, X[:3], target="host")

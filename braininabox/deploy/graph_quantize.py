@@ -24,7 +24,7 @@ from ..nn.layers import (AvgPool, BatchNorm, Conv2D, DepthwiseConv2D, Dropout, F
 from ..nn.merge import Add, Concatenate
 from ..nn.tensor import Tensor, no_grad
 from .arithmetic import activation_qparams
-from .ops import (AddOp, AvgPool2DOp, ClampOp, ConcatOp, Conv2DOp, DepthwiseConv2DOp,
+from .ops import (AddOp, AvgPool2DOp, ClampOp, ConcatOp, Conv2DGemmOp, Conv2DOp, DepthwiseConv2DOp,
                   GlobalAvgPoolOp, LinearOp, MaxPool2DOp, PointwiseConv2DOp, SoftmaxOp,
                   clamp_range)
 from .quantized import QuantizedModel
@@ -173,7 +173,7 @@ def run_folded(model, stages, X, batch_size=256):
     return np.concatenate(outputs), lo, hi
 
 
-def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q):
+def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q, gemm=True):
     layer = stage.folded
     weight, bias = layer.weight.data, layer.bias.data
     act = stage.activation
@@ -195,7 +195,8 @@ def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q):
         return PointwiseConv2DOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act)
     if top == bottom and left == right:
         padding = (top, left)  # the symmetric pair, as the Sequential path writes it
-    return Conv2DOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act,
+    cls = Conv2DGemmOp if gemm else Conv2DOp
+    return cls.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act,
                                 kernel=tuple(layer.kernel), stride=tuple(layer.stride), padding=padding)
 
 

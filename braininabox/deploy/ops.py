@@ -405,6 +405,21 @@ class DepthwiseConv2DOp(_WeightedOp):
 
 
 @dataclass
+class Conv2DGemmOp(Conv2DOp):
+    """A Conv2D computed as bands of im2col columns times the 1x1 kernel (the same integers
+    as conv2d, far fewer instructions per MAC; csrc/bb_conv2d_gemm_s8.c), with scratch.
+    padding: a (height, width) pair or (top, bottom, left, right)."""
+    kind = "conv2d_gemm"
+    c_kind = lib.BB_OP_CONV2D_GEMM
+    layer = None
+
+    def scratch_bytes(self):
+        conv = ffi.new("bb_s8_window *", window(self.kernel, self.stride, self.padding))
+        return int(lib.bb_conv2d_gemm_s8_scratch_size(_dims(self.in_shape), int(self.weights.shape[0]),
+                                                      conv))
+
+
+@dataclass
 class PointwiseConv2DOp(_WeightedOp):
     """A 1x1 conv of stride 1 without padding: a matrix product per image (the GEMM-like
     kernel of csrc/bb_pointwise_conv2d_s8.c); weights (out, in, 1, 1)."""
@@ -534,7 +549,7 @@ class MFCCOp(Int8Op):
 
 # The table every deploy module reads: op kind -> class.
 OPS = {cls.kind: cls for cls in (Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp, AvgPool2DOp,
-                                 ClampOp, SoftmaxOp, DepthwiseConv2DOp, PointwiseConv2DOp, AddOp,
+                                 ClampOp, SoftmaxOp, DepthwiseConv2DOp, PointwiseConv2DOp, AddOp, Conv2DGemmOp,
                                  GlobalAvgPoolOp, ConcatOp, MFCCOp)}
 
 

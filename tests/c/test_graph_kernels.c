@@ -225,6 +225,57 @@ static void test_pointwise_random(int32_t cases)
     }
 }
 
+/* ---- convolution as bands of 1x1 products, against bb_conv2d_s8 ------------------------ */
+
+static union {
+    int8_t bytes[16384];
+    uint32_t align;
+} gemm_scratch;
+
+static void test_conv_gemm_random(int32_t cases)
+{
+    for (int32_t t = 0; t < cases; t++) {
+        const int extreme = t % 4 == 3;
+        bb_s8_dims in = {uniform(1, 2), uniform(1, 6), uniform(1, 12), uniform(1, 12)};
+        bb_s8_window win;
+        win.kernel_height = uniform(1, 5);
+        win.kernel_width = uniform(1, 5);
+        win.stride_height = uniform(1, 3);
+        win.stride_width = uniform(1, 3);
+        win.pad_top = uniform(0, win.kernel_height - 1);
+        win.pad_bottom = uniform(0, win.kernel_height - 1);
+        win.pad_left = uniform(0, win.kernel_width - 1);
+        win.pad_right = uniform(0, win.kernel_width - 1);
+        if (in.height + win.pad_top + win.pad_bottom < win.kernel_height)
+            in.height = win.kernel_height;
+        if (in.width + win.pad_left + win.pad_right < win.kernel_width)
+            in.width = win.kernel_width;
+        const int32_t oc = uniform(1, 9), taps = in.channels * win.kernel_height * win.kernel_width;
+        const size_t nx = (size_t)in.batch * (size_t)in.channels * (size_t)in.height * (size_t)in.width;
+        fill_i8(x, nx, extreme);
+        fill_i8(w, (size_t)oc * (size_t)taps, extreme);
+        if (extreme)
+            memset(w, 0x80, (size_t)oc * (size_t)taps);
+        fill_bias(bias, w, oc, taps, extreme);
+        fill_requant(mult, shift_, oc);
+        const bb_quant_out q = random_quant(extreme);
+        const size_t need = bb_conv2d_gemm_s8_scratch_size(&in, oc, &win);
+        const int32_t oh = (in.height + win.pad_top + win.pad_bottom - win.kernel_height) / win.stride_height + 1;
+        const int32_t ow = (in.width + win.pad_left + win.pad_right - win.kernel_width) / win.stride_width + 1;
+        const size_t ny = (size_t)in.batch * (size_t)oc * (size_t)oh * (size_t)ow;
+        memset(y_fast, 0x55, sizeof y_fast);
+        bb_status a = bb_conv2d_s8(&in, oc, &win, &q, mult, shift_, x, w, bias, y_ref);
+        bb_status b = bb_conv2d_gemm_s8(&in, oc, &win, &q, mult, shift_, x, w, bias, y_fast,
+                                        gemm_scratch.bytes, need);
+        check(a == BB_OK && b == BB_OK && need > 0 && need <= sizeof gemm_scratch.bytes, "conv gemm status", t);
+        check(memcmp(y_ref, y_fast, ny) == 0, "conv gemm == conv2d_s8", t);
+        check(y_fast[ny] == 0x55, "conv gemm writes nothing past y", t);
+        if (need > 4)
+            check(bb_conv2d_gemm_s8(&in, oc, &win, &q, mult, shift_, x, w, bias, y_fast, gemm_scratch.bytes,
+                                    need - 1) == BB_ERR_SCRATCH, "conv gemm short scratch", t);
+    }
+}
+
 /* ---- add, global average pool, concat: extremes under UBSan, and known values -------- */
 
 static void test_add(void)
@@ -472,6 +523,7 @@ int main(void)
     test_requant_step();
     test_depthwise_random(600);
     test_pointwise_random(400);
+    test_conv_gemm_random(400);
     test_add();
     test_global_avg_pool();
     test_concat();
