@@ -21,10 +21,16 @@ static void dot4(const int8_t *x, const int8_t *w, size_t n, int32_t offset, int
     acc[3] = a3;
 }
 
-static int8_t finish(int32_t acc, const bb_quant_out *q, int32_t multiplier, int32_t shift)
+/* The output clamp, moved before the offset (bb_offset_clamp_s8: no int32 overflow at
+ * shift 30), with its bounds computed once per call. */
+typedef struct out_range {
+    int32_t offset, lo, hi;
+} out_range;
+
+static int8_t finish(int32_t acc, const out_range *r, int32_t multiplier, int32_t shift)
 {
-    return bb_offset_clamp_s8(bb_requantize(acc, multiplier, shift), q->output_offset, q->activation_min,
-                              q->activation_max);
+    const int32_t v = bb_requantize(acc, multiplier, shift);
+    return (int8_t)((v < r->lo ? r->lo : (v > r->hi ? r->hi : v)) + r->offset);
 }
 
 bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_quant_out *q,
@@ -41,6 +47,8 @@ bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_qu
     if (x == NULL || w == NULL || y == NULL)
         return BB_ERR_NULL;
 
+    const out_range range = {q->output_offset, q->activation_min - q->output_offset,
+                             q->activation_max - q->output_offset};
     for (int n = 0; n < batch; n++) {
         const int8_t *row = x + (size_t)n * (size_t)in_features;
         int8_t *out = y + (size_t)n * (size_t)out_features;
@@ -52,7 +60,7 @@ bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_qu
             dot4(row, w + (size_t)o * (size_t)in_features, (size_t)in_features, q->input_offset, acc);
             for (int j = 0; j < 4; j++) {
                 const int32_t b = bias != NULL ? bias[o + j] : 0;
-                out[o + j] = finish(acc[j] + b, q, multiplier[o + j], shift[o + j]);
+                out[o + j] = finish(acc[j] + b, &range, multiplier[o + j], shift[o + j]);
             }
         }
         for (; o < out_features; o++) {
@@ -60,7 +68,7 @@ bb_status bb_linear_s8(int batch, int in_features, int out_features, const bb_qu
             int32_t acc = bias != NULL ? bias[o] : 0;
             for (int i = 0; i < in_features; i++)
                 acc += ((int32_t)row[i] + q->input_offset) * (int32_t)weights[i];
-            out[o] = finish(acc, q, multiplier[o], shift[o]);
+            out[o] = finish(acc, &range, multiplier[o], shift[o]);
         }
     }
     return BB_OK;

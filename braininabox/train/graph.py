@@ -10,13 +10,13 @@ them back from the output, puts them in an order where each node comes after the
 nodes it reads, and runs them in that order on data. A layer used by two nodes is one
 set of weights. One input and one output. Training, summary and saving: training.py.
 """
-from ..nn.layers import Linear, MaxPool, ReLU
+from ..nn.rewrites import fused_pairs, run_pair
 from ..nn.symbolic import Input, SymbolicTensor
 from ..nn.tensor import Tensor
 from .training import BaseModel
 
 FORMAT = "braininabox.Model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the model file with its checksum (train/model_file.py)
 
 
 def _single(value, what):
@@ -100,26 +100,7 @@ class Model(BaseModel):
                 last_read[r] = i
         self._done_after = [[r for r in set(reads) if r >= 0 and last_read[r] == i]
                             for i, reads in enumerate(self._reads)]
-        self._fused = self._fusions()
-
-    def _fusions(self):
-        """{i: j} for node pairs run as one step, as in Sequential: a Linear whose only
-        reader is a ReLU (one C call), a ReLU whose only reader is a MaxPool (pooled first:
-        max(relu(y)) == relu(max(y)), gradients too, and the ReLU sees a quarter of the
-        values). Node i must not be the output."""
-        readers = {}
-        for j, reads in enumerate(self._reads):
-            for r in reads:
-                readers.setdefault(r, []).append(j)
-        fused = {}
-        for i, node in enumerate(self.nodes[:-1]):
-            if len(readers.get(i, [])) != 1 or i in fused.values():
-                continue
-            j = readers[i][0]
-            pair = (type(node.layer), type(self.nodes[j].layer))
-            if pair in ((Linear, ReLU), (ReLU, MaxPool)) and len(self._reads[j]) == 1:
-                fused[i] = j
-        return fused
+        self._fused = fused_pairs([node.layer for node in self.nodes], self._reads)
 
     @property
     def layers(self):
@@ -146,11 +127,8 @@ class Model(BaseModel):
                 j = self._fused.get(i)
                 if j is None:
                     values[i] = node.layer(args if node.listed else args[0])
-                elif isinstance(node.layer, Linear):
-                    node.layer.check_input(args[0])
-                    values[j] = node.layer.forward(args[0], relu=True)
-                else:  # ReLU then MaxPool
-                    values[j] = node.layer(self.nodes[j].layer(args[0]))
+                else:  # a pair run as one step (nn/rewrites.py)
+                    values[j] = run_pair(node.layer, self.nodes[j].layer, args[0])
             for r in self._done_after[i]:
                 values[r] = None
         return values[-1]

@@ -1,28 +1,19 @@
 """Sequential: a stack of layers, the simplest model (training loop: training.py).
 
 Its input shape is learned at the first call (or build), and two neighbour pairs run
-fused: Linear then ReLU in one C call, ReLU then MaxPool swapped.
+fused (nn/rewrites.py): Linear then ReLU in one C call, ReLU then MaxPool swapped.
 """
+import contextlib
+
 import numpy as np
 
 from ..nn.layer import Layer
-from ..nn.layers import Linear, MaxPool, ReLU
+from ..nn.rewrites import fused_pairs, run_pair
 from ..nn.tensor import Tensor, no_grad
 from .training import BaseModel
 
 FORMAT = "braininabox.Sequential"
-FORMAT_VERSION = 1
-
-
-def _linear_then_relu(layers, i):
-    """Whether layers[i] is a built Linear directly followed by a ReLU (fused when called)."""
-    return (type(layers[i]) is Linear and layers[i].built and i + 1 < len(layers)
-            and type(layers[i + 1]) is ReLU)
-
-
-def _relu_then_max_pool(layers, i):
-    """Whether layers[i] is a ReLU directly followed by a MaxPool (swapped when called)."""
-    return type(layers[i]) is ReLU and i + 1 < len(layers) and type(layers[i + 1]) is MaxPool
+FORMAT_VERSION = 2  # 2: a SHA-256 of every byte (train/model_file.py); 1 still loads
 
 
 class Sequential(BaseModel):
@@ -44,23 +35,38 @@ class Sequential(BaseModel):
     # ----------------------------------------------------------- forward
     def __call__(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
-        if self.input_shape is None:
-            self.input_shape = tuple(x.shape[1:])
-        layers, i = self.layers, 0
+        if all(layer.built for layer in self.layers) and self.input_shape is not None:
+            return self._forward(x)
+        with self._unbuilt_on_error():  # a bad first input leaves no layer built for it
+            if self.input_shape is None:
+                self.input_shape = tuple(x.shape[1:])
+            return self._forward(x)
+
+    @contextlib.contextmanager
+    def _unbuilt_on_error(self):
+        """Undo what a failed call did to layers it built (and to input_shape), so a first
+        call with bad input does not make the model refuse good input afterwards."""
+        unbuilt = [(layer, dict(vars(layer))) for layer in self.layers if not layer.built]
+        shapes = self.input_shape, self._output_shapes
+        try:
+            yield
+        except BaseException:
+            for layer, state in unbuilt:
+                vars(layer).clear()
+                vars(layer).update(state)
+            self.input_shape, self._output_shapes = shapes
+            raise
+
+    def _forward(self, x):
+        layers = self.layers
+        fused = fused_pairs(layers, [[i - 1] for i in range(len(layers))])
+        i = 0
         while i < len(layers):
-            layer = layers[i]
-            if _linear_then_relu(layers, i):  # one C call for both (same values, same gradients)
-                layer.check_input(x)
-                x = layer.forward(x, relu=True)
-                i += 2
-            elif _relu_then_max_pool(layers, i):
-                # max(relu(y)) == relu(max(y)), with the same gradients: pooling first leaves
-                # the ReLU (forward and backward) fewer values, a quarter for 2x2 windows.
-                relu, pool = layer, layers[i + 1]
-                x = relu(pool(x))
+            if i in fused:  # one step for both (same values, same gradients)
+                x = run_pair(layers[i], layers[i + 1], x)
                 i += 2
             else:
-                x = layer(x)
+                x = layers[i](x)
                 i += 1
         return x
 
@@ -79,12 +85,14 @@ class Sequential(BaseModel):
         x = Tensor(np.zeros((1,) + input_shape, dtype=np.float32))
         training = [layer.training for layer in self.layers]
         self.eval()
-        with no_grad():
-            for layer in self.layers:
-                x = layer(x)
-                shapes.append(tuple(x.shape[1:]))
-        for layer, mode in zip(self.layers, training):
-            layer.training = mode
+        try:
+            with no_grad(), self._unbuilt_on_error():
+                for layer in self.layers:
+                    x = layer(x)
+                    shapes.append(tuple(x.shape[1:]))
+        finally:
+            for layer, mode in zip(self.layers, training):
+                layer.training = mode
         self.input_shape, self._output_shapes = input_shape, shapes
         return self
 
