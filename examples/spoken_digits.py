@@ -257,7 +257,10 @@ def load_model(path):
     if not os.path.isfile(path):
         raise InputError(f"model {path} not found: train one first with --train "
                          f"(or give --model)")
-    return bb.load(path)
+    try:
+        return bb.load(path)
+    except bb.ModelFileError as e:  # e.g. saved by an older braininabox: train again
+        raise InputError(f"{str(e).splitlines()[0]} (train it again with --train)") from None
 
 
 def predict_wav(args):

@@ -68,6 +68,14 @@ def test_missing_model_is_one_line(tmp_path, capsys):
     assert code == 2 and "model none.bb not found: train one first with --train" in err
 
 
+def test_unreadable_model_is_one_line(tmp_path, capsys):
+    wav = write_wav(tmp_path / "a.wav", burst(0.5))
+    (tmp_path / "junk.bb").write_bytes(b"not a model")
+    code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", str(tmp_path / "junk.bb")])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "junk.bb is not a readable braininabox model file" in err and "--train" in err
+
+
 def test_bad_options(capsys):
     code, _, err = call_main(sd, capsys, ["--train", "--epochs", "0"])
     assert code == 2 and "--epochs must be >= 1, got 0" in err
