@@ -104,7 +104,7 @@ class MFCC:
         """This front end alone as an int8 model (a QuantizedModel whose one op is it): int16
         PCM (N, window_samples) in, the int8 features (N, 490) out, on the host runtime
         (predict_int8) or a board (bb.embedded.run), to check them or time the front end."""
-        from .deploy.frontend import with_frontend
+        from .deploy.quantized import with_frontend  # deploy/ builds on this module, not back
         return with_frontend(self)
 
     # ------------------------------------------------------------------ internals

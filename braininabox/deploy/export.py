@@ -128,7 +128,7 @@ def render_header(q, name, plan, cm=None):
              f"#define {upper}_INPUT_SIZE {q.input_size}u\n",
              f"#define {upper}_OUTPUT_SIZE {q.output_size}u\n",
              f"#define {upper}_OP_COUNT {len(q.ops)}u\n",
-             f"/* the op kinds used, bit (1 << kind): an image may link only their kernels */\n",
+             "/* the op kinds used, bit (1 << kind): an image may link only their kernels */\n",
              f"#define {upper}_OP_KINDS 0x{sum(1 << k for k in set(op.c_kind for op in q.ops)):x}u\n\n",
              _data_array(f"{name}_data", cm) if cm.data.size else ""]
     entries = []

@@ -19,14 +19,15 @@ window (sample_rate samples, 1 s), so host and board take the same fixed-size in
 """
 import numpy as np
 
-from .ops import MFCCOp
 
 
 def check_frontend(frontend, model):
     """frontend, or TypeError when it is not a bb.audio.MFCC, or ValueError when the
     model was built for inputs of another shape than its features (1, 49, 10)."""
-    from ..audio import MFCC
-    if not isinstance(frontend, MFCC):
+    # What the MFCC op reads of it (checked by attribute: bb.audio builds on deploy/, not
+    # the other way round).
+    needed = ("sample_rate", "window_samples", "shape", "float_scale", "zero_point", "batch")
+    if any(not hasattr(frontend, name) for name in needed):
         raise TypeError(f"quantize: frontend must be a bb.audio.MFCC, got {type(frontend).__name__}")
     features = (1,) + tuple(frontend.shape)
     built = getattr(model, "input_shape", None)
@@ -86,24 +87,3 @@ def pcm_bytes(frontend, pcm, what="quantized model", sample_rate=None):
                              f"{hint}; pad with zeros or trim to 1 s")
         out[i] = row.astype("<i2", copy=False).view(np.int8)
     return out
-
-
-def with_frontend(frontend, network=None):
-    """A QuantizedModel of the front end followed by `network` (a QuantizedModel whose
-    input is the features, quantized as features_quantization says), or of the front end
-    alone (network None: features out)."""
-    from .quantized import QuantizedModel
-    first = MFCCOp.of(frontend, features_quantization(frontend))
-    window = (frontend.window_samples,)
-    if network is None:
-        return QuantizedModel([first], window, first.in_q, first.out_shape, frontend=frontend)
-    if network.input_size != first.out_size:
-        raise ValueError(f"quantize: the network takes per-sample shape {network.input_shape}, "
-                         f"the front end gives {first.out_shape}")
-    if tuple(network.input_q) != tuple(first.out_q):
-        raise ValueError(f"quantize: the network's input quantization {network.input_q} is not "
-                         f"the front end's {first.out_q}")
-    # The network's ops move one place on: what read the model input reads the front end.
-    reads = [[-1]] + [[r + 1 for r in op_reads] for op_reads in network.reads]
-    return QuantizedModel([first] + network.ops, window, first.in_q, network.output_shape,
-                          reads=reads, frontend=frontend)

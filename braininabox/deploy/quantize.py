@@ -32,10 +32,10 @@ from ..nn.tensor import Tensor, no_grad
 from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
-from .frontend import calibration_features, check_frontend, features_quantization, with_frontend
+from .frontend import calibration_features, check_frontend, features_quantization
 from .graph_quantize import quantize_graph
 from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
-from .quantized import QuantizedModel
+from .quantized import QuantizedModel, with_frontend
 
 # Float layer class -> the int8 op class built from it (ops.py's table); Flatten and
 # Dropout become no op.

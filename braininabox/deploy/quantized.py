@@ -12,9 +12,9 @@ import numpy as np
 
 from .arithmetic import quantize_tensor
 from .export import export_c
-from .frontend import pcm_bytes
+from .frontend import features_quantization, pcm_bytes
 from .memory_plan import chain_reads, plan_memory
-from .ops import Int8Op, int8_op  # noqa: F401  (re-exported: the op classes live in ops.py)
+from .ops import Int8Op, MFCCOp, int8_op  # noqa: F401  (Int8Op, int8_op re-exported: the op classes live in ops.py)
 from .runtime import CModel
 
 
@@ -122,3 +122,23 @@ class QuantizedModel:
 
     def __repr__(self):
         return f"QuantizedModel({len(self.ops)} int8 ops, input {self.input_shape}, output {self.output_shape})"
+
+
+def with_frontend(frontend, network=None):
+    """A QuantizedModel of the front end followed by `network` (a QuantizedModel whose
+    input is the features, quantized as features_quantization says), or of the front end
+    alone (network None: features out)."""
+    first = MFCCOp.of(frontend, features_quantization(frontend))
+    window = (frontend.window_samples,)
+    if network is None:
+        return QuantizedModel([first], window, first.in_q, first.out_shape, frontend=frontend)
+    if network.input_size != first.out_size:
+        raise ValueError(f"quantize: the network takes per-sample shape {network.input_shape}, "
+                         f"the front end gives {first.out_shape}")
+    if tuple(network.input_q) != tuple(first.out_q):
+        raise ValueError(f"quantize: the network's input quantization {network.input_q} is not "
+                         f"the front end's {first.out_q}")
+    # The network's ops move one place on: what read the model input reads the front end.
+    reads = [[-1]] + [[r + 1 for r in op_reads] for op_reads in network.reads]
+    return QuantizedModel([first] + network.ops, window, first.in_q, network.output_shape,
+                          reads=reads, frontend=frontend)
