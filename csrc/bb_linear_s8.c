@@ -1,7 +1,7 @@
 /* bb_linear_s8.c: int8 fully connected layer. */
 #include "bb_int8.h"
 #include "bb_int8_checks.h"
-#include "bb_requantize.h"
+#include "bb_requantize_inline.h"
 #include "bb_dsp.h"
 
 #include <stddef.h>
@@ -81,7 +81,7 @@ typedef struct out_range {
 
 static int8_t finish(int32_t acc, const out_range *r, int32_t multiplier, int32_t shift)
 {
-    const int32_t v = bb_requantize(acc, multiplier, shift);
+    const int32_t v = bb_requantize_inline(acc, multiplier, shift); /* the body of bb_requantize, inlined */
     return (int8_t)((v < r->lo ? r->lo : (v > r->hi ? r->hi : v)) + r->offset);
 }
 
