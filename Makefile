@@ -8,12 +8,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-c test-py install system bench bench-board clean
+.PHONY: demo test test-c test-py test-asan install system bench bench-board clean
 
 demo: install system
 	$(PY) examples/demo.py
 
-test: install system test-c test-py
+test: install system test-c test-py test-asan
 
 test-py: install
 	$(PY) -m pytest -q
@@ -21,9 +21,13 @@ test-py: install
 test-c: system
 	bash tests/c/run.sh
 
+# The Python kernel tests once more, against an AddressSanitizer/UBSan build of the extension.
+test-asan: install
+	PYTHON=$(abspath $(PY)) bash tests/asan/run.sh
+
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py braininabox/_build_ffi.py $(wildcard csrc/*.c csrc/*.h)
+$(STAMP): pyproject.toml setup.py braininabox/_build_ffi.py $(wildcard csrc/*.c csrc/*.h embedded/*.c embedded/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=77" wheel "cffi>=1.15" "numpy>=1.21" "pytest>=7"

@@ -38,9 +38,10 @@ from .nn.tensor import Tensor, concat, is_grad_enabled, no_grad, stack
 from .train import callbacks, loss, metrics, optimizers
 from .train.graph import Model
 from .train.model import Sequential
+from .train.model_file import ModelFileError
 from .train.saving import load
 
-__all__ = ["Tensor", "Sequential", "Model", "Input", "load", "concat", "stack", "no_grad",
+__all__ = ["Tensor", "Sequential", "Model", "Input", "load", "ModelFileError", "concat", "stack", "no_grad",
            "is_grad_enabled", "seed", "set_num_threads", "get_num_threads", "quantize", "audio",
            "callbacks", "data", "datasets", "embedded", "functional", "layers", "loss", "metrics",
            "models", "optimizers",

@@ -3,8 +3,10 @@
     mfcc = bb.audio.MFCC()          # 8 kHz input; MFCC(sample_rate=16000) for 16 kHz
     q = mfcc(pcm)                   # int8 (49, 10): 49 frames x 10 coefficients
     X = mfcc.batch(recordings)      # int8 (N, 1, 49, 10), NCHW, ready for Conv2D
-    x = mfcc.to_float(X)            # float32 mfcc.scale * (X - mfcc.zero_point), for training
+    x = mfcc.to_float(X)            # float32 mfcc.float_scale * (X - mfcc.zero_point), for training
     pcm = bb.audio.read_wav("seven.wav", sample_rate=8000)   # 16-bit mono WAV -> int16
+    q = bb.quantize(model, calibration_pcm, frontend=mfcc)   # int8 model, PCM in
+    mfcc.int8_model()               # the front end alone as an int8 model: PCM in, features out
 
 The computation is the C function bb_mfcc_s8 (csrc/bb_audio.c), integer arithmetic
 only, the same code the board runs: the first second of the recording (zero-padded),
@@ -14,7 +16,15 @@ only, the same code the board runs: the first second of the recording (zero-padd
 -64 (csrc/bb_audio.h documents each step). tests/mfcc_reference.py holds the same
 pipeline in float64 numpy; on real recordings the integer features are within one int8
 step of it (tests/test_audio.py).
+
+The int8 features mean scale * (q - zero_point) in the coefficients' own units (scale
+0.5). A network may prefer smaller inputs: MFCC(float_scale=1/64) reads the same bytes
+as (q + 64) / 64, about -1..3 on speech. to_float gives the values the network trains on,
+and bb.quantize(model, pcm, frontend=mfcc) gives its int8 input the same (float_scale,
+zero_point), so the board feeds the front end's bytes to the network unchanged.
 """
+import math
+
 import numpy as np
 
 from ._core import check, ffi, lib, scratch
@@ -38,10 +48,17 @@ class MFCC:
     scale = 1.0 / lib.BB_MFCC_INV_SCALE       # int8 q means scale * (q - zero_point)
     zero_point = lib.BB_MFCC_ZERO_POINT       # -64
 
-    def __init__(self, sample_rate=8000):
+    def __init__(self, sample_rate=8000, float_scale=None):
         if isinstance(sample_rate, bool) or sample_rate not in (8000, 16000):
             raise ValueError(f"MFCC: sample_rate must be 8000 or 16000 Hz, got {sample_rate!r} "
                              "(resample the audio first)")
+        if float_scale is None:
+            float_scale = self.scale
+        if (isinstance(float_scale, bool) or not isinstance(float_scale, (int, float, np.number))
+                or not math.isfinite(float_scale) or float_scale <= 0):
+            raise ValueError(f"MFCC: float_scale must be a positive number, got {float_scale!r}")
+        # float32, as to_float multiplies and as the int8 model stores its scales
+        self.float_scale = float(np.float32(float_scale))
         self.sample_rate = int(sample_rate)
         self.window_samples = self.sample_rate                     # 1 s
         self.frame_samples = self.sample_rate * self.frame_ms // 1000
@@ -50,8 +67,9 @@ class MFCC:
         self.shape = (self.frames, self.coefficients)
 
     def __repr__(self):
+        read = "" if self.float_scale == self.scale else f", read as float_scale {self.float_scale:g}"
         return (f"MFCC(sample_rate={self.sample_rate}): {self.frames}x{self.coefficients} int8, "
-                f"scale {self.scale}, zero point {self.zero_point}")
+                f"scale {self.scale}, zero point {self.zero_point}{read}")
 
     def __call__(self, pcm):
         """The int8 (49, 10) feature map of one mono int16 recording (any length >= 1:
@@ -74,11 +92,20 @@ class MFCC:
         return out
 
     def to_float(self, features):
-        """The real values int8 features stand for: float32 scale * (q - zero_point)."""
+        """The values a network reads from int8 features: float32 float_scale * (q -
+        zero_point) (the coefficients themselves with the default float_scale, 0.5)."""
         features = np.asarray(features)
         if features.dtype != np.int8:
             raise TypeError(f"MFCC.to_float: expected int8 features, got {features.dtype}")
-        return (features.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
+        return ((features.astype(np.float32) - np.float32(self.zero_point))
+                * np.float32(self.float_scale))
+
+    def int8_model(self):
+        """This front end alone as an int8 model (a QuantizedModel whose one op is it): int16
+        PCM (N, window_samples) in, the int8 features (N, 490) out, on the host runtime
+        (predict_int8) or a board (bb.embedded.run), to check them or time the front end."""
+        from .deploy.quantized import with_frontend  # deploy/ builds on this module, not back
+        return with_frontend(self)
 
     # ------------------------------------------------------------------ internals
     def _checked(self, pcm, what):

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "bb_conv2d.h"
 #include "bb_matmul.h"
+#include "bb_threads.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -100,7 +101,7 @@ bb_status bb_conv2d_output_hw(const bb_conv2d_params *p, int *out_height, int *o
 static int worker_count(int items)
 {
 #ifdef _OPENMP
-    int t = omp_in_parallel() ? 1 : omp_get_max_threads();
+    int t = omp_in_parallel() ? 1 : bb_get_num_threads();
     return t < items ? t : items;
 #else
     (void)items;

@@ -236,10 +236,87 @@ static void row_3x3(const plane_geom *g, const float *in, const float k[9], floa
         orow[ox] += pixel_3x3(g, r0, r1, r2, k, ox);
 }
 
+/* Narrow planes (the DS-CNN's 25x5): a row has too few interior columns for the row
+ * code's 8-wide blocks, so every output went through the checked scalar edge code.
+ * Instead, at stride 1, the input is copied once into a zero-bordered plane of width
+ * PW = ow + kw - 1, whose rows, laid end to end, make the correlation a 1-D stencil:
+ * out'[q] = sum_ij w[i][j] * pad[q + i * PW + j] over q in [0, (oh - 1) * PW + ow), one
+ * tap at a time over the whole plane (straight loops that vectorize). q = oy * PW + ox
+ * with ox >= ow are row-wrap garbage and are not copied out. Used when ow < NARROW_WIDTH
+ * and the bordered plane fits NARROW_FLOATS (on the stack: no scratch in this API). */
+#define NARROW_WIDTH 16
+#define NARROW_FLOATS 512
+
+typedef struct narrow_geom {
+    int ph, pw;   /* bordered plane */
+    int top, left; /* where the input's (0, 0) lands in it */
+    int span;     /* (oh - 1) * pw + ow stencil outputs */
+} narrow_geom;
+
+/* Whether g (stride 1, padding >= 0 on every side) takes the narrow path. */
+static int narrow_plan(const plane_geom *g, narrow_geom *n)
+{
+    if (g->sh != 1 || g->sw != 1 || g->ow >= NARROW_WIDTH || g->pt < 0 || g->pl < 0)
+        return 0;
+    n->ph = g->oh + g->kh - 1;
+    n->pw = g->ow + g->kw - 1;
+    n->top = g->pt;
+    n->left = g->pl;
+    if (n->ph - n->top < g->ih || n->pw - n->left < g->iw) /* would crop the input */
+        return 0;
+    if ((long long)n->ph * n->pw > NARROW_FLOATS)
+        return 0;
+    n->span = (g->oh - 1) * n->pw + g->ow;
+    return 1;
+}
+
+/* pad = in placed at (top, left) in a zero (ph, pw) plane. */
+static void narrow_fill(const narrow_geom *n, const float *in, int ih, int iw, float *pad)
+{
+    memset(pad, 0, (size_t)n->ph * n->pw * sizeof(float));
+    for (int y = 0; y < ih; y++)
+        memcpy(pad + (size_t)(y + n->top) * n->pw + n->left, in + (size_t)y * iw,
+               (size_t)iw * sizeof(float));
+}
+
+static void narrow_correlate(const plane_geom *g, const narrow_geom *n, const float *in,
+                             const float *w, float init, int accumulate, float *out)
+{
+    float pad[NARROW_FLOATS], acc[NARROW_FLOATS];
+    narrow_fill(n, in, g->ih, g->iw, pad);
+    const int span = n->span;
+    for (int q = 0; q < span; q++)
+        acc[q] = 0.0f;
+    for (int i = 0; i < g->kh; i++) {
+        for (int j = 0; j < g->kw; j++) {
+            const float wv = tap(g, w, i, j);
+            const float *restrict src = pad + (size_t)i * n->pw + j;
+            float *restrict dst = acc;
+            for (int q = 0; q < span; q++)
+                dst[q] += wv * src[q];
+        }
+    }
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *restrict orow = out + (size_t)oy * g->ow;
+        const float *arow = acc + (size_t)oy * n->pw;
+        if (accumulate)
+            for (int ox = 0; ox < g->ow; ox++)
+                orow[ox] += arow[ox];
+        else
+            for (int ox = 0; ox < g->ow; ox++)
+                orow[ox] = init + arow[ox];
+    }
+}
+
 /* out = init + correlation (accumulate = 0), or out += correlation. */
 static void plane_correlate(const plane_geom *g, const float *in, const float *w, float init,
                             int accumulate, float *out)
 {
+    narrow_geom n;
+    if (narrow_plan(g, &n)) {
+        narrow_correlate(g, &n, in, w, init, accumulate, out);
+        return;
+    }
     const int fast = g->kh == 3 && g->kw == 3 && g->sw <= 2;
     float k[9];
     int lo = 0, hi = 0;
@@ -359,6 +436,31 @@ static void dot_lanes(float acc[8], const float *restrict a, const float *restri
     }
     for (; t < n; t++)
         acc[t & 7] += a[t] * b[(size_t)t * stride];
+}
+
+/* dw[k] += sum over the plane of dy * x shifted by tap k, on the bordered plane: dy is
+ * laid out at width pw with zeros in the wrap columns, so each tap is one dot product
+ * over the span (in eight lanes, then double). */
+static void narrow_weight_grad(const plane_geom *g, const narrow_geom *n, const float *x,
+                               const float *dy, double *dw)
+{
+    float pad[NARROW_FLOATS], dyw[NARROW_FLOATS];
+    narrow_fill(n, x, g->ih, g->iw, pad);
+    const int span = n->span;
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *row = dyw + (size_t)oy * n->pw;
+        memcpy(row, dy + (size_t)oy * g->ow, (size_t)g->ow * sizeof(float));
+        for (int ox = g->ow; ox < n->pw && oy * n->pw + ox < span; ox++)
+            row[ox] = 0.0f;
+    }
+    for (int i = 0; i < g->kh; i++) {
+        for (int j = 0; j < g->kw; j++) {
+            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            dot_lanes(acc, dyw, pad + (size_t)i * n->pw + j, span, 1);
+            dw[i * g->kw + j] += (((double)acc[0] + acc[1]) + ((double)acc[2] + acc[3])) +
+                                 (((double)acc[4] + acc[5]) + ((double)acc[6] + acc[7]));
+        }
+    }
 }
 
 /* dw[k - k0] += sum over the plane of dy * x shifted by tap k = i * kw + j, for the
@@ -566,8 +668,13 @@ bb_status bb_depthwise_conv2d_backward_f32(const bb_depthwise_conv2d_params *p, 
                 double sums[TAP_CHUNK];
                 for (int k = 0; k < k1 - k0; k++)
                     sums[k] = 0.0;
+                narrow_geom narrow;
+                const int use_narrow = x != NULL && narrow_plan(&g, &narrow) && k0 == 0 &&
+                                       (int)taps <= TAP_CHUNK;
                 for (int n = 0; n < p->batch; n++) {
-                    if (fast_dw)
+                    if (use_narrow)
+                        narrow_weight_grad(&g, &narrow, xc + n * x_step, dyo + n * dy_step, sums);
+                    else if (fast_dw)
                         plane_weight_grad_3x3(&g, xc + n * x_step, dyo + n * dy_step, sums);
                     else
                         plane_weight_grad(&g, xc + n * x_step, dyo + n * dy_step, k0, k1, sums);

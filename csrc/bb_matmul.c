@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "bb_matmul.h"
+#include "bb_threads.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -48,7 +49,7 @@ static int worker_count(int m, int n, int k)
 #ifdef _OPENMP
     if (omp_in_parallel() || (double)m * n * k < 8.0e6)
         return 1;
-    int t = omp_get_max_threads(), panels = (n + NR - 1) / NR;
+    int t = bb_get_num_threads(), panels = (n + NR - 1) / NR;
     return t < panels ? t : panels;
 #else
     (void)m, (void)n, (void)k;

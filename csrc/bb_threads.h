@@ -8,7 +8,8 @@
 #ifndef BB_THREADS_H
 #define BB_THREADS_H
 
-/* Use up to n >= 1 threads; returns the number now in effect (1 without OpenMP). */
+/* Use up to n >= 1 threads in every thread of the process (not only the caller);
+ * returns the number now in effect (1 without OpenMP). */
 int bb_set_num_threads(int n);
 
 int bb_get_num_threads(void);

@@ -52,6 +52,12 @@ typedef enum bb_op_kind {
     BB_OP_CONV2D_GEMM = 13,     /* bb_conv_params; data as BB_OP_CONV2D: the same integers,
                                    computed as bands of im2col columns times the 1x1 kernel
                                    (csrc/bb_conv2d_gemm_s8.c), with scratch */
+    /* Front ends from 16 on: they turn raw samples into a network's int8 input. */
+    BB_OP_MFCC = 16,            /* bb_mfcc_params: the audio front end (csrc/bb_audio.h). Its
+                                   input holds int16 PCM as bytes (little-endian, at an even
+                                   offset, 2 * samples bytes, 1 <= samples <= sample_rate); its
+                                   output the (1, 49, 10) int8 MFCC map; scratch
+                                   bb_mfcc_s8_scratch_size */
     BB_OP_KIND_END              /* one past the last kind */
 } bb_op_kind;
 
@@ -112,6 +118,10 @@ typedef struct bb_concat_params {
     bb_rescale_s8 inputs[BB_OP_MAX_INPUTS]; /* the first input_count are used, the rest zero */
 } bb_concat_params;
 
+typedef struct bb_mfcc_params {
+    int32_t sample_rate; /* 8000 or 16000 Hz */
+} bb_mfcc_params;
+
 /* Every member is int32 words only (the checksum reads them as such). */
 typedef union bb_op_params {
     bb_conv_params conv;           /* BB_OP_CONV2D, BB_OP_CONV2D_GEMM */
@@ -124,6 +134,7 @@ typedef union bb_op_params {
     bb_add_s8_params add;          /* BB_OP_ADD */
     bb_global_avg_pool_params global_avg_pool; /* BB_OP_GLOBAL_AVG_POOL */
     bb_concat_params concat;       /* BB_OP_CONCAT */
+    bb_mfcc_params mfcc;           /* BB_OP_MFCC */
 } bb_op_params;
 
 typedef struct bb_op {

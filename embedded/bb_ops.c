@@ -10,6 +10,7 @@
 #include "bb_ops.h"
 #include "bb_int8_checks.h"
 #include "bb_graph_checks.h"
+#include "bb_audio.h"
 
 uint32_t bb_tensor_bytes(const bb_tensor *t)
 {
@@ -431,6 +432,44 @@ static bb_status run_conv_gemm(const bb_op *op, const uint8_t *data, const int8_
 }
 #endif
 
+/* ---- the audio front end ---------------------------------------------------------- */
+/* Like the graph ops, left out (with bb_audio.c's 3.7 KB of code and tables) from an
+ * image whose model does not use it. */
+#if BB_HAS_KIND(16)
+
+/* int16 PCM (its bytes, at an even offset) to the (1, 49, 10) int8 MFCC map. */
+static bb_status check_mfcc(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    const int32_t rate = op->params.mfcc.sample_rate;
+    *scratch = (uint32_t)bb_mfcc_s8_scratch_size(rate);
+    if (*scratch == 0)
+        return BB_ERR_ARGUMENT; /* not 8000 or 16000 Hz */
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    const uint32_t in_bytes = bb_tensor_bytes(in);
+    if (op->data_count != 0 || in_bytes % 2 != 0 || in_bytes / 2 > (uint32_t)rate)
+        return BB_ERR_SHAPE;
+    if (out->c != 1 || out->h != BB_MFCC_FRAMES || out->w != BB_MFCC_COEFFICIENTS)
+        return BB_ERR_SHAPE;
+    /* int16 samples at an even offset, the kernel's int32 scratch at a multiple of 4 */
+    if (in->at % 2 != 0 || op->scratch_at % 4 != 0)
+        return BB_ERR_ARGUMENT;
+    return BB_OK;
+}
+
+static bb_status run_mfcc(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                          int8_t *scratch)
+{
+    (void)data;
+    if ((uintptr_t)in[0] % 2 != 0)
+        return BB_ERR_ARGUMENT; /* an arena at an odd address */
+    /* The arena is raw memory: invoke copied the PCM's bytes there. */
+    const int16_t *pcm = (const int16_t *)(const void *)in[0];
+    return bb_mfcc_s8(op->params.mfcc.sample_rate, pcm, (int)(bb_tensor_bytes(&op->inputs[0]) / 2), out,
+                      scratch, op->scratch_bytes);
+}
+#endif /* BB_HAS_KIND(16) */
+
 /* ---- the table -------------------------------------------------------------------- */
 
 #define WORDS(member) ((uint32_t)(sizeof(((bb_op_params *)0)->member) / sizeof(int32_t)))
@@ -460,6 +499,9 @@ static const bb_op_type op_types[BB_OP_KIND_END] = {
 #endif
 #if BB_HAS_KIND(12)
     [BB_OP_CONCAT] = {2, BB_OP_MAX_INPUTS, 0, WORDS(concat), check_concat, run_concat},
+#endif
+#if BB_HAS_KIND(16)
+    [BB_OP_MFCC] = {1, 1, 0, WORDS(mfcc), check_mfcc, run_mfcc},
 #endif
 };
 

@@ -2,6 +2,7 @@
 
     python examples/spoken_digits.py --train                  # train, test, save spoken_digits.bb
     python examples/spoken_digits.py --wav 7_jackson_0.wav    # Prediction: 7 (Confidence: 98.1%)
+    python examples/spoken_digits.py --wav 7_jackson_0.wav --target mps2-an386   # on the board
     python examples/spoken_digits.py --stream digits.wav      # each digit heard, with its time
 
 What it teaches:
@@ -12,14 +13,23 @@ What it teaches:
   board): a short-time spectrum, squeezed into 40 mel bands (finer at low frequencies,
   as the ear is), logged (loudness is heard logarithmically), then decorrelated by a DCT
   whose first coefficients keep the spectral envelope, which is what tells vowels apart;
-* the network sees that picture like an image: here a plain Conv2D stack (the DS-CNN of
-  MLPerf Tiny, depthwise-separable convolutions, comes when those layers exist);
+* the network sees that picture like an image: MLPerf Tiny's DS-CNN (bb.models.ds_cnn: a
+  10x4 stride-2 convolution, then four depthwise-separable blocks, each a 3x3 filter per
+  channel followed by a 1x1 mix of the 64 channels, with BatchNorm, global average pooling
+  and a linear layer; about 2.7 M multiply-adds and 23 K weights), or with --arch conv a
+  plain Conv2D stack;
 * augmentation: the Free Spoken Digit Dataset has 6 speakers in one quiet setting, so a
   model memorises them easily. Each epoch every training recording is heard anew: moved
   up to 150 ms off the centre of the 1 s window, slightly faster or slower (+-10 %), louder or
   quieter (x0.7-1.3), with background noise at a random 15-40 dB below the speech;
-* int8: bb.quantize turns the model into int8 arithmetic; the test accuracy is printed
-  for both;
+* int8: bb.quantize(model, pcm, frontend=MFCC) turns the model into int8 arithmetic with
+  the front end as its first op, so the int8 model takes raw PCM, as a board does; the
+  test accuracy is printed for both. The network reads the features as
+  MFCC.to_float gives them ((q + 64) / 64, float_scale 1/64: about -1..3), and its int8
+  input has exactly that quantization: the front end's bytes go straight into it;
+* --target: the whole pipeline, 1 s of PCM in and a digit out, on the embedded runtime
+  (the host build or a QEMU Cortex-M board), with its RAM, flash and the ticks of the
+  front end and of the network;
 * --stream: an always-on spotter slides the 1 s window along the recording (every 100
   ms) and scores each position; a simple energy detector finds where sounds are, and
   each sound gets the scores of the windows whose centre is within 100 ms of its middle
@@ -43,11 +53,14 @@ PROG = "spoken_digits.py"
 RATE = 8000
 WINDOW = RATE                 # the front end's 1 s
 FRAME = RATE * 30 // 1000     # 240 samples: shorter files are refused
-FEATURE_DIVISOR = 32.0        # model input = mfcc.to_float(q) / 32: about -1..3
 SPEECH_RMS = 50.0             # a 30 ms frame this loud (int16 RMS, -56 dBFS) counts as sound
 STREAM_HOP = RATE // 10       # slide the window by 100 ms
 MAX_SHIFT = RATE * 15 // 100  # augmentation: up to 150 ms off centre
-MFCC = bb.audio.MFCC(RATE)
+# The network reads feature q as (q + 64) / 64 (about -1..3 on speech), the front end's
+# int8 map at 1/32 of its natural scale 0.5: to_float gives it, and the int8 model's input
+# has the same (scale, zero point), so the board passes the features on unchanged.
+MFCC = bb.audio.MFCC(RATE, float_scale=1 / 64)
+CALIBRATION = 500             # training recordings that set the int8 activation ranges
 
 
 class InputError(ValueError):
@@ -71,7 +84,12 @@ def place(pcm):
 
 def features(windows):
     """Model inputs (N, 1, 49, 10) float32 of 1 s int16 windows."""
-    return MFCC.to_float(MFCC.batch(windows)) / FEATURE_DIVISOR
+    return MFCC.to_float(MFCC.batch(windows))
+
+
+def quantize(model, recordings):
+    """The int8 model, PCM in: the front end as its first op, ranges from `recordings`."""
+    return bb.quantize(model, [place(p) for p in recordings[:CALIBRATION]], frontend=MFCC)
 
 
 def augment(pcm, rng):
@@ -96,6 +114,12 @@ def augment(pcm, rng):
 
 
 # --------------------------------------------------------------------------- model
+
+def build_model(arch):
+    if arch == "ds_cnn":
+        return bb.models.ds_cnn(input_shape=(1, MFCC.frames, MFCC.coefficients), classes=10)
+    return conv_model()
+
 
 def conv_model():
     """Conv(32,3,same)-ReLU-MaxPool2-Conv(64,3,same)-ReLU-MaxPool2-Flatten-Dropout(0.25)-
@@ -125,45 +149,80 @@ def print_confusion(m):
         print(f"{i:>5}" + "".join(f"{v:>5}" for v in m[i]))
 
 
-def train(args):
-    fsdd_train = bb.datasets.load_fsdd(args.data, split="train")
-    fsdd_test = bb.datasets.load_fsdd(args.data, split="test")
-    if args.subset:
-        pick = np.random.default_rng(args.seed).permutation(len(fsdd_train.pcm))[:args.subset]
-        fsdd_train = bb.datasets.FSDD([fsdd_train.pcm[i] for i in pick], fsdd_train.labels[pick],
-                                      fsdd_train.speakers[pick], fsdd_train.takes[pick])
-    y_train, y_test = fsdd_train.labels, fsdd_test.labels
-    print(f"FSDD: {len(y_train):,} training and {len(y_test):,} test recordings "
-          f"(speakers {', '.join(sorted(set(fsdd_test.speakers)))}); features "
-          f"{MFCC.frames}x{MFCC.coefficients} int8, scale {MFCC.scale}, zero point {MFCC.zero_point}")
-    X_test = features([place(p) for p in fsdd_test.pcm])
+def pick(fsdd, rows):
+    return bb.datasets.FSDD([fsdd.pcm[i] for i in rows], fsdd.labels[rows], fsdd.speakers[rows],
+                            fsdd.takes[rows])
 
+
+def fit(args, training, X_test, y_test):
+    """A new model trained on `training` (every recording heard anew each epoch), with the
+    test accuracy printed after each epoch."""
     bb.seed(args.seed)
-    model = conv_model()
+    model = build_model(args.arch)
     model.compile(optimizer=bb.optimizers.Adam(lr=args.lr), loss=bb.loss.CrossEntropy(),
                   metrics=["accuracy"])
     rng = np.random.default_rng(args.seed)
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        X = features([augment(p, rng) for p in fsdd_train.pcm])
-        history = model.fit(X, y_train, epochs=1, batch_size=args.batch_size, verbose=0,
+        X = features([augment(p, rng) for p in training.pcm])
+        history = model.fit(X, training.labels, epochs=1, batch_size=args.batch_size, verbose=0,
                             seed=args.seed * 1000 + epoch)
         test = float(np.mean(model.predict(X_test).argmax(axis=1) == y_test))
         print(f"epoch {epoch}/{args.epochs}: loss {history.history['loss'][0]:.4f}, "
               f"train accuracy {100 * history.history['accuracy'][0]:.2f}% (augmented), "
               f"test accuracy {100 * test:.2f}% ({time.perf_counter() - start:.1f} s)", flush=True)
         model.optimizer.lr *= args.lr_decay
+    return model
 
-    predicted = model.predict(X_test).argmax(axis=1)
+
+def train(args):
+    fsdd_train = bb.datasets.load_fsdd(args.data, split="train")
+    fsdd_test = bb.datasets.load_fsdd(args.data, split="test")
+    if args.subset:
+        fsdd_train = pick(fsdd_train, np.random.default_rng(args.seed).permutation(
+            len(fsdd_train.pcm))[:args.subset])
+    y_test = fsdd_test.labels
+    print(f"FSDD: {len(fsdd_train.labels):,} training and {len(y_test):,} test recordings "
+          f"(speakers {', '.join(sorted(set(fsdd_test.speakers)))}); features "
+          f"{MFCC.frames}x{MFCC.coefficients} int8, scale {MFCC.scale}, zero point {MFCC.zero_point}")
+    test_windows = np.stack([place(p) for p in fsdd_test.pcm])
+    model = fit(args, fsdd_train, features(test_windows), y_test)
+
+    predicted = model.predict(features(test_windows)).argmax(axis=1)
     float_accuracy = float(np.mean(predicted == y_test))
-    calibration = features([place(p) for p in fsdd_train.pcm[:500]])
-    q = bb.quantize(model, calibration)
-    int8_accuracy = float(np.mean(q.predict(X_test).argmax(axis=1) == y_test))
+    q = quantize(model, fsdd_train.pcm)
+    int8_accuracy = float(np.mean(q.predict_int8(test_windows).argmax(axis=1) == y_test))
     print(f"test accuracy: float {100 * float_accuracy:.2f}%, int8 {100 * int8_accuracy:.2f}% "
-          f"({len(y_test)} recordings)")
+          f"({len(y_test)} recordings; int8: the front end and the network, PCM in)")
     print_confusion(confusion_matrix(y_test, predicted))
     model.save(args.save)
     print(f"saved the model to {args.save}")
+    return 0
+
+
+def leave_one_speaker_out(args):
+    """Speaker independence: train on five speakers (all their takes), test on the sixth."""
+    fsdd = bb.datasets.load_fsdd(args.data, split="all")
+    speakers = sorted(set(fsdd.speakers))
+    held_out = speakers if args.loso == "all" else [args.loso]
+    if held_out[0] not in speakers:
+        raise InputError(f"--loso {args.loso}: no such speaker; FSDD's are {', '.join(speakers)}")
+    results = []
+    for speaker in held_out:
+        training = pick(fsdd, np.flatnonzero(fsdd.speakers != speaker))
+        tested = np.flatnonzero(fsdd.speakers == speaker)
+        print(f"held out: {speaker} ({len(tested)} recordings); training on "
+              f"{len(training.labels):,} recordings of {', '.join(s for s in speakers if s != speaker)}",
+              flush=True)
+        X_test = features([place(fsdd.pcm[i]) for i in tested])
+        model = fit(args, training, X_test, fsdd.labels[tested])
+        accuracy = float(np.mean(model.predict(X_test).argmax(axis=1) == fsdd.labels[tested]))
+        results.append((speaker, accuracy))
+    print(f"leave-one-speaker-out, {args.epochs} epochs each: float accuracy on the held-out speaker")
+    for speaker, accuracy in results:
+        print(f"  {speaker:<10} {100 * accuracy:6.2f}%")
+    if len(results) > 1:
+        print(f"  {'mean':<10} {100 * np.mean([a for _, a in results]):6.2f}%")
     return 0
 
 
@@ -198,15 +257,55 @@ def load_model(path):
     if not os.path.isfile(path):
         raise InputError(f"model {path} not found: train one first with --train "
                          f"(or give --model)")
-    return bb.load(path)
+    try:
+        return bb.load(path)
+    except bb.ModelFileError as e:  # e.g. saved by an older braininabox: train again
+        raise InputError(f"{str(e).splitlines()[0]} (train it again with --train)") from None
 
 
 def predict_wav(args):
     pcm = read_input(args.wav)
     model = load_model(args.model)
+    if args.target:
+        return predict_on_target(args, model, place(pcm))
     p = softmax(model.predict(features([place(pcm)])))[0]
     digit = int(p.argmax())
     print(f"Prediction: {digit} (Confidence: {100 * p[digit]:.1f}%)")
+    return 0
+
+
+def predict_on_target(args, model, window):
+    """The int8 pipeline (front end + network) on the embedded runtime of args.target."""
+    try:
+        calibration = bb.datasets.load_fsdd(args.data, split="train").pcm
+    except bb.datasets.DatasetNotFoundError as e:
+        raise InputError(f"--target quantizes the model with FSDD training recordings as "
+                         f"calibration, and none were found: {str(e).splitlines()[0]}") from None
+    q = quantize(model, calibration)
+    reference = q.predict_int8(window[None])
+    try:
+        run = bb.embedded.run(q, window[None], target=args.target)
+    except bb.embedded.EmbeddedError as e:
+        raise InputError(f"--target {args.target}: {str(e).splitlines()[0]}") from None
+    if not np.array_equal(run.outputs_int8, reference):
+        raise RuntimeError(f"{args.target} computed {run.outputs_int8[0].tolist()}, the host "
+                           f"reference {reference[0].tolist()}")
+    scale, zero_point = q.output_q
+    p = softmax((run.outputs_int8.astype(np.float64) - zero_point) * scale)[0]
+    digit = int(p.argmax())
+    print(f"Prediction: {digit} (Confidence: {100 * p[digit]:.1f}%)")
+    print(f"{args.target}: int8 front end + network, PCM in; outputs byte-equal to the host reference")
+    if run.ticks is None:
+        return 0
+    plan = q.memory_plan()
+    front, network = run.op_ticks[0], sum(run.op_ticks[1:])  # op 0 is the front end
+    print(f"  RAM   {run.ram_bytes:>9,} B of 128 KB (arena {plan.arena_bytes:,} B: the 1 s of PCM, "
+          f"the front end's {q.ops[0].scratch_bytes():,} B of scratch, then the network's "
+          f"activations and scratch in the same bytes; stack {run.stack_bytes:,} B)")
+    print(f"  flash {run.flash_bytes:>9,} B ({plan.flash_bytes:,} B of weights; the test harness "
+          f"adds the recording's {q.input_size:,} B)")
+    print(f"  ticks {run.ticks:>9,} per recording: front end {front:,}, network {network:,}, "
+          f"runtime {run.ticks - front - network:,} (QEMU icount ticks, 40 instructions each)")
     return 0
 
 
@@ -257,9 +356,17 @@ def build_parser():
     mode.add_argument("--train", action="store_true", help="train, test and save a model")
     mode.add_argument("--wav", metavar="FILE", help="predict the digit spoken in FILE")
     mode.add_argument("--stream", metavar="FILE", help="detect each digit in a longer FILE")
+    mode.add_argument("--loso", nargs="?", const="all", metavar="SPEAKER",
+                      help="leave one speaker out: train on the other five, test on SPEAKER "
+                           "(all six in turn without one; use a few --epochs)")
+    p.add_argument("--target", choices=bb.embedded.targets(), default=None,
+                   help="--wav: run the int8 pipeline (front end + network) on the embedded "
+                        "runtime: host or a QEMU board (mps2-an385: Cortex-M3, mps2-an386: M4)")
     p.add_argument("--model", default="spoken_digits.bb", help="model to use (default spoken_digits.bb)")
     p.add_argument("--save", default="spoken_digits.bb", help="where --train saves (default spoken_digits.bb)")
-    p.add_argument("--epochs", type=int, default=40, help="passes over the training set (default 40)")
+    p.add_argument("--arch", choices=("ds_cnn", "conv"), default="ds_cnn",
+                   help="--train, --loso: the DS-CNN of MLPerf Tiny (default) or a plain Conv2D stack")
+    p.add_argument("--epochs", type=int, default=30, help="passes over the training set (default 30)")
     p.add_argument("--batch-size", type=int, default=32, help="recordings per update (default 32)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
     p.add_argument("--lr-decay", type=float, default=0.94,
@@ -280,6 +387,8 @@ def check_args(args):
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if not (args.lr > 0 and 0 < args.lr_decay <= 1 and 0 <= args.threshold <= 1):
         raise InputError("--lr must be > 0, --lr-decay in (0, 1] and --threshold in [0, 1]")
+    if args.target and not args.wav:
+        raise InputError("--target goes with --wav FILE")
     if args.train:
         folder = os.path.dirname(os.path.abspath(args.save))
         if not os.path.isdir(folder):
@@ -292,6 +401,8 @@ def main(argv=None):
         check_args(args)
         if args.train:
             return train(args)
+        if args.loso:
+            return leave_one_speaker_out(args)
         if args.wav:
             return predict_wav(args)
         return stream(args)

@@ -11,8 +11,12 @@ import wave
 import numpy as np
 import pytest
 
+import shutil
+
 import braininabox as bb
 from example_support import call_main, load_example
+
+HAVE_BOARD = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("qemu-system-arm") is not None
 
 sd = load_example("spoken_digits")
 
@@ -64,11 +68,23 @@ def test_missing_model_is_one_line(tmp_path, capsys):
     assert code == 2 and "model none.bb not found: train one first with --train" in err
 
 
+def test_unreadable_model_is_one_line(tmp_path, capsys):
+    wav = write_wav(tmp_path / "a.wav", burst(0.5))
+    (tmp_path / "junk.bb").write_bytes(b"not a model")
+    code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", str(tmp_path / "junk.bb")])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "junk.bb is not a readable braininabox model file" in err and "--train" in err
+
+
 def test_bad_options(capsys):
     code, _, err = call_main(sd, capsys, ["--train", "--epochs", "0"])
     assert code == 2 and "--epochs must be >= 1, got 0" in err
     code, _, err = call_main(sd, capsys, ["--wav", "a.wav", "--stream", "b.wav"])
     assert code == 2 and "not allowed with argument" in err
+    code, _, err = call_main(sd, capsys, ["--stream", "a.wav", "--target", "host"])
+    assert code == 2 and "--target goes with --wav FILE" in err
+    code, _, err = call_main(sd, capsys, ["--wav", "a.wav", "--target", "esp32"])
+    assert code == 2 and "invalid choice: 'esp32'" in err
 
 
 def test_place_centres_short_and_keeps_the_loudest_second_of_long():
@@ -125,7 +141,7 @@ def test_tiny_training_then_wav_and_stream(tmp_path, capsys, fsdd_test):
     assert lines[0].startswith("FSDD: 600 training and 300 test recordings")
     assert re.match(r"epoch 2/2: loss \d+\.\d{4}, train accuracy \d+\.\d\d% \(augmented\), "
                     r"test accuracy \d+\.\d\d%", lines[2])
-    assert re.search(r"test accuracy: float \d+\.\d\d%, int8 \d+\.\d\d% \(300 recordings\)", out)
+    assert re.search(r"test accuracy: float \d+\.\d\d%, int8 \d+\.\d\d% \(300 recordings; ", out)
     matrix = [l for l in lines if re.match(r"^\s+\d(\s+\d+){10}$", l)]
     assert len(matrix) == 10 and sum(int(v) for l in matrix for v in l.split()[1:]) == 300
     assert bb.load(model).predict(np.zeros((1, 1, 49, 10), np.float32)).shape == (1, 10)
@@ -133,6 +149,19 @@ def test_tiny_training_then_wav_and_stream(tmp_path, capsys, fsdd_test):
     wav = write_wav(tmp_path / "seven.wav", fsdd_test.pcm[list(fsdd_test.labels).index(7)])
     code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", model])
     assert code == 0 and re.fullmatch(r"Prediction: \d \(Confidence: \d+\.\d%\)\n", out)
+    if HAVE_BOARD:  # the whole int8 pipeline, PCM in, on the Cortex-M4 board
+        code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", model,
+                                                "--target", "mps2-an386"])
+        assert code == 0, err
+        lines = out.splitlines()
+        assert re.fullmatch(r"Prediction: \d \(Confidence: \d+\.\d%\)", lines[0])
+        assert "outputs byte-equal to the host reference" in lines[1]
+        ram = int(re.search(r"RAM +([\d,]+) B of 128 KB", out).group(1).replace(",", ""))
+        assert 0 < ram < 128 * 1024
+        ticks = re.search(r"ticks +([\d,]+) per recording: front end ([\d,]+), network ([\d,]+), "
+                          r"runtime ([\d,]+)", out)
+        total, front, network, runtime = (int(g.replace(",", "")) for g in ticks.groups())
+        assert front > 0 and network > 0 and front + network + runtime == total
 
     gap = np.zeros(4000, np.int16)
     picks = [list(fsdd_test.labels).index(d) for d in (3, 1, 4, 9)]
@@ -143,3 +172,14 @@ def test_tiny_training_then_wav_and_stream(tmp_path, capsys, fsdd_test):
     detections = re.findall(r"^\s*(\d+\.\d\d) s: (\d) \(Confidence: \d+\.\d%\)$", out, re.M)
     assert code == 0 and len(detections) == 4   # one per recording, none in the pauses
     assert out.splitlines()[-1] == "digits: " + " ".join(d for _, d in detections)
+
+
+@pytest.mark.slow
+def test_leave_one_speaker_out_reports_the_held_out_speaker(capsys, fsdd_test):
+    code, out, err = call_main(sd, capsys, ["--loso", "theo", "--epochs", "1", "--arch", "conv"])
+    assert code == 0, err
+    assert out.startswith("held out: theo (500 recordings); training on 2,500 recordings of "
+                          "george, jackson, lucas, nicolas, yweweler")
+    assert re.search(r"^  theo +\d+\.\d\d%$", out, re.M) and "mean" not in out
+    code, _, err = call_main(sd, capsys, ["--loso", "nobody", "--epochs", "1"])
+    assert code == 2 and "--loso nobody: no such speaker; FSDD's are george, jackson" in err

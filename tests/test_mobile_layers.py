@@ -61,6 +61,14 @@ DEPTHWISE_CASES = [
     ((1, 2, 10, 6), 1, (5, 3), (2, 1), "valid"),
     ((2, 2, 9, 5), 3, (4, 2), 1, "same"),     # even kernel: the extra at the bottom / right
     ((1, 2, 5, 6), 1, (3, 3), 3, (2, 0)),
+    # stride 1 on planes under 16 columns takes the bordered-plane ("narrow") path in
+    # csrc/bb_depthwise.c; wider ones, or bordered planes over 512 floats, the row code
+    ((1, 2, 25, 5), 1, (3, 3), 1, "same"),    # the DS-CNN's planes (narrow)
+    ((1, 2, 2, 3), 2, (3, 3), 1, "same"),     # smaller than the kernel's reach (narrow)
+    ((1, 2, 4, 20), 1, (3, 3), 1, 1),         # wide: the row code
+    ((1, 2, 3, 17), 2, (3, 3), 1, "same"),    # wide, with a multiplier
+    ((1, 1, 60, 9), 1, (3, 3), 1, 1),         # narrow but 62 x 11 > 512 floats: the row code
+    ((1, 2, 5, 6), 1, (3, 3), 1, 3),          # padding > kernel - 1: dx falls back
 ]
 
 
@@ -209,7 +217,9 @@ def test_batch_norm_float64_finite_differences_and_torch(shape, training):
     assert_close(rv, trv.numpy(), 1e-12, 1e-12, "running_var")
 
 
-@pytest.mark.parametrize("shape", [(16, 8, 6, 6), (32, 10), (5, 3, 11)])
+# (100, 70, 5, 5): two channel blocks of csrc/bb_batchnorm.c (64 + 6) and float lane sums
+# flushed to double twice per channel (every 81 images of 25 values)
+@pytest.mark.parametrize("shape", [(16, 8, 6, 6), (32, 10), (5, 3, 11), (100, 70, 5, 5)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_float32_kernel_matches_torch(shape, training):
     c = shape[1]
@@ -532,7 +542,7 @@ def test_core_wrappers_refuse_arrays_the_kernels_would_overrun():
     with pytest.raises(ValueError, match="global_avg_pool2d output gradient: expected shape"):
         _core.global_avg_pool2d_backward(x.shape, np.zeros((2, 4), np.float32))
     cw = np.zeros((4, 3, 3, 3), dtype=np.float32)
-    with pytest.raises(ValueError, match="conv2d backward output gradient: expected shape"):
+    with pytest.raises(ValueError, match=r"conv2d backward: dy must have shape"):
         _core.conv2d_backward(x, cw, np.zeros((2, 4, 3, 3), np.float32), (1, 1), (0, 0))
     with pytest.raises(ValueError, match="may only be larger at the bottom and right"):
         _core.conv2d(x, cw, None, (1, 1), (1, 0, 0, 0))

@@ -120,6 +120,9 @@ class DataLoader:
 def as_features(X, what):
     """X as a finite float32 array with at least one sample; `what` names the caller in errors."""
     X = X.data if isinstance(X, Tensor) else X
+    if np.iscomplexobj(X):
+        raise TypeError(f"{what}: X is complex; the models take real features (split real and "
+                        f"imaginary parts into two features, or take the magnitude)")
     try:
         X = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as exc:

@@ -25,8 +25,8 @@ t10k-labels-idx1-ubyte, each plain or ``.gz``). The npz wins over IDX files;
 a folder with only some of the IDX files is skipped.
 """
 import gzip
+import io
 import os
-import pickle
 import struct
 import zipfile
 import zlib
@@ -222,50 +222,109 @@ def _download_all(kind, cache):
 
 # ----------------------------------------------------------------- parsing
 
+# Bounds checked before anything large is read or allocated: no MNIST-like set holds more
+# than a million images, and real image data compresses about 5:1 (mnist.npz 11 MB for
+# 55 MB of pixels), far from the 1000:1 of a deflate bomb.
+MAX_SAMPLES = 1_000_000
+MAX_COMPRESSION_RATIO = 100
+_CHUNK = 1 << 20
+
+
+def _read_exactly(f, n, file):
+    """n bytes from f read in bounded chunks into one preallocated buffer."""
+    out = bytearray(n)
+    view, done = memoryview(out), 0
+    while done < n:
+        got = f.readinto(view[done:done + _CHUNK])
+        if not got:
+            break
+        done += got
+    return out, done
+
+
 def _read_idx(file, magic):
-    """Read one IDX file of unsigned bytes (plain or gzipped) into an array,
-    checking the magic number and that the length matches the header."""
+    """Read one IDX file of unsigned bytes (plain or gzipped) into an array: the header
+    (magic number, dimensions) is checked first, then exactly the bytes it declares are
+    read in chunks, and one more byte must not exist (for .gz: the CRC is checked there)."""
     what = "images" if magic == _IDX_IMAGES_MAGIC else "labels"
-    opener = gzip.open if file.endswith(".gz") else open
-    try:
-        with opener(file, "rb") as f:
-            data = f.read()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise ValueError(f"{file}: corrupted gzip data ({e})") from e
-    if len(data) < 4:
-        raise ValueError(f"{file}: only {len(data)} bytes, too short for an "
-                         "IDX header (file truncated?)")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise ValueError(f"{file}: bad magic number 0x{found:08x}, expected "
-                         f"0x{magic:08x} (IDX {what}); not an IDX {what} file "
-                         "or corrupted")
+    gzipped = file.endswith(".gz")
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{file}: truncated IDX header ({len(data)} bytes, "
-                         f"need {header})")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = header + int(np.prod(dims))
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "has trailing bytes"
-        raise ValueError(f"{file}: {problem}: {len(data)} bytes but the header "
-                         f"(dims {dims}) implies {expected}")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(dims).copy()
+    try:
+        with (gzip.open if gzipped else open)(file, "rb") as f:
+            head = f.read(header)
+            if len(head) < 4:
+                raise ValueError(f"{file}: only {len(head)} bytes, too short for an "
+                                 "IDX header (file truncated?)")
+            found = int.from_bytes(head[:4], "big")
+            if found != magic:
+                raise ValueError(f"{file}: bad magic number 0x{found:08x}, expected "
+                                 f"0x{magic:08x} (IDX {what}); not an IDX {what} file "
+                                 "or corrupted")
+            if len(head) < header:
+                raise ValueError(f"{file}: truncated IDX header ({len(head)} bytes, "
+                                 f"need {header})")
+            dims = struct.unpack(f">{ndim}I", head[4:header])
+            if dims[0] > MAX_SAMPLES or int(np.prod(dims[1:])) > 28 * 28:
+                raise ValueError(f"{file}: the header declares dims {dims}; expected at most "
+                                 f"{MAX_SAMPLES} samples" + (" of 28x28" if ndim == 3 else ""))
+            count = int(np.prod(dims))
+            on_disk = os.path.getsize(file)
+            if gzipped and count > MAX_COMPRESSION_RATIO * on_disk:
+                raise ValueError(f"{file}: the header declares {count} bytes of {what} in "
+                                 f"{on_disk} compressed bytes (not MNIST data)")
+            data, got = _read_exactly(f, count, file)
+            extra = f.read(1) if got == count else b""
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"{file}: corrupted gzip data ({e})") from e
+    if got != count or extra:
+        problem = "truncated" if got < count else "has trailing bytes"
+        size = header + got + len(extra)
+        raise ValueError(f"{file}: {problem}: {size}{'+' if extra else ''} bytes but the "
+                         f"header (dims {dims}) implies {header + count}")
+    return np.frombuffer(data, np.uint8).reshape(dims)
+
+
+def _npy_member(archive, info, file, key):
+    """One array of an npz, after checking its declared size: the member is read whole
+    (so zipfile verifies its CRC), never more than its header declares."""
+    per_sample = 784 if key[0] == "x" else 8
+    if info.file_size > MAX_SAMPLES * per_sample + 4096:
+        raise ValueError(f"{key} declares {info.file_size} bytes (more than {MAX_SAMPLES} "
+                         f"samples)")
+    if info.compress_type != zipfile.ZIP_STORED and \
+            info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+        raise ValueError(f"{key} declares {info.file_size} bytes in {info.compress_size} "
+                         f"compressed bytes (not MNIST data)")
+    with archive.open(info) as member:
+        raw, got = _read_exactly(member, info.file_size, file)
+        if got != info.file_size or member.read(1):
+            raise ValueError(f"{key} does not hold the {info.file_size} bytes it declares")
+    stream = io.BytesIO(raw)
+    version = np.lib.format.read_magic(stream)
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    shape, fortran, dtype = read_header(stream)
+    if dtype.hasobject or fortran:
+        raise ValueError(f"{key} has dtype {dtype} (fortran order {fortran})")
+    count = int(np.prod(shape))
+    if stream.tell() + count * dtype.itemsize != len(raw):
+        raise ValueError(f"{key} declares shape {shape} of {dtype} but holds "
+                         f"{len(raw) - stream.tell()} bytes")
+    return np.frombuffer(raw, dtype, count=count, offset=stream.tell()).reshape(shape)
 
 
 def _read_npz(file):
     """Read a Keras-format npz (x_train, y_train, x_test, y_test)."""
     try:
-        z = np.load(file, allow_pickle=False)
-        if not hasattr(z, "files"):
-            raise ValueError("it holds a single array, not an npz archive")
-        with z:
-            names = list(z.files)
-            arrays = {k: z[k] for k in _IDX_NAMES if k in names}
-    except (ValueError, EOFError, zlib.error, zipfile.BadZipFile,
-            pickle.UnpicklingError) as e:
-        raise ValueError(f"{file}: not a readable .npz file ({e})") from e
+        with zipfile.ZipFile(file) as z:
+            members = {i.filename[:-4] if i.filename.endswith(".npy") else i.filename: i
+                       for i in z.infolist()}
+            names = list(members)
+            arrays = {k: _npy_member(z, members[k], file, k) for k in _IDX_NAMES if k in members}
+    except (ValueError, EOFError, zlib.error, zipfile.BadZipFile, OSError, RuntimeError,
+            NotImplementedError, SyntaxError, TypeError, OverflowError, MemoryError) as e:
+        raise ValueError(f"{file}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in _IDX_NAMES if k not in arrays]
     if missing:
         raise ValueError(f"{file}: missing arrays {missing} (has {names}; "

@@ -200,8 +200,10 @@ def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q, gemm=True):
                                 kernel=tuple(layer.kernel), stride=tuple(layer.stride), padding=padding)
 
 
-def quantize_graph(model, X, batch_size=256):
-    """The QuantizedModel of bb.Model `model`, calibrated on X (checked by quantize())."""
+def quantize_graph(model, X, batch_size=256, input_q=None):
+    """The QuantizedModel of bb.Model `model`, calibrated on X (checked by quantize());
+    input_q (scale, zero point), when given, is the input's instead of its calibrated one
+    (a front end's fixed quantization)."""
     stages = _stages(model)
     for stage in stages:
         layer = stage.node.layer
@@ -215,7 +217,7 @@ def quantize_graph(model, X, batch_size=256):
         raise ValueError("quantize: the model has no Conv2D, DepthwiseConv2D or Linear layer")
     _, lo, hi = run_folded(model, stages, X, batch_size)
 
-    input_q = activation_qparams(lo[0], hi[0])
+    input_q = input_q if input_q is not None else activation_qparams(lo[0], hi[0])
     qs = []
     ops = []
     for k, stage in enumerate(stages):

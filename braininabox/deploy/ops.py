@@ -6,7 +6,7 @@ Each class says
 - its output shape for an input shape (`output_shape`) and whether its output may be its
   input's bytes (`in_place`; the memory plan reads it),
 - the working memory its kernel needs (`scratch_bytes`: a kernel that needs some has a
-  bb_<op>_s8_scratch_size function in csrc/, asked through cffi; none of today's does),
+  bb_<op>_s8_scratch_size function in csrc/, asked through cffi: the MFCC front end),
 - the C fields it exports: its bb_op_kind (`c_kind`), its member of bb_op_params in
   embedded/bb_model.h (`params_member`, `c_params`) and its constant arrays in data-slot
   order (`data_arrays`). runtime.py turns these into the bb_model the host runs and
@@ -515,10 +515,42 @@ class ConcatOp(Int8Op):
         return {"output_offset": int(self.out_q[1]), "inputs": rescale}
 
 
+@dataclass
+class MFCCOp(Int8Op):
+    """The audio front end (csrc/bb_audio.h) as a model's first op: int16 PCM in, the int8
+    (1, 49, 10) MFCC map out. Its input is the PCM's bytes (in_shape (2 * samples,),
+    little-endian; in_q (1.0, 0): the samples as they are); its output quantization is
+    the front end's fixed one, as bb.audio.MFCC.to_float reads it (made by quantize's
+    `frontend`, not from a layer)."""
+    sample_rate: int = 8000
+
+    kind = "mfcc"
+    c_kind = lib.BB_OP_MFCC
+    params_member = "mfcc"
+    layer = None
+
+    @classmethod
+    def of(cls, frontend, out_q):
+        """The op of a bb.audio.MFCC front end whose features mean out_q (scale, zero point)."""
+        samples = frontend.window_samples
+        return cls(name=f"front end (MFCC, {frontend.sample_rate} Hz)", in_shape=(2 * samples,),
+                   out_shape=(1,) + tuple(frontend.shape), in_q=(1.0, 0), out_q=out_q,
+                   sample_rate=frontend.sample_rate)
+
+    def output_shape(self, in_shape):
+        return (1, int(lib.BB_MFCC_FRAMES), int(lib.BB_MFCC_COEFFICIENTS))
+
+    def scratch_bytes(self):
+        return int(lib.bb_mfcc_s8_scratch_size(self.sample_rate))
+
+    def c_params(self):
+        return {"sample_rate": int(self.sample_rate)}
+
+
 # The table every deploy module reads: op kind -> class.
 OPS = {cls.kind: cls for cls in (Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp, AvgPool2DOp,
                                  ClampOp, SoftmaxOp, DepthwiseConv2DOp, PointwiseConv2DOp, AddOp, Conv2DGemmOp,
-                                 GlobalAvgPoolOp, ConcatOp)}
+                                 GlobalAvgPoolOp, ConcatOp, MFCCOp)}
 
 
 def int8_op(kind, **fields):

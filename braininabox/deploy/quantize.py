@@ -15,6 +15,10 @@ With fuse=True (the default) a Conv2D (+ ReLU) followed by a MaxPool becomes one
 conv2d_pool op (csrc/bb_conv2d_pool_s8.c), which never stores the convolution output.
 Its quantization is exactly that of the unfused ops (the conv output's scale; max
 pooling keeps it), so fuse=True and fuse=False give identical bytes.
+
+With frontend=bb.audio.MFCC(...) the calibration data is int16 PCM and the front end
+becomes the model's first op (frontend.py): the network's input quantization is then the
+front end's fixed one, not calibrated.
 """
 import math
 import warnings
@@ -28,9 +32,10 @@ from ..nn.tensor import Tensor, no_grad
 from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
+from .frontend import calibration_features, check_frontend, features_quantization
 from .graph_quantize import quantize_graph
 from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
-from .quantized import QuantizedModel
+from .quantized import QuantizedModel, with_frontend
 
 # Float layer class -> the int8 op class built from it (ops.py's table); Flatten and
 # Dropout become no op.
@@ -107,17 +112,23 @@ def _check_batch_size(batch_size):
         raise ValueError(f"quantize: batch_size must be a positive integer, got {batch_size!r}")
 
 
-def quantize(model, calibration_data, batch_size=256, fuse=True):
+def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph, see
     graph_quantize.py), with activation ranges from calibration_data.
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
     RAM); False keeps one op per layer.
+    frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
+    was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
+    an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
     """
     if not isinstance(model, (Sequential, Model)):
         raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
     _check_batch_size(batch_size)
+    if frontend is not None:
+        calibration_data = calibration_features(check_frontend(frontend, model),
+                                                calibration_data)
     X = as_features(calibration_data, "quantize (calibration_data)")
     if len(X) == 0:
         raise ValueError("quantize: calibration_data is empty")
@@ -131,8 +142,11 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
         warnings.warn("quantize: the calibration data is one constant value; the int8 input "
                       "scale cannot represent any other input.", UserWarning, stacklevel=2)
     model._build_for(X)
+    # With a front end the input's quantization is its features' own: they pass unchanged.
+    fixed_input_q = features_quantization(frontend) if frontend is not None else None
     if isinstance(model, Model):
-        return quantize_graph(model, X, batch_size)
+        q = quantize_graph(model, X, batch_size, input_q=fixed_input_q)
+        return with_frontend(frontend, q) if frontend is not None else q
     stages = _stages(model)
     for _, layers, index in stages:
         for param in layers[0].parameters():
@@ -151,7 +165,7 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
                 x = layer(x)
             shapes.append(tuple(x.shape[1:]))
 
-    input_q = activation_qparams(lo[0], hi[0])
+    input_q = fixed_input_q if frontend is not None else activation_qparams(lo[0], hi[0])
     ops, current_q = [], input_q
     for i, (cls, layers, index) in enumerate(stages):
         if cls is None:
@@ -169,4 +183,5 @@ def quantize(model, calibration_data, batch_size=256, fuse=True):
         current_q = op.out_q
     if fuse:
         ops = fuse_ops(ops)
-    return QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])
+    q = QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])
+    return with_frontend(frontend, q) if frontend is not None else q

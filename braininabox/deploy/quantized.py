@@ -3,20 +3,25 @@
 predict_int8 builds the model's bb_model in memory (runtime.py) and runs it through
 embedded/bb_runtime.c, compiled into the extension: these bytes are what the embedded
 runtime produces on the host build and on the Cortex-M boards, by construction.
+
+A model quantized with a front end (`bb.quantize(model, pcm, frontend=bb.audio.MFCC())`,
+frontend.py) takes int16 PCM: its input_shape is (samples,) of one 1 s window, and its
+first op computes the features on the runtime, as the board does.
 """
 import numpy as np
 
 from .arithmetic import quantize_tensor
 from .export import export_c
+from .frontend import features_quantization, pcm_bytes
 from .memory_plan import chain_reads, plan_memory
-from .ops import Int8Op, int8_op  # noqa: F401  (re-exported: the op classes live in ops.py)
+from .ops import Int8Op, MFCCOp, int8_op  # noqa: F401  (Int8Op, int8_op re-exported: the op classes live in ops.py)
 from .runtime import CModel
 
 
 class QuantizedModel:
     """An int8 model made by braininabox.quantize(model, calibration_data)."""
 
-    def __init__(self, ops, input_shape, input_q, output_shape, reads=None):
+    def __init__(self, ops, input_shape, input_q, output_shape, reads=None, frontend=None):
         self.ops = list(ops)
         # what each op reads, in its input order: -1 the model input, j the output of op j
         # (a graph in topological order; None: a chain, each op reading the one before)
@@ -28,21 +33,39 @@ class QuantizedModel:
         self.input_shape = tuple(input_shape)
         self.input_q = input_q
         self.output_shape = tuple(output_shape)
+        self.frontend = frontend  # a bb.audio.MFCC (the first op; the input is PCM) or None
 
     @property
     def output_q(self):
         return self.ops[-1].out_q
 
     @property
+    def input_dtype(self):
+        return np.dtype(np.int16) if self.frontend is not None else np.dtype(np.int8)
+
+    @property
     def input_size(self):
-        return int(np.prod(self.input_shape))
+        """Bytes of one input in the runtime: int8 values, or 2 per int16 PCM sample."""
+        return int(np.prod(self.input_shape)) * self.input_dtype.itemsize
+
+    @property
+    def runtime_input_shape(self):
+        """The per-sample shape of the runtime's input tensor, in bytes."""
+        return self.ops[0].in_shape if self.frontend is not None else self.input_shape
 
     @property
     def output_size(self):
         return int(np.prod(self.output_shape))
 
-    def quantize_input(self, X):
-        """float inputs (N, *input_shape) -> int8 (N, input_size) with the input's scale."""
+    def quantize_input(self, X, sample_rate=None):
+        """float inputs (N, *input_shape) -> int8 (N, input_size) with the input's scale.
+        With a front end: int16 PCM (N, samples) -> its bytes, int8 (N, 2 * samples);
+        sample_rate (optional) is checked against the front end's."""
+        if self.frontend is not None:
+            return pcm_bytes(self.frontend, X, sample_rate=sample_rate)
+        if sample_rate is not None:
+            raise ValueError("quantized model: sample_rate applies to a model with a front end "
+                             "(bb.quantize(..., frontend=bb.audio.MFCC())); this one takes features")
         X = np.asarray(X, dtype=np.float32)
         if X.shape[1:] != self.input_shape:
             raise ValueError(f"quantized model expects inputs of shape (N, "
@@ -60,18 +83,20 @@ class QuantizedModel:
         """int8 inputs (N, input_size) -> int8 outputs (N, output_size), through the runtime."""
         return self.c_model().run(inputs)
 
-    def predict_int8(self, X, batch_size=256):
-        """Raw int8 outputs (N, outputs): the bytes the board must reproduce.
+    def predict_int8(self, X, batch_size=256, sample_rate=None):
+        """Raw int8 outputs (N, outputs): the bytes the board must reproduce. X: float
+        inputs, or int16 PCM (N, samples) for a model with a front end.
 
         batch_size is accepted for compatibility; the runtime runs one sample at a time."""
         if batch_size is None or int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return self.run_int8(self.quantize_input(X))
+        return self.run_int8(self.quantize_input(X, sample_rate=sample_rate))
 
-    def predict(self, X, batch_size=256):
+    def predict(self, X, batch_size=256, sample_rate=None):
         """Dequantized float outputs (N, outputs)."""
         scale, zero_point = self.output_q
-        return (self.predict_int8(X, batch_size).astype(np.float32) - zero_point) * np.float32(scale)
+        return ((self.predict_int8(X, batch_size, sample_rate=sample_rate).astype(np.float32)
+                 - zero_point) * np.float32(scale))
 
     def memory_plan(self):
         """Where every activation lives in the arena (see braininabox.deploy.memory_plan)."""
@@ -82,8 +107,12 @@ class QuantizedModel:
         return export_c(self, path, name=name, ram_budget=ram_budget)
 
     def summary(self, print_fn=print):
-        lines = [f"int8 model: input {self.input_shape} scale {self.input_q[0]:.6g} "
-                 f"zero point {self.input_q[1]}"]
+        if self.frontend is not None:
+            lines = [f"int8 model: input {self.input_shape} int16 PCM at "
+                     f"{self.frontend.sample_rate} Hz"]
+        else:
+            lines = [f"int8 model: input {self.input_shape} scale {self.input_q[0]:.6g} "
+                     f"zero point {self.input_q[1]}"]
         for op in self.ops:
             lines.append(f"  {op.name:<36} {str(op.in_shape):>14} -> {str(op.out_shape):<14} "
                          f"scale {op.out_q[0]:.6g} zp {op.out_q[1]:>4}  {op.flash_bytes():>7,} B")
@@ -93,3 +122,23 @@ class QuantizedModel:
 
     def __repr__(self):
         return f"QuantizedModel({len(self.ops)} int8 ops, input {self.input_shape}, output {self.output_shape})"
+
+
+def with_frontend(frontend, network=None):
+    """A QuantizedModel of the front end followed by `network` (a QuantizedModel whose
+    input is the features, quantized as features_quantization says), or of the front end
+    alone (network None: features out)."""
+    first = MFCCOp.of(frontend, features_quantization(frontend))
+    window = (frontend.window_samples,)
+    if network is None:
+        return QuantizedModel([first], window, first.in_q, first.out_shape, frontend=frontend)
+    if network.input_size != first.out_size:
+        raise ValueError(f"quantize: the network takes per-sample shape {network.input_shape}, "
+                         f"the front end gives {first.out_shape}")
+    if tuple(network.input_q) != tuple(first.out_q):
+        raise ValueError(f"quantize: the network's input quantization {network.input_q} is not "
+                         f"the front end's {first.out_q}")
+    # The network's ops move one place on: what read the model input reads the front end.
+    reads = [[-1]] + [[r + 1 for r in op_reads] for op_reads in network.reads]
+    return QuantizedModel([first] + network.ops, window, first.in_q, network.output_shape,
+                          reads=reads, frontend=frontend)

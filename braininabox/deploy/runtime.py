@@ -79,7 +79,7 @@ class CModel:
             _, out_at = self.plan.op_io[i]
             # input 0 with the op's own view of it (a linear op reads (C, H, W) as (F,)),
             # the others with their producers' shapes
-            in_shapes = [op.in_shape] + [q.input_shape if v < 0 else q.ops[v].out_shape
+            in_shapes = [op.in_shape] + [q.runtime_input_shape if v < 0 else q.ops[v].out_shape
                                          for v in q.reads[i][1:]]
             scratch_at = self.plan.op_scratch[i]
             data = [layout.add(i, field, None if values is None else
@@ -107,7 +107,7 @@ class CModel:
             "ops_bytes": len(q.ops) * ffi.sizeof("bb_op"),
             "data_bytes": int(self.data.nbytes),
             "arena_bytes": self.plan.arena_bytes,
-            "input": _tensor(first_in, q.input_shape),
+            "input": _tensor(first_in, q.runtime_input_shape),
             "output": _tensor(last_out, q.output_shape),
             "input_size": q.input_size,
             "output_size": q.output_size,

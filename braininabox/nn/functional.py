@@ -37,6 +37,9 @@ def linear(x, weight, bias=None, relu=False):
     x, weight = _tensor(x), _tensor(weight)
     if x.ndim != 2:
         raise ValueError(f"linear expects (N, features), got shape {x.shape}")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be (out_features, in_features), got shape "
+                         f"{weight.shape}")
     if x.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input has {x.shape[1]} features but the weight expects "
                          f"{weight.shape[1]} (weight shape {weight.shape})")
@@ -415,6 +418,11 @@ def cross_entropy(logits, labels, weight=None):
         weight = _core.as_f32(weight.data if isinstance(weight, Tensor) else weight)
         if weight.shape != (classes,):
             raise ValueError(f"class weights must have shape ({classes},), got {weight.shape}")
+        if not np.all(np.isfinite(weight)) or np.any(weight < 0):
+            raise ValueError(f"class weights must be finite and >= 0, got {weight.tolist()}")
+        if not weight[flat_labels].sum() > 0:
+            raise ValueError("the class weights of every label in this batch are 0: the "
+                             "weighted mean is undefined (give those classes a weight > 0)")
     loss, dlogits = _core.cross_entropy(flat, flat_labels, weight, need_grad=logits.requires_grad)
     shape = logits.shape
     return Tensor._result(np.asarray(loss), (logits,),

@@ -1,5 +1,7 @@
 """The Layer base class, the registry save/load rebuilds layers from, and the
 parameter-initialization helpers every layer file shares."""
+import contextlib
+import contextvars
 import math
 import re
 
@@ -103,8 +105,44 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+# Parameters a layer may still create in this context (None: no limit). bb.load sets it to
+# what the file holds, so a header declaring Linear(20000) x 20000 in a small file is refused
+# before 1.6 GB is allocated. Every helper that creates parameters calls reserve() first.
+_budget = contextvars.ContextVar("parameter_budget", default=None)
+
+
+class ParameterBudgetExceeded(ValueError):
+    """Creating a parameter would exceed the budget set by parameter_budget()."""
+
+
+@contextlib.contextmanager
+def parameter_budget(elements):
+    """Within the block, layers may create at most `elements` parameter values in total."""
+    token = _budget.set([int(elements)])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def reserve(shape):
+    """Count a parameter of `shape` against the budget (if any) before allocating it."""
+    count = 1
+    for d in shape:
+        count *= int(d)
+    left = _budget.get()
+    if left is not None:
+        if count > left[0]:
+            raise ParameterBudgetExceeded(
+                f"a parameter of shape {tuple(int(d) for d in shape)} exceeds the "
+                f"{left[0]} values left")
+        left[0] -= count
+    return shape
+
+
 def _init_uniform(shape, fan_in, fan_out, scheme):
     """He (for ReLU nets) or Glorot uniform initialization."""
+    reserve(shape)
     if scheme == "he":
         limit = math.sqrt(6.0 / fan_in)
     elif scheme == "glorot":
@@ -116,6 +154,7 @@ def _init_uniform(shape, fan_in, fan_out, scheme):
 
 
 def _zeros(n):
+    reserve((n,))
     return Tensor(np.zeros(n, dtype=np.float32), requires_grad=True)
 
 

@@ -488,7 +488,14 @@ class Softmax(Layer):
 
     def __init__(self, axis=-1):
         super().__init__()
-        self.axis = axis
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Softmax: axis must be an integer, got {axis!r}")
+        self.axis = int(axis)
+
+    def check_input(self, x):
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"Softmax: axis {self.axis} is out of range for input of shape "
+                             f"{x.shape}")
 
     def forward(self, x):
         return F.softmax(x, self.axis)

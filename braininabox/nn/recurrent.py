@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from .. import _rng
-from .layer import Layer, _positive_int
+from .layer import Layer, _positive_int, reserve
 from .symbolic import call_symbolic, is_symbolic
 from .tensor import Tensor
 
@@ -58,6 +58,13 @@ def _gated_hidden_size(weight_ih, weight_hh, gates, what):
         raise ValueError(f"{what}: weight_hh must be ({gates}H, H) and weight_ih ({gates}H, I), "
                          f"got {weight_hh.shape} and {weight_ih.shape}")
     return hidden
+
+
+def _check_bias(bias, size, what, name="bias"):
+    """A bias must be exactly (size,): a (1,) bias would broadcast forward and get back a
+    gradient of shape (size,)."""
+    if bias is not None and bias.shape != (size,):
+        raise ValueError(f"{what}: {name} must have shape ({size},), got {bias.shape}")
 
 
 def _check_sequence(x, what):
@@ -112,7 +119,8 @@ def rnn(x, weight_ih, weight_hh, bias=None, h0=None):
     bias = None if bias is None else _tensor(bias, dtype)
     _check_sequence(x, "rnn")
     n, steps, _ = x.shape
-    hidden = weight_hh.shape[0]
+    hidden = _gated_hidden_size(weight_ih, weight_hh, 1, "rnn")
+    _check_bias(bias, hidden, "rnn")
     h0 = _state(h0, n, hidden, dtype, "rnn")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
     b = None if bias is None else bias.data.astype(dtype, copy=False)
@@ -158,6 +166,7 @@ def lstm(x, weight_ih, weight_hh, bias=None, h0=None, c0=None):
     _check_sequence(x, "lstm")
     n, steps, _ = x.shape
     hidden = _gated_hidden_size(weight_ih, weight_hh, 4, "lstm")
+    _check_bias(bias, 4 * hidden, "lstm")
     h0 = _state(h0, n, hidden, dtype, "lstm")
     c0 = _state(c0, n, hidden, dtype, "lstm")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
@@ -227,6 +236,8 @@ def gru(x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, h0=None):
     _check_sequence(x, "gru")
     n, steps, _ = x.shape
     H = _gated_hidden_size(weight_ih, weight_hh, 3, "gru")
+    _check_bias(bias_ih, 3 * H, "gru", "bias_ih")
+    _check_bias(bias_hh, 3 * H, "gru", "bias_hh")
     h0 = _state(h0, n, H, dtype, "gru")
     w_ih, w_hh = weight_ih.data.astype(dtype, copy=False), weight_hh.data.astype(dtype, copy=False)
     b_ih = None if bias_ih is None else bias_ih.data.astype(dtype, copy=False)
@@ -333,6 +344,7 @@ def clip_grad_norm(params, max_norm):
 # -------------------------------------------------------------------- layers
 
 def _orthogonal(rows, cols):
+    reserve((rows, cols))
     rng = _rng.generator()
     a = rng.standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
@@ -341,6 +353,7 @@ def _orthogonal(rows, cols):
 
 
 def _glorot(rows, cols):
+    reserve((rows, cols))
     limit = math.sqrt(6.0 / (rows + cols))
     return _rng.generator().uniform(-limit, limit, size=(rows, cols))
 
@@ -360,7 +373,8 @@ class Embedding(Layer):
         super().__init__()
         self.vocab_size = _positive_int(vocab_size, "vocab_size", "Embedding")
         self.dim = _positive_int(dim, "dim", "Embedding")
-        self.weight = _param(_rng.generator().standard_normal((self.vocab_size, self.dim)))
+        self.weight = _param(_rng.generator().standard_normal(
+            reserve((self.vocab_size, self.dim))))
         self.built = True
 
     def __call__(self, x):
@@ -424,7 +438,8 @@ class _Recurrent(Layer):
         self._create_biases()
 
     def _create_biases(self):
-        self.bias = _param(np.zeros(self.gates * self.hidden)) if self.use_bias else None
+        self.bias = (_param(np.zeros(reserve((self.gates * self.hidden,))))
+                     if self.use_bias else None)
 
     def parameters(self):
         return [p for p in (self.weight_ih, self.weight_hh, getattr(self, "bias", None))
@@ -482,8 +497,8 @@ class GRU(_Recurrent):
 
     def _create_biases(self):
         self.bias = None
-        self.bias_ih = _param(np.zeros(3 * self.hidden)) if self.use_bias else None
-        self.bias_hh = _param(np.zeros(3 * self.hidden)) if self.use_bias else None
+        self.bias_ih = _param(np.zeros(reserve((3 * self.hidden,)))) if self.use_bias else None
+        self.bias_hh = _param(np.zeros(reserve((3 * self.hidden,)))) if self.use_bias else None
 
     def parameters(self):
         return [p for p in (self.weight_ih, self.weight_hh, getattr(self, "bias_ih", None),

@@ -266,6 +266,9 @@ class Tensor:
     def mean(self, axis=None, keepdims=False):
         axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
         count = int(np.prod([self.shape[a] for a in axes]))
+        if count == 0:
+            raise ValueError(f"mean of an empty tensor (shape {self.shape}, axis {axis}): "
+                             f"there are no values to average")
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
 
     def max(self, axis=None, keepdims=False):

@@ -2,10 +2,16 @@
 ModelCheckpoint and LearningRateScheduler."""
 import inspect
 import math
+import string
 
 
 class Callback:
     model = None
+
+    def check_logs(self, keys):
+        """Called by fit before training with the keys fit itself logs every epoch (other
+        callbacks may add more): raise here for a monitor or file name that could never be
+        filled, instead of after the first epoch."""
 
     def on_train_begin(self, logs=None):
         pass
@@ -45,6 +51,20 @@ def _better(mode, monitor):
         (lambda new, best, delta: new > best + delta)
 
 
+def _never_logged(names, keys):
+    """The validation values among names when fit has no validation data (other names may
+    still come from other callbacks' logs, so only these are certain to be missing)."""
+    if any(k.startswith("val_") for k in keys):
+        return []
+    return sorted(n for n in names if n.startswith("val_"))
+
+
+def _check_monitor(monitor, keys, who):
+    if _never_logged([monitor], keys):
+        raise ValueError(f"{who} monitors {monitor!r}, but fit has no validation data (it "
+                         f"logs {keys}): pass validation_data or validation_split to fit")
+
+
 def _monitored(logs, monitor, who):
     if monitor not in (logs or {}):
         raise KeyError(f"{who} monitors {monitor!r}, but the logs only have {sorted(logs or {})}"
@@ -61,6 +81,9 @@ class EarlyStopping(Callback):
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.improved = _better(mode, monitor)
         self.restore_best_weights = restore_best_weights
+
+    def check_logs(self, keys):
+        _check_monitor(self.monitor, keys, "EarlyStopping")
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.best_weights, self.stopped_epoch = None, 0, None, None
@@ -93,6 +116,17 @@ class ModelCheckpoint(Callback):
         self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
         self.improved = _better(mode, monitor)
         self.best = None
+
+    def check_logs(self, keys):
+        if self.save_best_only:
+            _check_monitor(self.monitor, keys, "ModelCheckpoint")
+        fields = {name.split(".")[0].split("[")[0]
+                  for _, name, _, _ in string.Formatter().parse(self.filepath) if name}
+        missing = _never_logged(fields, keys)
+        if missing:
+            raise ValueError(f"ModelCheckpoint file name {self.filepath!r} uses {missing}, but "
+                             f"fit has no validation data (it logs {keys}): pass "
+                             f"validation_data or validation_split to fit")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -16,7 +16,7 @@ from ..nn.tensor import Tensor
 from .training import BaseModel
 
 FORMAT = "braininabox.Model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the model file with its checksum (train/model_file.py)
 
 
 def _single(value, what):

@@ -19,6 +19,14 @@ class Loss:
         """Raise a clear error before training when targets cannot match the outputs."""
 
 
+def _check_probabilities(targets):
+    """One-hot or probability rows: a negative entry would let the loss fall below zero."""
+    targets = np.asarray(targets)
+    if targets.size and not (np.all(np.isfinite(targets)) and targets.min() >= 0):
+        raise ValueError("one-hot / probability targets must be finite and >= 0 (a negative "
+                         f"target makes the loss meaningless); the smallest is {targets.min()}")
+
+
 class CrossEntropy(Loss):
     """Softmax cross-entropy over the last axis, from logits.
 
@@ -35,6 +43,7 @@ class CrossEntropy(Loss):
         if targets.ndim == outputs.ndim and targets.shape == outputs.shape:
             if weight is not None:
                 raise ValueError("class weights need integer labels, not one-hot targets")
+            _check_probabilities(targets)
             return -(F.log_softmax(outputs) * targets).sum() * (1.0 / outputs.shape[0])
         return F.cross_entropy(outputs, targets, weight)
 
@@ -47,6 +56,7 @@ class CrossEntropy(Loss):
             if targets.shape[1:] != tuple(outputs_shape[1:]):
                 raise ValueError(f"one-hot targets have shape {targets.shape[1:]} per sample but "
                                  f"the model outputs {tuple(outputs_shape[1:])}")
+            _check_probabilities(targets)
             return
         F._class_labels(targets, targets.shape, classes)
 

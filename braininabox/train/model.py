@@ -3,6 +3,8 @@
 Its input shape is learned at the first call (or build), and two neighbour pairs run
 fused (nn/rewrites.py): Linear then ReLU in one C call, ReLU then MaxPool swapped.
 """
+import contextlib
+
 import numpy as np
 
 from ..nn.layer import Layer
@@ -11,7 +13,7 @@ from ..nn.tensor import Tensor, no_grad
 from .training import BaseModel
 
 FORMAT = "braininabox.Sequential"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a SHA-256 of every byte (train/model_file.py); 1 still loads
 
 
 class Sequential(BaseModel):
@@ -33,8 +35,29 @@ class Sequential(BaseModel):
     # ----------------------------------------------------------- forward
     def __call__(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
-        if self.input_shape is None:
-            self.input_shape = tuple(x.shape[1:])
+        if all(layer.built for layer in self.layers) and self.input_shape is not None:
+            return self._forward(x)
+        with self._unbuilt_on_error():  # a bad first input leaves no layer built for it
+            if self.input_shape is None:
+                self.input_shape = tuple(x.shape[1:])
+            return self._forward(x)
+
+    @contextlib.contextmanager
+    def _unbuilt_on_error(self):
+        """Undo what a failed call did to layers it built (and to input_shape), so a first
+        call with bad input does not make the model refuse good input afterwards."""
+        unbuilt = [(layer, dict(vars(layer))) for layer in self.layers if not layer.built]
+        shapes = self.input_shape, self._output_shapes
+        try:
+            yield
+        except BaseException:
+            for layer, state in unbuilt:
+                vars(layer).clear()
+                vars(layer).update(state)
+            self.input_shape, self._output_shapes = shapes
+            raise
+
+    def _forward(self, x):
         layers = self.layers
         fused = fused_pairs(layers, [[i - 1] for i in range(len(layers))])
         i = 0
@@ -62,12 +85,14 @@ class Sequential(BaseModel):
         x = Tensor(np.zeros((1,) + input_shape, dtype=np.float32))
         training = [layer.training for layer in self.layers]
         self.eval()
-        with no_grad():
-            for layer in self.layers:
-                x = layer(x)
-                shapes.append(tuple(x.shape[1:]))
-        for layer, mode in zip(self.layers, training):
-            layer.training = mode
+        try:
+            with no_grad(), self._unbuilt_on_error():
+                for layer in self.layers:
+                    x = layer(x)
+                    shapes.append(tuple(x.shape[1:]))
+        finally:
+            for layer, mode in zip(self.layers, training):
+                layer.training = mode
         self.input_shape, self._output_shapes = input_shape, shapes
         return self
 

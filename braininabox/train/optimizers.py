@@ -39,8 +39,23 @@ class Optimizer:
             raise RuntimeError(f"{type(self).__name__} has no parameters: pass params= or "
                                f"use it through model.compile()")
         for i, p in enumerate(self.params):
-            if p.grad is not None:
-                self._update(i, p.data, _core.as_f32(p.grad).reshape(p.shape))
+            if p.grad is None:
+                continue
+            if p.dtype != np.float32 or not p.data.flags.c_contiguous:  # p.data was replaced
+                p.data = np.ascontiguousarray(p.data, dtype=np.float32)
+            grad = _core.as_f32(p.grad)
+            if grad.size != p.size:
+                raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
+                                 f"its gradient has shape {grad.shape}")
+            self._update(i, p.data, grad.reshape(p.shape))
+
+    def _state_for(self, index, param, make):
+        """This parameter's state, made afresh when missing or when p.data was replaced by
+        an array of another shape (the old state would not fit: the C step would run past it)."""
+        state = self.state.get(index)
+        if state is None or state[0].shape != param.shape:
+            state = self.state[index] = make()
+        return state
 
     def _update(self, index, param, grad):
         raise NotImplementedError
@@ -60,7 +75,7 @@ class SGD(Optimizer):
     def _update(self, index, param, grad):
         velocity = None
         if self.momentum:
-            velocity = self.state.setdefault(index, np.zeros_like(param))
+            velocity = self._state_for(index, param, lambda: [np.zeros_like(param)])[0]
         _core.sgd_step(param, grad, velocity, self.lr, self.momentum, self.weight_decay,
                        self.nesterov)
 
@@ -77,9 +92,8 @@ class Adam(Optimizer):
         super().__init__(params, lr)
 
     def _update(self, index, param, grad):
-        if index not in self.state:
-            self.state[index] = [np.zeros_like(param), np.zeros_like(param), 0]
-        state = self.state[index]
+        state = self._state_for(index, param,
+                                lambda: [np.zeros_like(param), np.zeros_like(param), 0])
         state[2] += 1
         _core.adam_step(param, grad, state[0], state[1], self.lr, self.betas[0], self.betas[1],
                         self.eps, self.weight_decay, state[2])

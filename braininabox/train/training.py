@@ -9,7 +9,6 @@ rows of its summary and its architecture for the file.
 Data is numpy in, numpy out: X (N, ...) features (NCHW for images), y (N,) integer
 class labels, (N, classes) one-hot rows, or regression targets.
 """
-import json
 import math
 import sys
 
@@ -21,7 +20,7 @@ from ..data.loader import DataLoader, as_features
 from ..nn.tensor import Tensor, no_grad
 from . import loss as losses
 from . import metrics as metric_lib
-from . import optimizers
+from . import model_file, optimizers
 from .callbacks import Callback, History
 from .progress import ProgressBar
 
@@ -143,14 +142,28 @@ class BaseModel:
     def _class_weight(self, class_weight, classes):
         if class_weight is None:
             return None
-        if isinstance(self.loss, losses.BinaryCrossEntropy):
-            return dict(class_weight)
-        if not isinstance(self.loss, losses.CrossEntropy):
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight must be a dict {{class index: weight}}, got "
+                            f"{type(class_weight).__name__}")
+        binary = isinstance(self.loss, losses.BinaryCrossEntropy)
+        if not binary and not isinstance(self.loss, losses.CrossEntropy):
             raise ValueError("class_weight needs a classification loss")
+        n = 2 if binary else classes
+        for cls, w in class_weight.items():
+            if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
+                raise ValueError(f"class_weight keys must be integer class indices, got {cls!r}")
+            if not 0 <= cls < n:
+                raise ValueError(f"class_weight names class {cls}, but " +
+                                 ("binary classification has classes 0 and 1" if binary else
+                                  f"the model has {classes} outputs"))
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) \
+                    or not (math.isfinite(w) and w >= 0):
+                raise ValueError(f"class_weight for class {cls} must be a finite number >= 0, "
+                                 f"got {w!r}")
+        if binary:
+            return {int(k): float(v) for k, v in class_weight.items()}
         weights = np.ones(classes, dtype=np.float32)
-        for cls, w in dict(class_weight).items():
-            if not 0 <= int(cls) < classes:
-                raise ValueError(f"class_weight names class {cls}, but the model has {classes} outputs")
+        for cls, w in class_weight.items():
             weights[int(cls)] = w
         return weights
 
@@ -165,6 +178,8 @@ class BaseModel:
         augment: an ImageAugment (bb.data.ImageAugment(shift=4, flip=True)) applied to each
         training batch (not to validation data); None (the default) trains on X as given."""
         self._require_compiled("fit")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be an integer >= 0 (0 trains nothing), got {epochs!r}")
         X = as_features(X, "fit")
         y = _as_targets(y, len(X), "fit")
         if not 0.0 <= validation_split < 1.0:
@@ -193,31 +208,42 @@ class BaseModel:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback objects, got {type(cb).__name__}")
             cb.model = self
+        log_keys = {"loss", "lr", *self.metric_names}
+        if validation_data is not None:
+            log_keys |= {f"val_{k}" for k in log_keys}
+        # A monitor or file name that can never be filled fails now, not after an epoch.
+        # Callbacks of the user's own may add log keys: then the check waits for the logs.
+        if all(type(cb).__module__ == Callback.__module__ for cb in callbacks):
+            for cb in callbacks:
+                cb.check_logs(sorted(log_keys))
         rng_seed = seed if seed is not None else int(_rng.generator().integers(2**63))
         loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed,
                             augment=augment)
         metrics = self._metrics(classes)
         self.stop_training = False
-        for cb in callbacks:
-            cb.on_train_begin()
-        for epoch in range(epochs):
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout, flush=True)
+        try:
             for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            logs = self._train_epoch(loader, epoch, weights, metrics, verbose, callbacks)
-            if validation_data is not None:
-                val = self.evaluate(Xv, yv, batch_size=max(batch_size, 256))
-                logs.update({f"val_{k}": v for k, v in val.items()})
+                cb.on_train_begin()
+            for epoch in range(epochs):
                 if verbose:
-                    print("  " + " - ".join(f"val_{k}: {v:.4f}" for k, v in val.items()), flush=True)
+                    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout, flush=True)
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch)
+                logs = self._train_epoch(loader, epoch, weights, metrics, verbose, callbacks)
+                if validation_data is not None:
+                    val = self.evaluate(Xv, yv, batch_size=max(batch_size, 256))
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                    if verbose:
+                        print("  " + " - ".join(f"val_{k}: {v:.4f}" for k, v in val.items()),
+                              flush=True)
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
             for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        for cb in callbacks:
-            cb.on_train_end()
-        self.eval()
+                cb.on_train_end()
+        finally:
+            self.eval()  # also after an error: the model is left ready for predict
         return history
 
     def _train_epoch(self, loader, epoch, weights, metrics, verbose, callbacks):
@@ -227,17 +253,35 @@ class BaseModel:
         bar = ProgressBar(len(loader), verbose)
         total_loss, seen = 0.0, 0
         logs = {}
+        # The weights at the start of the epoch (finite: checked after every step), put
+        # back if training diverges, so the model stays usable.
+        params = self.parameters()
+        start = [p.data.copy() for p in params]
+        first_loss = None
         for step, (xb, yb) in enumerate(loader, start=1):
             outputs = self(Tensor(xb))
             loss = self.loss(outputs, yb, weights)
             value = float(loss.data)
-            if not math.isfinite(value):
+            first_loss = value if first_loss is None else first_loss
+            # A loss a million times the epoch's first (e.g. cross-entropy at 1e14 after
+            # a learning rate of 1e6) is divergence even while it is still finite.
+            problem = (f"loss became {value}" if not math.isfinite(value) else
+                       f"loss grew from {first_loss:.4g} to {value:.4g}"
+                       if abs(value) > 1e6 * max(abs(first_loss), 1e-3) else None)
+            if problem is None:
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                if not all(np.isfinite(p.data).all() for p in params):
+                    problem = "a weight became NaN or infinite"
+            if problem:
+                for p, saved in zip(params, start):
+                    p.data = saved
+                self.optimizer.state = {}
                 raise FloatingPointError(
-                    f"loss became {value} at epoch {epoch + 1}, batch {step}: training diverged "
-                    f"(try a lower learning rate, or check the inputs are scaled)")
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+                    f"{problem} at epoch {epoch + 1}, batch {step}: training diverged (try a "
+                    f"lower learning rate, or check the inputs are scaled); the weights are "
+                    f"back to those at the start of epoch {epoch + 1}")
             total_loss += value * len(xb)
             seen += len(xb)
             if metrics:
@@ -301,14 +345,13 @@ class BaseModel:
     def _write(self, path, header):
         """header (a JSON-able dict), every parameter ("param_<i>") and every layer's
         buffers ("buffer_<layer index>_<name>"), atomically, in one npz file."""
-        arrays = {"__header__": np.array(json.dumps(header))}
-        for i, p in enumerate(self.parameters()):
-            arrays[f"param_{i}"] = p.data
+        arrays = {f"param_{i}": p.data for i, p in enumerate(self.parameters())}
         for i, layer in enumerate(self.layers_in_order()):
             for name, array in layer.buffers().items():
                 arrays[f"buffer_{i}_{name}"] = array
+        data = model_file.encode(header, arrays)  # with a SHA-256 of every byte
         with atomic_write(path, "wb") as f:
-            np.savez(f, **arrays)
+            f.write(data)
         return path
 
     def _restore(self, path, arrays):

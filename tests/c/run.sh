@@ -20,12 +20,12 @@ gcc -std=c99 -g -O1 -Wall -Wextra -Werror \
 "$build_dir/test_audio"
 "$build_dir/test_kernels"
 
-# The embedded int8 runtime and its bounded corruption fuzzer, on the int8 files only
-# (the image's source list: no float kernel may be needed to link it).
+# The embedded int8 runtime and its bounded corruption fuzzer, on the int8 files and the
+# integer audio front end only (the image's source list: no float kernel may be needed to link it).
 gcc -std=c99 -g -O1 -Wall -Wextra -Werror \
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
     -Icsrc -Iembedded tests/c/test_runtime.c embedded/bb_runtime.c embedded/bb_ops.c \
-    csrc/*_s8.c csrc/bb_requantize.c csrc/bb_status.c -o "$build_dir/test_runtime"
+    csrc/*_s8.c csrc/bb_requantize.c csrc/bb_status.c csrc/bb_audio.c -o "$build_dir/test_runtime"
 "$build_dir/test_runtime"
 
 # The OpenMP build (what the Python extension uses), with two threads splitting the work.
