@@ -26,6 +26,15 @@ static inline int32_t bb_sxtb16_ror8(uint32_t v)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
 }
+/* a + bb_sxtb16(v) and a + bb_sxtb16_ror8(v), half by half (SXTAB16): int8 pairs with
+ * an offset pair added in the same instruction. */
+static inline int32_t bb_sxtab16(int32_t a, uint32_t v) { return (int32_t)__sxtab16(a, (int32_t)v); }
+static inline int32_t bb_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
 /* acc + a.lo * b.lo + a.hi * b.hi */
 static inline int32_t bb_smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
 /* acc + a.lo * b.lo, acc + a.hi * b.lo */
@@ -42,6 +51,14 @@ static inline int32_t bb_sxtb16(uint32_t v)
     return (int32_t)(lo | (hi << 16));
 }
 static inline int32_t bb_sxtb16_ror8(uint32_t v) { return bb_sxtb16((v >> 8) | (v << 24)); }
+/* Each 16-bit half wraps on its own, as the instruction's do. */
+static inline int32_t bb_sxtab16(int32_t a, uint32_t v)
+{
+    const uint32_t e = (uint32_t)bb_sxtb16(v), ua = (uint32_t)a;
+    const uint32_t lo = (ua + e) & 0xFFFFu, hi = ((ua >> 16) + (e >> 16)) & 0xFFFFu;
+    return (int32_t)(lo | (hi << 16));
+}
+static inline int32_t bb_sxtab16_ror8(int32_t a, uint32_t v) { return bb_sxtab16(a, (v >> 8) | (v << 24)); }
 static inline int32_t bb_smlad(int32_t a, int32_t b, int32_t acc)
 {
     return acc + (bb_lo16(a) * bb_lo16(b) + bb_hi16(a) * bb_hi16(b));

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "board.h"
+#include "bb_int8.h"
 #include "bb_int8_graph.h"
 #include "bb_requantize.h"
 #include "bb_requantize_inline.h"
@@ -222,6 +223,34 @@ static void test_pointwise_random(int32_t cases)
         check(a == BB_OK && b == BB_OK, "pointwise status", t);
         check(memcmp(y_ref, y_fast, ny) == 0, "pointwise fast == reference", t);
         check(y_fast[ny] == 0x55, "pointwise writes nothing past y", t);
+    }
+}
+
+/* ---- fully connected: bb_linear_s8 against the 1x1 reference -----------------------
+ * A batch of feature vectors is a 1x1 image per sample, so the 1x1 reference is the
+ * oracle; in_features up to 70 covers the DSP path's words and every tail length. */
+
+static void test_linear_random(int32_t cases)
+{
+    for (int32_t t = 0; t < cases; t++) {
+        const int extreme = t % 4 == 3;
+        const bb_s8_dims in = {uniform(1, 3), uniform(1, 70), 1, 1};
+        const int32_t oc = uniform(1, 11);
+        const size_t nx = (size_t)in.batch * (size_t)in.channels;
+        fill_i8(x, nx, extreme);
+        fill_i8(w, (size_t)oc * (size_t)in.channels, extreme);
+        if (extreme)
+            memset(w, 0x80, (size_t)oc * (size_t)in.channels);
+        fill_bias(bias, w, oc, in.channels, extreme);
+        fill_requant(mult, shift_, oc);
+        const bb_quant_out q = random_quant(extreme);
+        const size_t ny = (size_t)in.batch * (size_t)oc;
+        memset(y_fast, 0x55, sizeof y_fast);
+        bb_status a = bb_pointwise_conv2d_s8_reference(&in, oc, &q, mult, shift_, x, w, bias, y_ref);
+        bb_status b = bb_linear_s8(in.batch, in.channels, oc, &q, mult, shift_, x, w, bias, y_fast);
+        check(a == BB_OK && b == BB_OK, "linear status", t);
+        check(memcmp(y_ref, y_fast, ny) == 0, "linear == 1x1 reference", t);
+        check(y_fast[ny] == 0x55, "linear writes nothing past y", t);
     }
 }
 
@@ -523,6 +552,7 @@ int main(void)
     test_requant_step();
     test_depthwise_random(600);
     test_pointwise_random(400);
+    test_linear_random(400);
     test_conv_gemm_random(400);
     test_add();
     test_global_avg_pool();
