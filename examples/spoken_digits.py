@@ -361,16 +361,20 @@ def speech_segments(pcm):
     (Rabiner and Sambur's endpoint detector, simplified).
 
     The background level is the 10th percentile of the frame levels (a stream is mostly
-    pauses). A sound must reach START_DB above it (and SPEECH_RMS, and -50 dB of the
-    loudest frame: FSDD's speakers differ by 40 dB), and it extends both ways while the
-    frames stay KEEP_DB above it, so that its quiet onset and tail belong to it. Sounds
-    closer than BRIDGE (a stop consonant's closure, the breath in "seven") are one word:
-    pauses between words are at least 0.3 s, so a gap under 0.2 s is inside one, and a
-    tail cannot become a word of its own. Sounds shorter than MIN_SOUND are clicks."""
+    pauses), at most 2 * START_DB below the loudest frame. A sound must reach START_DB
+    above it (and SPEECH_RMS, and -50 dB of the loudest frame: FSDD's speakers differ by
+    40 dB), and it extends both ways while the frames stay KEEP_DB above it, so that its
+    quiet onset and tail belong to it. Sounds closer than BRIDGE (a stop consonant's
+    closure, the breath in "seven") are one word: pauses between words are at least
+    0.3 s, so a gap under 0.2 s is inside one, and a tail cannot become a word of its
+    own. Sounds shorter than MIN_SOUND are clicks."""
     levels = frame_levels(pcm)
     if len(levels) == 0:
         return []
-    background = np.percentile(levels, 10)
+    # A file without a pause (one trimmed word) has no background to measure: its 10th
+    # percentile is the word's own quiet part. Speech stands 2 * START_DB above the
+    # background at its loudest, so that is the highest the background can be.
+    background = min(np.percentile(levels, 10), levels.max() - 2 * START_DB)
     start_db = max(background + START_DB, 20 * np.log10(SPEECH_RMS), levels.max() - 50)
     keep = levels >= max(background + KEEP_DB, start_db - (START_DB - KEEP_DB))
     segments = []  # [first frame, last frame + 1] of runs of kept frames that reach start_db
@@ -453,7 +457,8 @@ def build_parser():
     p.add_argument("--target", choices=bb.embedded.targets(), default=None,
                    help="--wav: run the int8 pipeline (front end + network) on the embedded "
                         "runtime: host or a QEMU board (mps2-an385: Cortex-M3, mps2-an386: M4)")
-    p.add_argument("--model", default="spoken_digits.bb", help="model to use (default spoken_digits.bb; --target uses the int8 "
+    p.add_argument("--model", default="spoken_digits.bb",
+                   help="model to use (default spoken_digits.bb; --target uses the int8 "
                         "spoken_digits.int8.bb --train saved beside it)")
     p.add_argument("--save", default="spoken_digits.bb", help="where --train saves (default spoken_digits.bb)")
     p.add_argument("--arch", choices=("ds_cnn", "conv"), default="ds_cnn",
