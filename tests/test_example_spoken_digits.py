@@ -68,6 +68,21 @@ def test_missing_model_is_one_line(tmp_path, capsys):
     assert code == 2 and "model none.bb not found: train one first with --train" in err
 
 
+def test_target_needs_the_int8_model_with_its_front_end(tmp_path, capsys):
+    wav = write_wav(tmp_path / "a.wav", burst(0.5))
+    code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", "digits.bb", "--target", "host"])
+    assert code == 2 and "model digits.int8.bb not found: train one first with --train" in err
+    bb.seed(0)
+    features_only = bb.Sequential([bb.layers.Flatten(), bb.layers.Linear(10)])
+    features_only.build((1, 49, 10))
+    X = np.random.default_rng(0).normal(size=(4, 1, 49, 10)).astype(np.float32)
+    bb.quantize(features_only, X).save(tmp_path / "digits.int8.bb")
+    code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", str(tmp_path / "digits.bb"),
+                                            "--target", "host"])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "digits.int8.bb is not an int8 model with the audio front end" in err
+
+
 def test_unreadable_model_is_one_line(tmp_path, capsys):
     wav = write_wav(tmp_path / "a.wav", burst(0.5))
     (tmp_path / "junk.bb").write_bytes(b"not a model")
@@ -179,6 +194,10 @@ def test_tiny_training_then_wav_and_stream(tmp_path, capsys, fsdd_test):
                             out, re.M)
     assert code == 0 and len(detections) == 4   # one per recording, none in the pauses
     assert out.splitlines()[-1] == "digits: " + " ".join(d for _, _, d in detections)
+    code, out, err = call_main(sd, capsys, ["--stream", stream, "--model", str(tmp_path / "digits.int8.bb"),
+                                            "--threshold", "0"])   # the int8 model hears the same sounds
+    assert code == 0 and [(a, b) for a, b, _ in detections] == re.findall(
+        r"^\s*(\d+\.\d\d)-(\d+\.\d\d) s: \d", out, re.M)
 
 
 def streams(fsdd, rng, count=4):
