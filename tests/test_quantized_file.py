@@ -44,7 +44,23 @@ def with_frontend():
     return bb.quantize(model, list(pcm), frontend=mfcc), pcm
 
 
-MODELS = {"sequential": sequential, "graph": graph, "frontend": with_frontend}
+def more_layers():
+    """Conv1D, its pools, LeakyReLU and SeparableConv2D's ops (and a concatenation)."""
+    bb.seed(0)
+    x = bb.Input((3, 12, 12))
+    sep = L.SeparableConv2D(6, 3, stride=2, padding="same", depth_multiplier=2)(x)
+    left = L.LeakyReLU(0.1)(L.Conv2D(4, kernel=3, padding="same")(sep))
+    joined = L.Concatenate()([left, L.ReLU()(sep)])
+    model = bb.Model(x, L.Linear(3)(L.GlobalAvgPool()(joined)))
+    X = np.random.default_rng(4).normal(size=(16, 3, 12, 12)).astype(np.float32)
+    one = bb.Sequential([L.Conv1D(5, 4, padding="same"), L.LeakyReLU(0.2), L.MaxPool1D(2),
+                         L.AvgPool1D(2, 1), L.Flatten(), L.Linear(3)]).build((3, 31))
+    X1 = np.random.default_rng(5).normal(size=(16, 3, 31)).astype(np.float32)
+    return (bb.quantize(model, X), X), (bb.quantize(one, X1), X1)
+
+
+MODELS = {"sequential": sequential, "graph": graph, "frontend": with_frontend,
+          "separable_leaky_concat": lambda: more_layers()[0], "conv1d": lambda: more_layers()[1]}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
