@@ -461,12 +461,11 @@ static bb_status run_mfcc(const bb_op *op, const uint8_t *data, const int8_t *co
                           int8_t *scratch)
 {
     (void)data;
-    if ((uintptr_t)in[0] % 2 != 0)
-        return BB_ERR_ARGUMENT; /* an arena at an odd address */
-    /* The arena is raw memory: invoke copied the PCM's bytes there. */
-    const int16_t *pcm = (const int16_t *)(const void *)in[0];
-    return bb_mfcc_s8(op->params.mfcc.sample_rate, pcm, (int)(bb_tensor_bytes(&op->inputs[0]) / 2), out,
-                      scratch, op->scratch_bytes);
+    /* invoke copied the PCM's bytes into the (int8) arena: read as bytes, never through
+     * an int16_t pointer into it */
+    return bb_mfcc_s8_from_bytes(op->params.mfcc.sample_rate, in[0],
+                                 (int)(bb_tensor_bytes(&op->inputs[0]) / 2), out, scratch,
+                                 op->scratch_bytes);
 }
 #endif /* BB_HAS_KIND(16) */
 
