@@ -179,8 +179,8 @@ def test_header_contents(small_q, tmp_path):
     text = path.read_text()
     assert f"#define DIGITS_ARENA_BYTES {plan.arena_bytes}u\n" in text
     assert "#define DIGITS_INPUT_SIZE 144u\n" in text and "#define DIGITS_OUTPUT_SIZE 8u\n" in text
-    assert re.search(r"\.format_version = 3,", text)
-    assert export_module.FORMAT_VERSION == 3
+    assert re.search(r"\.format_version = 4,", text)
+    assert export_module.FORMAT_VERSION == 4
     bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
     assert re.search(r"#define BB_MODEL_FORMAT_VERSION 3\b", bb_model_h)
     assert '.name = "digits"' in text and "#ifndef BB_MODEL_DIGITS_H" in text
@@ -227,7 +227,7 @@ DUMP_C = r"""
 #include "other.h"
 
 typedef char arena_matches_plan[(DIGITS_ARENA_BYTES == %(arena)du) ? 1 : -1];
-typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 3) ? 1 : -1];
+typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 4) ? 1 : -1];
 
 static void tensor(const char *what, const bb_tensor *t)
 {

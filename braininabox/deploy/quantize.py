@@ -33,6 +33,7 @@ from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
 from .frontend import calibration_features, check_frontend, features_quantization
+from . import streaming
 from .graph_quantize import quantize_graph
 from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
 from .quantized import QuantizedModel, with_frontend
@@ -107,12 +108,23 @@ def fuse_ops(ops):
     return fused
 
 
+def _streamed(q, stream):
+    if stream is False or stream is None:
+        return q
+    if stream is True:
+        return streaming.stream(q)
+    if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or stream < 0:
+        raise ValueError(f"quantize: stream must be True, False or an arena budget in bytes, "
+                         f"got {stream!r}")
+    return streaming.stream(q, arena_limit=int(stream))
+
+
 def _check_batch_size(batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"quantize: batch_size must be a positive integer, got {batch_size!r}")
 
 
-def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
+def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, stream=True):
     """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph, see
     graph_quantize.py), with activation ranges from calibration_data.
 
@@ -122,6 +134,10 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
+    stream: let the memory planner run chains of convolutions in bands of rows
+    (streaming.py) wherever that lowers the arena (same bytes). True: the smallest arena;
+    a number of bytes: an arena budget the bands may grow into (taller bands, fewer
+    ticks), never below the smallest arena; False keeps every op whole.
     """
     if not isinstance(model, (Sequential, Model)):
         raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
@@ -146,7 +162,8 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     fixed_input_q = features_quantization(frontend) if frontend is not None else None
     if isinstance(model, Model):
         q = quantize_graph(model, X, batch_size, input_q=fixed_input_q)
-        return with_frontend(frontend, q) if frontend is not None else q
+        q = with_frontend(frontend, q) if frontend is not None else q
+        return _streamed(q, stream)
     stages = _stages(model)
     for _, layers, index in stages:
         for param in layers[0].parameters():
@@ -184,4 +201,5 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     if fuse:
         ops = fuse_ops(ops)
     q = QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])
-    return with_frontend(frontend, q) if frontend is not None else q
+    q = with_frontend(frontend, q) if frontend is not None else q
+    return _streamed(q, stream)
