@@ -20,7 +20,7 @@
  *
  * In place (y == x) is allowed when every stage keeps channels, height and width
  * (stride 1, "same" padding) and no stage is a conv: every input row is copied into
- * scratch before the band that overwrites it is written.
+ * scratch before the band that overwrites it is written. Otherwise y must not overlap x.
  * NCHW int8, batch 1. Scratch (4-byte aligned) from bb_band_chain_s8_scratch_size: the
  * largest kernel scratch, the stages' row buffers and a band of output. */
 #ifndef BB_BAND_CHAIN_S8_H
