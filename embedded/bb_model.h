@@ -58,6 +58,8 @@ typedef enum bb_op_kind {
                                    data: each stage's weights, bias, multiplier, shift (slots
                                    4 s to 4 s + 3); may run in place when every stage keeps
                                    the shape; scratch bb_band_chain_s8_scratch_size */
+    BB_OP_LEAKY_RELU = 15,      /* bb_leaky_relu_s8_params (TFLite's int8 LeakyRelu); may run
+                                   in place */
     /* Front ends from 16 on: they turn raw samples into a network's int8 input. */
     BB_OP_MFCC = 16,            /* bb_mfcc_params: the audio front end (csrc/bb_audio.h). Its
                                    input holds int16 PCM as bytes (little-endian, at an even
@@ -146,6 +148,7 @@ typedef union bb_op_params {
     bb_add_s8_params add;          /* BB_OP_ADD */
     bb_global_avg_pool_params global_avg_pool; /* BB_OP_GLOBAL_AVG_POOL */
     bb_concat_params concat;       /* BB_OP_CONCAT */
+    bb_leaky_relu_s8_params leaky_relu; /* BB_OP_LEAKY_RELU */
     bb_mfcc_params mfcc;           /* BB_OP_MFCC */
     bb_band_chain_params band_chain; /* BB_OP_BAND_CHAIN */
 } bb_op_params;

@@ -310,7 +310,7 @@ static bb_status run_pointwise(const bb_op *op, const uint8_t *data, const int8_
 
 #endif
 
-#if BB_HAS_KIND(10) || BB_HAS_KIND(12)
+#if BB_HAS_KIND(10) || BB_HAS_KIND(12) || BB_HAS_KIND(15)
 static int offset_ok(int32_t offset)
 {
     return offset >= -127 && offset <= 128;
@@ -545,6 +545,29 @@ static bb_status run_mfcc(const bb_op *op, const uint8_t *data, const int8_t *co
 }
 #endif /* BB_HAS_KIND(16) */
 
+#if BB_HAS_KIND(15)
+static bb_status check_leaky_relu(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    *scratch = 0;
+    const bb_leaky_relu_s8_params *p = &op->params.leaky_relu;
+    if (op->data_count != 0 || !same_shape(&op->inputs[0], &op->output))
+        return BB_ERR_SHAPE;
+    if (!offset_ok(p->input_offset) || p->output_offset < -128 || p->output_offset > 127 ||
+        !bb_graph_requant_ok(p->identity_multiplier, p->identity_shift, -31, 30) ||
+        !bb_graph_requant_ok(p->alpha_multiplier, p->alpha_shift, -31, 30))
+        return BB_ERR_ARGUMENT;
+    return BB_OK;
+}
+
+static bb_status run_leaky_relu(const bb_op *op, const uint8_t *data, const int8_t *const *in,
+                                int8_t *out, int8_t *scratch)
+{
+    (void)data, (void)scratch;
+    return bb_leaky_relu_s8(&op->params.leaky_relu, bb_tensor_bytes(&op->output), in[0], out);
+}
+#endif
+
 /* ---- the table -------------------------------------------------------------------- */
 
 #define WORDS(member) ((uint32_t)(sizeof(((bb_op_params *)0)->member) / sizeof(int32_t)))
@@ -577,6 +600,9 @@ static const bb_op_type op_types[BB_OP_KIND_END] = {
 #endif
 #if BB_HAS_KIND(12)
     [BB_OP_CONCAT] = {2, BB_OP_MAX_INPUTS, 0, WORDS(concat), check_concat, run_concat},
+#endif
+#if BB_HAS_KIND(15)
+    [BB_OP_LEAKY_RELU] = {1, 1, 1, WORDS(leaky_relu), check_leaky_relu, run_leaky_relu},
 #endif
 #if BB_HAS_KIND(16)
     [BB_OP_MFCC] = {1, 1, 0, WORDS(mfcc), check_mfcc, run_mfcc},

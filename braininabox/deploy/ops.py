@@ -22,7 +22,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .._core import ffi, lib
-from ..nn.layers import AvgPool, GlobalAvgPool, MaxPool, ReLU, Softmax
+from ..nn.layers import AvgPool, GlobalAvgPool, LeakyReLU, MaxPool, ReLU, Softmax
 from .arithmetic import quantize_multiplier, round_half_away
 
 INT32_MAX = 2**31 - 1
@@ -450,6 +450,36 @@ class AddOp(Int8Op):
 
 
 @dataclass
+class LeakyReLUOp(Int8Op):
+    """TFLite's int8 LeakyRelu: the centred input requantized by input_scale / output_scale
+    where it is >= 0, by alpha * input_scale / output_scale below; its own output scale."""
+    alpha: float = 0.01
+
+    kind = "leaky_relu"
+    c_kind = lib.BB_OP_LEAKY_RELU
+    params_member = "leaky_relu"
+    layer = LeakyReLU
+    in_place = True
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q):
+        alpha = layers[0].alpha
+        if alpha < 0:
+            raise ValueError(f"quantize: {name} has alpha {alpha}; int8 LeakyReLU takes alpha "
+                             f">= 0 (its multipliers are non-negative)")
+        return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q, out_q=out_q,
+                   alpha=float(alpha))
+
+    def c_params(self):
+        ratio = self.in_q[0] / self.out_q[0]
+        mi, si = quantize_multiplier(ratio)
+        ma, sa = quantize_multiplier(self.alpha * ratio)
+        return {"input_offset": -int(self.in_q[1]), "output_offset": int(self.out_q[1]),
+                "identity_multiplier": mi, "identity_shift": si,
+                "alpha_multiplier": ma, "alpha_shift": sa}
+
+
+@dataclass
 class GlobalAvgPoolOp(Int8Op):
     """TFLite's int8 Mean over height and width: (C, H, W) -> (C,)."""
     kind = "global_avg_pool"
@@ -603,7 +633,8 @@ class BandChainOp(Int8Op):
 # The table every deploy module reads: op kind -> class.
 OPS = {cls.kind: cls for cls in (Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp, AvgPool2DOp,
                                  ClampOp, SoftmaxOp, DepthwiseConv2DOp, PointwiseConv2DOp, AddOp, Conv2DGemmOp,
-                                 GlobalAvgPoolOp, ConcatOp, MFCCOp, BandChainOp)}
+                                 GlobalAvgPoolOp, ConcatOp, LeakyReLUOp, MFCCOp,
+                                 BandChainOp)}
 
 
 def int8_op(kind, **fields):
