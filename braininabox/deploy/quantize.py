@@ -39,6 +39,7 @@ from ..nn.merge import Add, Concatenate
 from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
+from . import streaming
 from .frontend import calibration_features, check_frontend, features_quantization
 from .ops import (OPS, AddOp, AvgPool2DOp, ClampOp, ConcatOp, Conv2DGemmOp, Conv2DOp, Conv2DPoolOp,
                   DepthwiseConv2DOp, LinearOp, MaxPool2DOp, PointwiseConv2DOp, chw, clamp_range)
@@ -57,6 +58,14 @@ def _check_batch_size(batch_size):
         raise ValueError(f"quantize: batch_size must be a positive integer, got {batch_size!r}")
 
 
+def _check_stream(stream):
+    if stream is True or stream is False:
+        return
+    if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or stream < 0:
+        raise ValueError(f"quantize: stream must be True, False or an arena budget in bytes, "
+                         f"got {stream!r}")
+
+
 def _check_calibration(X):
     if len(X) == 0:
         raise ValueError("quantize: calibration_data is empty")
@@ -71,7 +80,7 @@ def _check_calibration(X):
                       "scale cannot represent any other input.", UserWarning, stacklevel=3)
 
 
-def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
+def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, stream=True):
     """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph), with
     activation ranges from calibration_data.
 
@@ -81,10 +90,15 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
+    stream: let the memory planner run chains of convolutions in bands of rows
+    (streaming.py) wherever that lowers the arena (same bytes). True: the smallest arena;
+    a number of bytes: an arena budget the bands may grow into (taller bands, fewer
+    ticks), never below the smallest arena; False keeps every op whole.
     """
     if not isinstance(model, (Sequential, Model)):
         raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
     _check_batch_size(batch_size)
+    _check_stream(stream)
     if frontend is not None:
         calibration_data = calibration_features(check_frontend(frontend, model),
                                                 calibration_data)
@@ -94,7 +108,10 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     # With a front end the input's quantization is its features' own: they pass unchanged.
     input_q = features_quantization(frontend) if frontend is not None else None
     q = quantize_stages(model, X, batch_size, fuse=fuse, input_q=input_q)
-    return with_frontend(frontend, q) if frontend is not None else q
+    q = with_frontend(frontend, q) if frontend is not None else q
+    if stream is False:
+        return q
+    return streaming.stream(q, arena_limit=None if stream is True else int(stream))
 
 
 def quantize_stages(model, X, batch_size=256, fuse=True, input_q=None):

@@ -26,6 +26,13 @@ gcc -std=c99 -g -O1 -Wall -Wextra -Werror \
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
     -Icsrc -Iembedded tests/c/test_runtime.c embedded/bb_runtime.c embedded/bb_ops.c \
     csrc/*_s8.c csrc/bb_requantize.c csrc/bb_status.c csrc/bb_audio.c -o "$build_dir/test_runtime"
+
+# Band chains against their stages run whole by the reference kernels (same sanitizers).
+gcc -std=c99 -g -O1 -Wall -Wextra -Werror \
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+    -Icsrc tests/c/test_band_chain.c csrc/*_s8.c csrc/bb_requantize.c csrc/bb_status.c \
+    -o "$build_dir/test_band_chain"
+"$build_dir/test_band_chain"
 "$build_dir/test_runtime"
 
 # The OpenMP build (what the Python extension uses), with two threads splitting the work.
