@@ -20,9 +20,11 @@ What it teaches:
   and a linear layer; about 2.7 M multiply-adds and 23 K weights), or with --arch conv a
   plain Conv2D stack;
 * augmentation: the Free Spoken Digit Dataset has 6 speakers in one quiet setting, so a
-  model memorises them easily. Each epoch every training recording is heard anew: moved
-  up to 150 ms off the centre of the 1 s window, slightly faster or slower (+-10 %), louder or
-  quieter (x0.7-1.3), with background noise at a random 15-40 dB below the speech;
+  model memorises them easily. Each epoch every training recording is heard anew, as
+  another voice and microphone would give it: moved up to 150 ms off the centre of the
+  1 s window, faster or slower (+-15 %), up to 20 dB louder or quieter, with a random
+  spectral tilt and DC offset and background noise 10-40 dB below the speech; then a
+  few frames and coefficients of its features are masked (SpecAugment);
 * int8: bb.quantize(model, pcm, frontend=MFCC) turns the model into int8 arithmetic with
   the front end as its first op, so the int8 model takes raw PCM, as a board does; the
   test accuracy is printed for both. The network reads the features as
@@ -106,12 +108,19 @@ def quantize(model, recordings):
 
 
 def augment(pcm, rng):
-    """One random hearing of a recording: faster or slower, louder or quieter, up to
-    MAX_SHIFT off the centre of the window (a random second when it is longer), with
-    background noise."""
+    """One random hearing of a recording, as another speaker and microphone would give it:
+    faster or slower (+-15 %: pitch and formants move, roughly a longer or shorter vocal
+    tract), 20 dB louder or quieter (FSDD's speakers differ tenfold in level), half the
+    time a spectral tilt and a DC offset (another microphone), up to MAX_SHIFT off the centre of the
+    window (a random second when it is longer), with background noise 10-40 dB below."""
     x = pcm.astype(np.float64)
-    n = max(FRAME, int(round(len(x) / rng.uniform(0.9, 1.1))))
-    x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x) * rng.uniform(0.7, 1.3)
+    n = max(FRAME, int(round(len(x) / rng.uniform(0.85, 1.15))))
+    x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
+    if rng.random() < 0.5:  # half the time another microphone, half as recorded
+        x = x + rng.uniform(-0.7, 0.7) * np.concatenate([[0.0], x[:-1]])  # tilt: x[t] + a x[t-1]
+        x = x + rng.uniform(-300, 300)
+    peak = max(float(np.abs(x).max()), 1.0)
+    x = x * min(10 ** rng.uniform(-1, 1), 30000 / peak)  # no clipping
     rms = np.sqrt(np.mean(x ** 2))
     window = np.zeros(WINDOW)
     if len(x) >= WINDOW:
@@ -122,8 +131,25 @@ def augment(pcm, rng):
         start = int(np.clip(centred + rng.integers(-MAX_SHIFT, MAX_SHIFT + 1), 0, WINDOW - len(x)))
         window[start:start + len(x)] = x
     if rng.random() < 0.8:
-        window += rng.standard_normal(WINDOW) * rms * 10 ** (-rng.uniform(15, 40) / 20)
+        window += rng.standard_normal(WINDOW) * rms * 10 ** (-rng.uniform(10, 40) / 20)
     return np.clip(np.rint(window), -32768, 32767).astype(np.int16)
+
+
+def mask_features(X, rng):
+    """SpecAugment on the training features (N, 1, 49, 10), in place: in half of the
+    recordings, up to 7 frames in a row set to the quietest value (a gap in the sound)
+    and up to 2 neighbouring coefficients set to 0 (their mean), so that no single frame
+    or coefficient is relied on. Returns X."""
+    low = X.min()
+    for i in np.flatnonzero(rng.random(len(X)) < 0.5):  # half of them
+        x = X[i]  # a view: masked in place
+        t = rng.integers(0, 8)
+        t0 = rng.integers(0, x.shape[1] - t + 1)
+        x[:, t0:t0 + t, :] = low
+        f = rng.integers(0, 3)
+        f0 = rng.integers(0, x.shape[2] - f + 1)
+        x[:, :, f0:f0 + f] = 0.0
+    return X
 
 
 # --------------------------------------------------------------------------- model
@@ -191,7 +217,7 @@ def fit(args, training, X_test, y_test):
     rng = np.random.default_rng(args.seed)
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        X = features([augment(p, rng) for p in training.pcm])
+        X = mask_features(features([augment(p, rng) for p in training.pcm]), rng)
         history = model.fit(X, training.labels, epochs=1, batch_size=args.batch_size, verbose=0,
                             seed=args.seed * 1000 + epoch)
         test = float(np.mean(model.predict(X_test).argmax(axis=1) == y_test))
