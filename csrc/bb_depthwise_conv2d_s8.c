@@ -22,6 +22,7 @@
 #include "bb_graph_checks.h"
 #include "bb_requantize_inline.h"
 #include "bb_dsp.h"
+#include "bb_requant_fast.h"
 #include <string.h>
 
 static bb_status check(const bb_s8_dims *in, int32_t depth_multiplier, const bb_s8_window *conv,
@@ -136,7 +137,25 @@ BB_NOINLINE static void requantize_row(const int32_t *restrict acc, int32_t n, c
 {
     const bb_requant_step step = o->step;
     const int32_t base = o->base, lo = o->lo, hi = o->hi, offset = o->offset;
-    if (step.left == 0) { /* the usual case: one SMULL, no saturating shift */
+    if (step.left == 0 && bb_requant_fast_ok(step.multiplier, -step.right)) {
+        /* the usual channel: one rounding step (bb_requant_fast.h), then SSAT when the
+         * clamp's top is int8's (no fused clamp, or a ReLU) */
+        const bb_requant_fast f = bb_requant_fast_prepare(step.multiplier, -step.right);
+        const int32_t min = lo + offset, max = hi + offset; /* the clamp after the offset */
+        if (max == 127) {
+            for (int32_t i = 0; i < n; i++, out += stride) {
+                const int32_t v = bb_ssat8(bb_requant_fast_apply(acc[i] + base, &f) + offset);
+                *out = (int8_t)(v < min ? min : v);
+            }
+            return;
+        }
+        for (int32_t i = 0; i < n; i++, out += stride) {
+            const int32_t v = bb_requant_fast_apply(acc[i] + base, &f) + offset; /* no overflow: see there */
+            *out = (int8_t)(v < min ? min : (v > max ? max : v));
+        }
+        return;
+    }
+    if (step.left == 0) { /* one SMULL, no saturating shift */
         for (int32_t i = 0; i < n; i++, out += stride) {
             const int32_t r = bb_requantize_step_right(acc[i] + base, &step);
             *out = (int8_t)((r < lo ? lo : (r > hi ? hi : r)) + offset);
