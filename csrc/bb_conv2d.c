@@ -15,6 +15,7 @@
 #include "bb_conv2d.h"
 #include "bb_matmul.h"
 #include "bb_threads.h"
+#include "bb_window.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -39,14 +40,16 @@ static void *align_up(void *p)
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-/* 64-bit intermediate arithmetic so that huge or hostile params cannot overflow int. */
+/* Along one axis: bb_window.h's formula, with the extra row / column of TensorFlow's
+ * "same" at the bottom / right; overflow-checked for hostile params. */
 static bb_status output_len(int in, int kernel, int stride, int pad, int extra, int *out)
 {
-    long long padded = (long long)in + 2LL * pad + extra;
-    if (padded > INT_MAX || padded < kernel)
+    int32_t n = 0;
+    if (extra > INT32_MAX - pad)
         return BB_ERR_SHAPE;
-    *out = (int)((padded - kernel) / stride + 1);
-    return BB_OK;
+    bb_status s = bb_window_count(in, kernel, stride, pad, pad + extra, &n);
+    *out = (int)n;
+    return s;
 }
 
 static bb_status validate(const bb_conv2d_params *p, conv_dims *d)

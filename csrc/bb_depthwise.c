@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <string.h>
 #include "bb_depthwise.h"
+#include "bb_window.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -57,15 +58,14 @@ typedef struct plane_geom {
     int flip;
 } plane_geom;
 
+/* Along one axis: bb_window.h's formula (asymmetric padding). */
 static bb_status output_len(int in, int kernel, int stride, int pad_a, int pad_b, int *out)
 {
-    long long padded = (long long)in + pad_a + pad_b;
-    if (padded > INT_MAX || padded < kernel)
-        return BB_ERR_SHAPE;
-    *out = (int)((padded - kernel) / stride + 1);
-    return BB_OK;
+    int32_t n = 0;
+    bb_status s = bb_window_count(in, kernel, stride, pad_a, pad_b, &n);
+    *out = (int)n;
+    return s;
 }
-
 static bb_status validate(const bb_depthwise_conv2d_params *p, int *oh, int *ow)
 {
     if (p == NULL)

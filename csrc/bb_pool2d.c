@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "bb_pool2d.h"
+#include "bb_window.h"
 
 static bb_status validate(const bb_pool2d_params *p, int *oh, int *ow)
 {
@@ -19,14 +20,16 @@ static bb_status validate(const bb_pool2d_params *p, int *oh, int *ow)
     if (p->kernel_height <= 0 || p->kernel_width <= 0 || p->stride_height <= 0 ||
         p->stride_width <= 0)
         return BB_ERR_ARGUMENT;
-    if (p->kernel_height > p->in_height || p->kernel_width > p->in_width)
-        return BB_ERR_SHAPE;
     /* argmax stores an int32 index within one input plane. */
     if ((long long)p->in_height * p->in_width > INT32_MAX)
         return BB_ERR_SHAPE;
-    *oh = (p->in_height - p->kernel_height) / p->stride_height + 1;
-    *ow = (p->in_width - p->kernel_width) / p->stride_width + 1;
-    return BB_OK;
+    int32_t h = 0, w = 0; /* bb_window.h's formula, no padding */
+    bb_status s = bb_window_count(p->in_height, p->kernel_height, p->stride_height, 0, 0, &h);
+    if (s == BB_OK)
+        s = bb_window_count(p->in_width, p->kernel_width, p->stride_width, 0, 0, &w);
+    *oh = (int)h;
+    *ow = (int)w;
+    return s;
 }
 
 bb_status bb_pool2d_output_hw(const bb_pool2d_params *p, int *out_height, int *out_width)

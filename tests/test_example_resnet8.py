@@ -27,3 +27,8 @@ def test_tiny_run_prints_the_summary_and_accuracy_and_saves_a_model(tmp_path, mo
     assert 0.0 <= accuracy <= 1.0
     assert "bb.load gives a Model with the same predictions" in out
     assert type(bb.load(path)) is bb.Model
+    int8 = float(re.search(r"int8 test accuracy: ([0-9.]+) \(\d+ int8 ops", out).group(1))
+    assert abs(int8 - accuracy) <= 0.05  # 200 test images: within 10 of them
+    code, out, _ = call_main(example, capsys, ["--subset", "300", "--test-subset", "200",
+                                               "--load", str(path)])
+    assert f"float test accuracy: {accuracy:.4f}" in out and f"int8 test accuracy: {int8:.4f}" in out

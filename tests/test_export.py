@@ -77,11 +77,21 @@ def check_plan_invariants(q, plan):
             assert i_at == plan.op_io[t - 1][1]
         if o.kind == "clamp":
             assert i_at == o_at
-    # the arena is at least the largest (input + output) of any op
-    lower = max(round4(o.in_size + o.out_size) for o in q.ops if o.kind != "clamp")
+    # an op's scratch is inside the arena, apart from every buffer alive while it runs
+    scratch = [o.scratch_bytes() for o in q.ops]
+    for t, (need, at) in enumerate(zip(scratch, plan.op_scratch or [None] * len(q.ops))):
+        assert (at is None) == (need == 0)
+        if need:
+            assert at % 4 == 0 and at + need <= plan.arena_bytes
+            assert all(at + need <= b.offset or b.offset + b.size <= at
+                       for b in buffers if b.first <= t <= b.last)
+    # the arena is at least the largest (input + output + scratch) of any op
+    lower = max(round4(o.in_size + o.out_size) + round4(s)
+                for o, s in zip(q.ops, scratch) if o.kind != "clamp")
     assert plan.arena_bytes >= lower
     assert plan.activation_bytes == sum(b.size for b in buffers)
-    alive = [sum(b.size for b in buffers if b.first <= t <= b.last) for t in range(len(q.ops))]
+    alive = [sum(b.size for b in buffers if b.first <= t <= b.last) + scratch[t]
+             for t in range(len(q.ops))]
     assert plan.peak_bytes == max(alive) and alive[plan.peak_op] == plan.peak_bytes
     assert plan.flash_bytes == sum(o.flash_bytes() for o in q.ops)
     return lower
@@ -132,8 +142,9 @@ def test_memory_plan_chain_reaches_the_lower_bound():
 # ------------------------------------------------------------ real models
 @pytest.fixture(scope="module")
 def small_q():
-    """Conv2D + MaxPool + standalone ReLU + Flatten + Linear + Softmax; every activation a
-    multiple of 4 bytes: input 144, conv 400, pool 100 (clamped in place), linear 8, softmax 8."""
+    """Conv2D + MaxPool + ReLU + Flatten + Linear + Softmax, unfused: the conv (its ReLU in
+    its clamp) through conv2d_gemm, every activation a multiple of 4 bytes: input 144,
+    conv 400 (+ 600 B of im2col scratch), pool 100, linear 8, softmax 8."""
     bb.seed(0)
     model = bb.Sequential([Conv2D(4, 3), MaxPool(2), ReLU(), Flatten(), Linear(8), Softmax()])
     X = np.random.default_rng(0).random((32, 1, 12, 12)).astype(np.float32)
@@ -151,12 +162,12 @@ def small_fused_q():
 
 def test_memory_plan_of_a_quantized_model(small_q):
     plan = small_q.memory_plan()
-    assert [o.kind for o in small_q.ops] == ["conv2d", "max_pool2d", "clamp", "linear", "softmax"]
+    assert [o.kind for o in small_q.ops] == ["conv2d_gemm", "max_pool2d", "linear", "softmax"]
     lower = check_plan_invariants(small_q, plan)
-    assert plan.arena_bytes == lower == 144 + 400
+    assert plan.arena_bytes == lower == 144 + 400 + 600
+    assert plan.scratch_bytes == 600 and plan.op_scratch[1:] == [None] * 3
     assert plan.activation_bytes == 144 + 400 + 100 + 8 + 8
-    assert plan.op_io[2][0] == plan.op_io[2][1] == plan.op_io[1][1]  # the clamp is in place
-    assert (plan.peak_op, plan.peak_bytes) == (0, 544)
+    assert (plan.peak_op, plan.peak_bytes) == (0, 1144)
 
 
 def test_memory_plan_of_a_fused_model(small_q, small_fused_q):
@@ -307,7 +318,7 @@ def test_header_compiled_into_a_program_holds_the_model(small_q, small_fused_q, 
     assert head[12:] == ["input", str(plan.op_io[0][0]), "1", "12", "12",
                          "output", str(plan.op_io[-1][1]), "8", "1", "1"]
     kinds = {"conv2d": 1, "linear": 2, "max_pool2d": 3, "avg_pool2d": 4, "clamp": 5, "softmax": 6,
-             "conv2d_pool": 7}
+             "conv2d_pool": 7, "conv2d_gemm": 13}
     body = lines[1:-1]
     for i, o in enumerate(small_q.ops):
         header = body.pop(0).split()
@@ -354,13 +365,14 @@ def big_q():
 
 def test_ram_budget_refusal_names_bytes_budget_and_peak(big_q, tmp_path):
     plan = plan_memory(big_q)
-    assert plan.ram_bytes == 4096 + 64 * 62 * 62 and plan.peak_op == 0
+    scratch = big_q.ops[0].scratch_bytes()  # conv2d_gemm's im2col band
+    assert plan.ram_bytes == 4096 + 64 * 62 * 62 + scratch and plan.peak_op == 0
     with pytest.raises(RamBudgetError) as info:
         export_c(big_q, tmp_path / "big.h", ram_budget=128 * 1024)
     message = str(info.value)
-    assert "250,112 bytes" in message
+    assert f"{plan.ram_bytes:,} bytes" in message
     assert "131,072 bytes" in message
-    assert "op 0 (layer 0 (Conv2D + ReLU))" in message
+    assert "op 0 (layer 0 (Conv2D) + layer 1 (ReLU))" in message
     assert isinstance(info.value, ValueError)
     assert not list(tmp_path.iterdir())
     # exactly the plan's size fits, one byte less does not; None means no limit

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.deploy.graph_quantize import quantize_graph
+from braininabox.deploy.quantize import quantize_stages
 from braininabox.deploy.quantized import QuantizedModel
 
 BOARDS = ["mps2-an385", "mps2-an386"]
@@ -96,7 +96,7 @@ def test_graph_network_reads_the_features_unchanged(ds_cnn_pipeline):
     assert q.reads[0] == [-1] and q.reads[1] == [0]  # the network reads the front end
     assert q.ops[1].in_q == q.ops[0].out_q == (np.float32(1 / 64), -64)
     # the network alone, given the front end's input quantization, on MFCC.batch's bytes
-    network_only = quantize_graph(model, mfcc.to_float(mfcc.batch(pcm)), input_q=q.ops[0].out_q)
+    network_only = quantize_stages(model, mfcc.to_float(mfcc.batch(pcm)), input_q=q.ops[0].out_q)
     np.testing.assert_array_equal(q.predict_int8(pcm),
                                   network_only.run_int8(mfcc.batch(pcm).reshape(len(pcm), -1)))
 

@@ -35,6 +35,30 @@ def small():
     return bb.quantize(model, X), X
 
 
+@pytest.fixture(scope="module")
+def graph_small():
+    """A graph model with every graph op kind: conv2d_gemm, depthwise (in place),
+    pointwise, add, concat, global average pooling, linear."""
+    bb.seed(1)
+    L = bb.layers
+    x = bb.Input((2, 6, 6))
+    a = L.ReLU()(L.BatchNorm()(L.Conv2D(4, 3, padding="same")(x)))
+    b = L.ReLU6()(L.DepthwiseConv2D(3, padding="same")(a))
+    c = L.Conv2D(4, 1)(b)
+    y = L.Concatenate()([L.ReLU()(L.Add()([a, c])), b])
+    model = bb.Model(x, L.Linear(3)(L.GlobalAvgPool()(y)))
+    X = np.random.default_rng(1).normal(size=(40, 2, 6, 6)).astype(np.float32)
+    q = bb.quantize(model, X)
+    assert {op.kind for op in q.ops} == {"conv2d_gemm", "depthwise_conv2d", "pointwise_conv2d",
+                                         "add", "concat", "global_avg_pool", "linear"}
+    return q, X
+
+
+@pytest.fixture(params=["sequential", "graph"])
+def any_small(request, small, graph_small):
+    return small if request.param == "sequential" else graph_small
+
+
 # ------------------------------------------------------------ accumulator overflow
 def test_saturating_bias_no_longer_overflows_the_accumulator():
     # Weights 1e-3 and bias 1e4 on all-ones input: at the plain scale the bias needs
@@ -133,12 +157,12 @@ def _run(cm, inputs, arena_bytes):
     return status, out
 
 
-def test_every_single_field_corruption_is_refused_or_harmless(small):
+def test_every_single_field_corruption_is_refused_or_harmless(any_small):
     """Each 32-bit word of each op and each number of the model, changed alone: init
     refuses it (the checksum, or a field check), or nothing the model uses changed. With
     the checksum recomputed (a self-consistent corruption) init may accept it, and then it
-    must run in bounds (under ASan in tests/c; here: no crash, a status)."""
-    q, X = small
+    must run in bounds (tests/asan/run.sh runs this file under ASan/UBSan)."""
+    q, X = any_small
     inputs = q.quantize_input(X[:3])
     cm = q.c_model()
     arena_bytes = cm.plan.arena_bytes
@@ -171,8 +195,8 @@ def test_every_single_field_corruption_is_refused_or_harmless(small):
     assert refused == 4 * total
 
 
-def test_flipped_data_bit_is_refused_by_the_checksum(small):
-    q, X = small
+def test_flipped_data_bit_is_refused_by_the_checksum(any_small):
+    q, X = any_small
     cm = q.c_model()
     for byte in (0, 5, cm.data.nbytes // 2, cm.data.nbytes - 1):
         view = cm.data.view(np.uint8)

@@ -160,7 +160,8 @@ def mlp():
 
 @pytest.fixture(scope="module")
 def clamp_model():
-    """A standalone ReLU after MaxPool (a clamp op) and a Dropout (skipped)."""
+    """A ReLU after the MaxPool (in the conv's clamp: it commutes with the max) and a
+    Dropout (skipped)."""
     bb.seed(2)
     rng = np.random.default_rng(2)
     X, y = quadrant_images(400, rng, size=12)
@@ -176,9 +177,9 @@ def kinds(q):
 
 def test_cnn_op_chain(cnn):
     model, q, *_ = cnn
-    assert kinds(q) == ["conv2d", "max_pool2d", "avg_pool2d", "linear", "softmax"]
+    assert kinds(q) == ["conv2d_gemm", "max_pool2d", "avg_pool2d", "linear", "softmax"]
     conv, mp, ap, lin, sm = q.ops
-    assert conv.name == "layer 0 (Conv2D + ReLU)" and lin.name == "layer 5 (Linear)"
+    assert conv.name == "layer 0 (Conv2D) + layer 1 (ReLU)" and lin.name == "layer 5 (Linear)"
     assert conv.out_q[1] == -128 and conv.act_min == conv.out_q[1]  # ReLU fused
     assert (conv.stride, conv.padding, conv.kernel) == ((2, 2), (1, 1), (3, 3))
     assert lin.act_min == -128 and lin.act_max == 127
@@ -194,7 +195,7 @@ def test_weighted_op_parameters(cnn, mlp):
     multipliers encoding in_scale * w_scale / out_scale."""
     for model, q in ((cnn[0], cnn[1]), (mlp[0], mlp[1])):
         weighted = [l for l in model.layers if isinstance(l, (Conv2D, Linear))]
-        ops = [op for op in q.ops if op.kind in ("conv2d", "linear")]
+        ops = [op for op in q.ops if op.kind in ("conv2d_gemm", "linear")]
         assert len(weighted) == len(ops)
         for layer, op in zip(weighted, ops):
             w = layer.weight.data.astype(np.float64)
@@ -242,20 +243,36 @@ def test_mlp_predict_close_to_float(mlp):
     assert error.max() <= 6 * q.output_q[0]
 
 
-def test_standalone_relu_becomes_clamp_and_dropout_disappears(clamp_model):
+def test_relu_after_max_pool_joins_the_conv_and_dropout_disappears(clamp_model):
     model, q, X = clamp_model
-    assert kinds(q) == ["conv2d", "max_pool2d", "clamp", "linear"]
-    conv, pool, clamp, lin = q.ops
-    assert conv.act_min == -128 and conv.out_q[1] > -128  # no ReLU fused into the conv
-    assert clamp.name == "layer 2 (ReLU)"
-    assert clamp.in_q == clamp.out_q == pool.out_q
-    assert (clamp.act_min, clamp.act_max) == (pool.out_q[1], 127)
-    assert clamp.in_shape == clamp.out_shape == (3, 6, 7)
+    assert kinds(q) == ["conv2d_gemm", "max_pool2d", "linear"]
+    conv, pool, lin = q.ops
+    assert conv.name == "layer 0 (Conv2D) + layer 2 (ReLU)" and pool.name == "layer 1 (MaxPool)"
+    assert conv.act_min == conv.out_q[1] == pool.out_q[1] == -128  # calibrated after the ReLU
+    assert pool.in_q == pool.out_q == conv.out_q and pool.out_shape == (3, 6, 7)
     assert lin.name == "layer 5 (Linear)"  # Dropout (layer 4) is gone, its index kept
     f = model.predict(X)
     p = q.predict(X)
     assert (p.argmax(1) == f.argmax(1)).mean() >= 0.95
     assert np.abs(p - f).max() <= 6 * q.output_q[0]
+
+
+def test_standalone_relu_becomes_clamp():
+    bb.seed(3)
+    X = np.random.default_rng(3).normal(0, 1, (64, 2, 8, 8)).astype(np.float32)
+    model = bb.Sequential([Conv2D(3, 3), AvgPool(2), ReLU(), Flatten(), Linear(4)])
+    model.build(X.shape[1:])
+    q = bb.quantize(model, X)
+    assert kinds(q) == ["conv2d_gemm", "avg_pool2d", "clamp", "linear"]
+    conv, pool, clamp, lin = q.ops
+    assert conv.act_min == -128 and conv.out_q[1] > -128  # no ReLU fused into the conv
+    assert clamp.name == "layer 2 (ReLU)"
+    assert clamp.in_q == clamp.out_q == pool.out_q
+    assert (clamp.act_min, clamp.act_max) == (pool.out_q[1], 127)
+    assert clamp.in_shape == clamp.out_shape == (3, 3, 3)
+    plan = q.memory_plan()
+    assert plan.op_io[2][0] == plan.op_io[2][1] == plan.op_io[1][1]  # the clamp is in place
+    np.testing.assert_array_equal(q.predict_int8(X), numpy_int8_forward(q, X))
 
 
 def numpy_int8_forward(q, X):
@@ -265,7 +282,7 @@ def numpy_int8_forward(q, X):
     x = np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5) + zp, -128, 127).astype(np.int8)
     for op in q.ops:
         n = len(x)
-        if op.kind == "conv2d":
+        if op.kind in ("conv2d", "conv2d_gemm"):
             x = ref_conv2d_s8(x.reshape((n,) + op.in_shape), op.weights, op.bias, op.multiplier,
                               op.shift, op.in_q[1], op.out_q[1], op.act_min, op.act_max, op.stride,
                               op.padding)
@@ -313,18 +330,18 @@ def test_fused_ops(cnn, clamp_model):
     conv, mp, ap, lin, sm = cnn[1].ops
     assert kinds(FUSED["cnn"]) == ["conv2d_pool", "avg_pool2d", "linear", "softmax"]
     fused = FUSED["cnn"].ops[0]
-    assert fused.name == "layer 0 (Conv2D + ReLU) + layer 2 (MaxPool)"
+    assert fused.name == "layer 0 (Conv2D) + layer 1 (ReLU) + layer 2 (MaxPool)"
     assert fused.in_shape == conv.in_shape and fused.out_shape == mp.out_shape
     assert (fused.pool_kernel, fused.pool_stride) == (tuple(mp.kernel), tuple(mp.stride))
     assert (fused.in_q, fused.out_q, fused.act_min, fused.act_max) == (conv.in_q, conv.out_q,
                                                                        conv.act_min, conv.act_max)
     for name in ("weights", "bias", "multiplier", "shift"):
         np.testing.assert_array_equal(getattr(fused, name), getattr(conv, name))
-    conv, pool, clamp, lin = clamp_model[1].ops
+    conv, pool, lin = clamp_model[1].ops
     assert kinds(FUSED["clamp_model"]) == ["conv2d_pool", "linear"]
     fused = FUSED["clamp_model"].ops[0]
     assert fused.name == "layer 0 (Conv2D) + layer 1 (MaxPool) + layer 2 (ReLU)"
-    assert (fused.act_min, fused.act_max) == (clamp.act_min, 127) and fused.out_q == conv.out_q
+    assert (fused.act_min, fused.act_max) == (conv.act_min, 127) and fused.out_q == conv.out_q
     assert kinds(bb.quantize(clamp_model[0], clamp_model[2][:50], fuse=False)) == kinds(clamp_model[1])
 
 
@@ -362,7 +379,7 @@ def test_unsupported_layer_is_refused(layers, index, name):
 
 def test_model_without_weighted_layer_is_refused():
     model = bb.Sequential([MaxPool(2), ReLU(), Flatten(), Softmax()])
-    with pytest.raises(ValueError, match="no Conv2D or Linear"):
+    with pytest.raises(ValueError, match="no Conv2D, DepthwiseConv2D or Linear layer"):
         bb.quantize(model, np.random.default_rng(0).random((4, 1, 4, 4)).astype(np.float32))
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.deploy.graph_quantize import _stages, fold_batch_norm, run_folded
+from braininabox.deploy.stages import fold_batch_norm, graph_of, make_stages, run_folded
 from braininabox.deploy.embedded import targets
 
 L = bb.layers
@@ -50,12 +50,7 @@ def test_folded_float_model_equals_model_with_batch_norm(name):
 
 
 def _folded(model):
-    from braininabox.deploy.graph_quantize import _folded_layer
-    stages = _stages(model)
-    for s in stages:
-        if isinstance(s.node.layer, (L.Conv2D, L.DepthwiseConv2D, L.Linear)):
-            s.folded = _folded_layer(s)
-    return stages
+    return make_stages(*graph_of(model))  # folded as quantize folds them
 
 
 def test_fold_batch_norm_formula():

@@ -183,3 +183,47 @@ def test_set_num_threads_is_process_wide():
         assert seen == [1]
     finally:
         bb.set_num_threads(original)
+
+
+class _RecordBatchNorm(bb.callbacks.Callback):
+    """The BatchNorm's running statistics at the end of every epoch."""
+
+    def __init__(self, layer):
+        self.layer, self.stats = layer, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.stats.append((self.layer.running_mean.copy(), self.layer.running_var.copy()))
+        logs["score"] = [3.0, 1.0, 2.0, 2.5, 4.0][epoch]
+
+
+def _batch_norm_model():
+    bb.seed(0)
+    return bb.Sequential([Linear(6), bb.layers.BatchNorm(), bb.layers.ReLU(), Linear(3)])
+
+
+def test_early_stopping_restores_batch_norm_statistics_with_the_weights():
+    X, y = data()
+    model = _batch_norm_model()
+    model.compile(optimizer=bb.optimizers.SGD(lr=0.1), loss="cross_entropy")
+    bn = model.layers[1]
+    recorder = _RecordBatchNorm(bn)
+    stop = bb.callbacks.EarlyStopping(monitor="score", patience=1, restore_best_weights=True)
+    model.fit(X, y, epochs=5, batch_size=8, callbacks=[recorder, stop], verbose=0)
+    assert stop.stopped_epoch == 3  # best at epoch 1, no better at 2 and 3
+    best_mean, best_var = recorder.stats[1]
+    assert not np.array_equal(best_mean, recorder.stats[-1][0])  # they moved after the best
+    np.testing.assert_array_equal(bn.running_mean, best_mean)
+    np.testing.assert_array_equal(bn.running_var, best_var)
+
+
+def test_divergence_puts_back_the_batch_norm_statistics_too():
+    X, y = data()
+    model = _batch_norm_model()
+    model.compile(optimizer=bb.optimizers.SGD(lr=1e6), loss="mse")
+    model.build((4,))
+    bn = model.layers[1]
+    mean, var = bn.running_mean.copy(), bn.running_var.copy()
+    with pytest.raises(FloatingPointError, match="training diverged"):
+        model.fit(X * 1e3, np.eye(3, dtype=np.float32)[y], epochs=3, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(bn.running_mean, mean)
+    np.testing.assert_array_equal(bn.running_var, var)

@@ -1,8 +1,9 @@
 """The int8 ops: one class per op kind, the one Python place that knows an op.
 
 Each class says
-- which float layer it is built from and how (`layer`, `from_layers`; quantize.py reads
-  them from the table OPS),
+- how it is built: from one float layer alone (`layer`, `from_layers`; quantize.py
+  reads them from the table OPS), or, for the weighted ops, from the arrays of a stage
+  (`from_arrays`: the weights with any BatchNorm folded in, the fused activation),
 - its output shape for an input shape (`output_shape`) and whether its output may be its
   input's bytes (`in_place`; the memory plan reads it),
 - the working memory its kernel needs (`scratch_bytes`: a kernel that needs some has a
@@ -21,7 +22,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .._core import ffi, lib
-from ..nn.layers import AvgPool, Conv2D, Linear, MaxPool, ReLU, Softmax
+from ..nn.layers import AvgPool, GlobalAvgPool, MaxPool, ReLU, Softmax
 from .arithmetic import quantize_multiplier, round_half_away
 
 INT32_MAX = 2**31 - 1
@@ -95,7 +96,7 @@ class Int8Op:
     kind = None  # the name used in summaries and tests
     c_kind = None  # the bb_op_kind, a lib.BB_OP_* value
     params_member = None  # its member of bb_op_params, or None
-    layer = None  # the float layer class it is built from, or None
+    layer = None  # the float layer class a stage of that layer alone becomes, or None
     in_place = False
 
     def runs_in_place(self):
@@ -157,14 +158,6 @@ class _WeightedOp(Int8Op):
                 ("multiplier", self.multiplier, np.int32), ("shift", self.shift, np.int32)]
 
     @classmethod
-    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q, **extra):
-        """From the float layer (+ ReLU); see from_arrays."""
-        layer = layers[0]
-        return cls.from_arrays(name, layer.weight.data, None if layer.bias is None else layer.bias.data,
-                               in_shape, out_shape, in_q, out_q,
-                               "relu" if len(layers) == 2 else None, **extra)
-
-    @classmethod
     def from_arrays(cls, name, weight, bias, in_shape, out_shape, in_q, out_q, activation, **extra):
         """TFLite's scheme: symmetric per-channel weights, bias at input_scale * weight_scale.
 
@@ -215,14 +208,6 @@ class Conv2DOp(_WeightedOp):
     kind = "conv2d"
     c_kind = lib.BB_OP_CONV2D
     params_member = "conv"
-    layer = Conv2D
-
-    @classmethod
-    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q, **extra):
-        conv = layers[0]
-        return super().from_layers(layers, name, in_shape, out_shape, in_q, out_q,
-                                   kernel=tuple(conv.kernel), stride=tuple(conv.stride),
-                                   padding=tuple(conv.padding), **extra)
 
     def output_shape(self, in_shape):
         return (int(self.weights.shape[0]),) + window_output(in_shape, self.kernel, self.stride,
@@ -269,14 +254,6 @@ class LinearOp(_WeightedOp):
     kind = "linear"
     c_kind = lib.BB_OP_LINEAR
     params_member = "linear"
-    layer = Linear
-
-    @classmethod
-    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q, **extra):
-        if len(in_shape) != 1:
-            raise ValueError(f"quantize: {name} gets per-sample shape {in_shape}; int8 Linear "
-                             f"takes a feature vector (put a Flatten before it)")
-        return super().from_layers(layers, name, in_shape, out_shape, in_q, out_q, **extra)
 
     def output_shape(self, in_shape):
         return (int(self.weights.shape[0]),)
@@ -478,6 +455,7 @@ class GlobalAvgPoolOp(Int8Op):
     kind = "global_avg_pool"
     c_kind = lib.BB_OP_GLOBAL_AVG_POOL
     params_member = "global_avg_pool"
+    layer = GlobalAvgPool
 
     @classmethod
     def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q):

@@ -1,4 +1,4 @@
-"""Post-training int8 quantization of a trained Sequential model.
+"""Post-training int8 quantization of a trained Sequential or bb.Model graph.
 
     q = bb.quantize(model, calibration_data)
 
@@ -8,13 +8,19 @@ The scheme is TensorFlow Lite's:
 - weights int8, symmetric, one scale per output channel;
 - biases int32 at scale input_scale * weight_scale[channel];
 - requantization by a Q31 multiplier and a shift per output channel (csrc/bb_requantize.h).
-A ReLU right after a Conv2D or Linear is fused into its clamp. Dropout is the identity
-at inference and disappears; Flatten is free in NCHW (the bytes do not move).
+
+The layers are grouped into stages (stages.py: BatchNorm folded, ReLU / ReLU6 fused into
+clamps, Dropout and Flatten free), calibrated in float, and each stage becomes its op
+(ops.py): a Conv2D the im2col-band kernel (conv2d_gemm), or the pointwise kernel when it
+is 1x1, stride 1, unpadded; a depthwise its own (any "same" padding, asymmetric too); Add
+with its own output scale; Concatenate requantizing every input to its output's scale;
+GlobalAvgPool TFLite's Mean.
 
 With fuse=True (the default) a Conv2D (+ ReLU) followed by a MaxPool becomes one
 conv2d_pool op (csrc/bb_conv2d_pool_s8.c), which never stores the convolution output.
-Its quantization is exactly that of the unfused ops (the conv output's scale; max
-pooling keeps it), so fuse=True and fuse=False give identical bytes.
+Its quantization is exactly that of the two ops fuse=False gives (the pooled output's
+scale; max pooling keeps it, and the clamp commutes with the max), so both give
+identical bytes.
 
 With frontend=bb.audio.MFCC(...) the calibration data is int16 PCM and the front end
 becomes the model's first op (frontend.py): the network's input quantization is then the
@@ -27,84 +33,21 @@ from dataclasses import replace
 import numpy as np
 
 from ..data.loader import as_features
-from ..nn.layers import Conv2D, Dropout, Flatten, ReLU
-from ..nn.tensor import Tensor, no_grad
+from ..nn.functional import padding_amounts
+from ..nn.layers import DepthwiseConv2D, Linear
+from ..nn.merge import Add, Concatenate
 from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
 from .frontend import calibration_features, check_frontend, features_quantization
-from .graph_quantize import quantize_graph
-from .ops import OPS, Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp
+from .ops import (OPS, AddOp, ClampOp, ConcatOp, Conv2DGemmOp, Conv2DOp, Conv2DPoolOp,
+                  DepthwiseConv2DOp, LinearOp, PointwiseConv2DOp, clamp_range)
 from .quantized import QuantizedModel, with_frontend
+from .stages import ACTIVATIONS, WEIGHTED, graph_of, make_stages, run_folded
 
-# Float layer class -> the int8 op class built from it (ops.py's table); Flatten and
-# Dropout become no op.
+# The op class a layer alone becomes (ops.py's table): MaxPool, AvgPool, Softmax,
+# GlobalAvgPool (a ReLU alone is a clamp, below).
 LAYER_OPS = {cls.layer: cls for cls in OPS.values() if cls.layer is not None}
-SKIPPED = (Flatten, Dropout)
-SUPPORTED = tuple(LAYER_OPS) + SKIPPED
-WEIGHTED = (Conv2DOp, LinearOp)
-
-
-def _stages(model):
-    """Group layers into int8 ops: (op class or None for Flatten, layers, index of the
-    first layer), fusing a ReLU into the Conv2D or Linear before it."""
-    stages = []
-    for index, layer in enumerate(model.layers):
-        cls = type(layer)
-        if cls not in SUPPORTED:
-            names = ", ".join(c.__name__ for c in SUPPORTED)
-            base = next((c for c in SUPPORTED if isinstance(layer, c)), None)
-            detail = (f", a subclass of {base.__name__}: quantize converts the built-in layers "
-                      f"only, whose arithmetic it knows" if base is not None else "")
-            raise ValueError(f"quantize: layer {index} ({cls.__name__}{detail}) is not supported "
-                             f"for int8; supported layers: {names}")
-        if cls is Dropout:
-            continue
-        if cls is Conv2D and isinstance(layer.padding, str):
-            raise ValueError(f"quantize: layer {index} (Conv2D) has padding={layer.padding!r} "
-                             f"at stride {layer.stride} with kernel {layer.kernel}: padding "
-                             f"that depends on the input size and may be larger at the bottom "
-                             f"/ right, which the int8 kernels do not take yet; use an int or "
-                             f"a (height, width) padding")
-        if (cls is ReLU and stages and stages[-1][0] in WEIGHTED and len(stages[-1][1]) == 1):
-            stages[-1][1].append(layer)
-            continue
-        stages.append((LAYER_OPS.get(cls), [layer], index))
-    return stages
-
-
-def _calibrate(model, stages, X, batch_size):
-    """Min and max of the input and of every stage's output over the calibration data."""
-    lo = np.full(len(stages) + 1, np.inf)
-    hi = np.full(len(stages) + 1, -np.inf)
-    model.eval()
-    with no_grad():
-        for start in range(0, len(X), batch_size):
-            x = Tensor(X[start:start + batch_size])
-            lo[0], hi[0] = min(lo[0], x.data.min()), max(hi[0], x.data.max())
-            for i, (_, layers, _) in enumerate(stages, start=1):
-                for layer in layers:
-                    x = layer(x)
-                lo[i], hi[i] = min(lo[i], x.data.min()), max(hi[i], x.data.max())
-    return lo, hi
-
-
-def fuse_ops(ops):
-    """ops with every conv2d directly followed by a max_pool2d merged into one conv2d_pool
-    op (a clamp right after the pooling folds in too: a clamp commutes with a max)."""
-    fused = []
-    for op in ops:
-        prev = fused[-1] if fused else None
-        if isinstance(op, MaxPool2DOp) and type(prev) is Conv2DOp:
-            fused[-1] = Conv2DPoolOp.fuse(prev, op)
-        elif (op.kind == "clamp" and type(prev) is Conv2DPoolOp
-              and max(prev.act_min, op.act_min) <= min(prev.act_max, op.act_max)):
-            fused[-1] = replace(prev, name=f"{prev.name} + {op.name}",
-                                act_min=max(prev.act_min, op.act_min),
-                                act_max=min(prev.act_max, op.act_max))
-        else:
-            fused.append(op)
-    return fused
 
 
 def _check_batch_size(batch_size):
@@ -112,13 +55,27 @@ def _check_batch_size(batch_size):
         raise ValueError(f"quantize: batch_size must be a positive integer, got {batch_size!r}")
 
 
+def _check_calibration(X):
+    if len(X) == 0:
+        raise ValueError("quantize: calibration_data is empty")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("quantize: calibration_data contains NaN or infinity")
+    if len(X) > 1 and np.all(X == X[:1]):
+        warnings.warn("quantize: every calibration sample is the same; the activation ranges "
+                      "(and so the int8 scales) fit that one input only. Calibrate with a few "
+                      "hundred representative samples.", UserWarning, stacklevel=3)
+    elif float(X.max()) == float(X.min()):
+        warnings.warn("quantize: the calibration data is one constant value; the int8 input "
+                      "scale cannot represent any other input.", UserWarning, stacklevel=3)
+
+
 def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
-    """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph, see
-    graph_quantize.py), with activation ranges from calibration_data.
+    """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph), with
+    activation ranges from calibration_data.
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
-    RAM); False keeps one op per layer.
+    RAM); False keeps the convolution and the pooling as two ops.
     frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
@@ -130,58 +87,105 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
         calibration_data = calibration_features(check_frontend(frontend, model),
                                                 calibration_data)
     X = as_features(calibration_data, "quantize (calibration_data)")
-    if len(X) == 0:
-        raise ValueError("quantize: calibration_data is empty")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("quantize: calibration_data contains NaN or infinity")
-    if len(X) > 1 and np.all(X == X[:1]):
-        warnings.warn("quantize: every calibration sample is the same; the activation ranges "
-                      "(and so the int8 scales) fit that one input only. Calibrate with a few "
-                      "hundred representative samples.", UserWarning, stacklevel=2)
-    elif float(X.max()) == float(X.min()):
-        warnings.warn("quantize: the calibration data is one constant value; the int8 input "
-                      "scale cannot represent any other input.", UserWarning, stacklevel=2)
+    _check_calibration(X)
     model._build_for(X)
     # With a front end the input's quantization is its features' own: they pass unchanged.
-    fixed_input_q = features_quantization(frontend) if frontend is not None else None
-    if isinstance(model, Model):
-        q = quantize_graph(model, X, batch_size, input_q=fixed_input_q)
-        return with_frontend(frontend, q) if frontend is not None else q
-    stages = _stages(model)
-    for _, layers, index in stages:
-        for param in layers[0].parameters():
-            if not np.all(np.isfinite(param.data)):
-                raise ValueError(f"quantize: layer {index} ({type(layers[0]).__name__}) has NaN or "
-                                 f"infinite weights; int8 cannot represent them")
-    if not any(stage[0] in WEIGHTED for stage in stages):
-        raise ValueError("quantize: the model has no Conv2D or Linear layer")
-    lo, hi = _calibrate(model, stages, X, batch_size)
-
-    shapes = [tuple(model.input_shape)]
-    with no_grad():
-        x = Tensor(np.zeros((1,) + shapes[0], dtype=np.float32))
-        for _, layers, _ in stages:
-            for layer in layers:
-                x = layer(x)
-            shapes.append(tuple(x.shape[1:]))
-
-    input_q = fixed_input_q if frontend is not None else activation_qparams(lo[0], hi[0])
-    ops, current_q = [], input_q
-    for i, (cls, layers, index) in enumerate(stages):
-        if cls is None:
-            continue  # NCHW flatten: same bytes, same quantization
-        name = f"layer {index} ({' + '.join(type(l).__name__ for l in layers)})"
-        if not (math.isfinite(lo[i + 1]) and math.isfinite(hi[i + 1])):
-            raise ValueError(f"quantize: {name} produces NaN or infinite values on the "
-                             f"calibration data")
-        out_q = activation_qparams(lo[i + 1], hi[i + 1])
-        op = cls.from_layers(layers, name, shapes[i], shapes[i + 1], current_q, out_q)
-        if tuple(op.output_shape(op.in_shape)) != tuple(op.out_shape):
-            raise ValueError(f"quantize: {name}: the int8 {op.kind} op computes shape "
-                             f"{tuple(op.output_shape(op.in_shape))}, the float layer {op.out_shape}")
-        ops.append(op)
-        current_q = op.out_q
-    if fuse:
-        ops = fuse_ops(ops)
-    q = QuantizedModel(ops, tuple(model.input_shape), input_q, shapes[-1])
+    input_q = features_quantization(frontend) if frontend is not None else None
+    q = quantize_stages(model, X, batch_size, fuse=fuse, input_q=input_q)
     return with_frontend(frontend, q) if frontend is not None else q
+
+
+def quantize_stages(model, X, batch_size=256, fuse=True, input_q=None):
+    """The QuantizedModel of built `model`, calibrated on X (checked by quantize());
+    input_q (scale, zero point), when given, is the input's instead of its calibrated one
+    (a front end's fixed quantization)."""
+    nodes, node_reads = graph_of(model)
+    stages = make_stages(nodes, node_reads)
+    if not any(isinstance(s.node.layer, WEIGHTED) for s in stages):
+        raise ValueError("quantize: the model has no Conv2D, DepthwiseConv2D or Linear layer")
+    _, lo, hi = run_folded(model, stages, X, batch_size)
+
+    input_q = input_q if input_q is not None else activation_qparams(lo[0], hi[0])
+    ops, reads, stage_q, stage_op = [], [], [], []
+    for k, stage in enumerate(stages):
+        if not (math.isfinite(lo[k + 1]) and math.isfinite(hi[k + 1])):
+            raise ValueError(f"quantize: {stage.name} produces NaN or infinite values on the "
+                             f"calibration data")
+        in_qs = [input_q if r < 0 else stage_q[r] for r in stage.reads]
+        out_q = activation_qparams(lo[k + 1], hi[k + 1])
+        made = _stage_ops(stage, in_qs, out_q, fuse)
+        for j, op in enumerate(made):
+            shape = op.output_shape(op.in_shape)
+            if tuple(shape) != tuple(op.out_shape):
+                raise ValueError(f"quantize: {op.name}: the int8 {op.kind} op computes shape "
+                                 f"{tuple(shape)}, the float layer {op.out_shape}")
+            # the stage's first op reads its inputs, a second one the first's output
+            reads.append([-1 if r < 0 else stage_op[r] for r in stage.reads] if j == 0
+                         else [len(ops) - 1])
+            ops.append(op)
+        stage_q.append(made[-1].out_q)
+        stage_op.append(len(ops) - 1)
+    return QuantizedModel(ops, tuple(model.input_shape), input_q, tuple(nodes[-1].shape),
+                          reads=reads)
+
+
+def _stage_ops(stage, in_qs, out_q, fuse):
+    """The int8 op(s) of one stage: one, or a conv and its max pool when not fused."""
+    layer, cls = stage.node.layer, type(stage.node.layer)
+    in_shapes = [tuple(t.shape) for t in stage.node.inputs]
+    out_shape = tuple(stage.last.shape)
+    if cls in WEIGHTED:
+        if stage.pool is None:
+            return [_weighted_op(stage, stage.name, in_shapes[0], out_shape, in_qs[0], out_q)]
+        # the conv's output: the shape of the node before the pool (its ReLU keeps it)
+        conv_nodes = stage.before_pool
+        conv_shape = tuple(stage.nodes[stage.nodes.index(stage.pool) - 1].shape)
+        conv_name = " + ".join(n.label for n in conv_nodes)
+        conv = _weighted_op(stage, conv_name, in_shapes[0], conv_shape, in_qs[0], out_q,
+                            direct=fuse)
+        pool = LAYER_OPS[type(stage.pool.layer)].from_layers(
+            [stage.pool.layer], stage.pool.label, conv_shape, out_shape, out_q, out_q)
+        return [replace(Conv2DPoolOp.fuse(conv, pool), name=stage.name)] if fuse else [conv, pool]
+    if cls is Add:
+        return [AddOp.from_quant(stage.name, out_shape, in_qs[0], in_qs[1], out_q, stage.activation)]
+    if cls is Concatenate:
+        return [ConcatOp(name=stage.name, in_shape=in_shapes[0], out_shape=out_shape,
+                         in_q=in_qs[0], out_q=out_q, in_qs=tuple(in_qs),
+                         in_shapes=tuple(in_shapes))]
+    if cls in ACTIVATIONS:  # a ReLU / ReLU6 with no op to fuse into: a clamp
+        act_min, act_max = clamp_range(in_qs[0], ACTIVATIONS[cls])
+        return [ClampOp(name=stage.name, in_shape=in_shapes[0], out_shape=out_shape,
+                        in_q=in_qs[0], out_q=in_qs[0], act_min=act_min, act_max=act_max)]
+    return [LAYER_OPS[cls].from_layers([layer], stage.name, in_shapes[0], out_shape,
+                                       in_qs[0], out_q)]
+
+
+def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q, direct=False):
+    """The op of a Conv2D / DepthwiseConv2D / Linear stage (BatchNorm folded, its clamp);
+    direct: a Conv2D as the direct convolution (what conv2d_pool fuses) rather than
+    conv2d_gemm."""
+    layer = stage.folded
+    weight, bias = layer.weight.data, layer.bias.data
+    act = stage.activation
+    if isinstance(layer, Linear):
+        if len(in_shape) != 1:
+            raise ValueError(f"quantize: {name} gets per-sample shape {in_shape}; int8 Linear "
+                             f"takes a feature vector (put a Flatten before it)")
+        return LinearOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act)
+    _, h, w = in_shape
+    top, bottom, left, right = padding_amounts(layer.padding, layer.kernel, layer.stride, (h, w),
+                                               name)
+    padding = (top, bottom, left, right)
+    if isinstance(layer, DepthwiseConv2D):
+        return DepthwiseConv2DOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q,
+                                             act, kernel=tuple(layer.kernel),
+                                             stride=tuple(layer.stride), padding=padding,
+                                             depth_multiplier=layer.depth_multiplier)
+    pointwise = tuple(layer.kernel) == (1, 1) and tuple(layer.stride) == (1, 1) and not any(padding)
+    if pointwise and not direct:
+        return PointwiseConv2DOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act)
+    if top == bottom and left == right:
+        padding = (top, left)  # the symmetric pair
+    cls = Conv2DOp if direct else Conv2DGemmOp
+    return cls.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act,
+                           kernel=tuple(layer.kernel), stride=tuple(layer.stride), padding=padding)

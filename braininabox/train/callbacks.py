@@ -92,8 +92,8 @@ class EarlyStopping(Callback):
         value = _monitored(logs, self.monitor, "EarlyStopping")
         if self.best is None or self.improved(value, self.best, self.min_delta):
             self.best, self.wait = value, 0
-            if self.restore_best_weights:
-                self.best_weights = [p.data.copy() for p in self.model.parameters()]
+            if self.restore_best_weights:  # the weights and the BatchNorm statistics
+                self.best_weights = self.model._snapshot()
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -102,8 +102,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
-            for p, best in zip(self.model.parameters(), self.best_weights):
-                p.data[...] = best
+            self.model._put_back(self.best_weights)
 
 
 class ModelCheckpoint(Callback):

@@ -59,7 +59,12 @@ class Sequential(BaseModel):
 
     def _forward(self, x):
         layers = self.layers
-        fused = fused_pairs(layers, [[i - 1] for i in range(len(layers))])
+        # which pairs fuse depends on the layers and on whether they are built: planned
+        # once per such state, not on every call (batch-1 inference feels it)
+        key = tuple((id(layer), layer.built) for layer in layers)
+        if getattr(self, "_fused_for", (None,))[0] != key:
+            self._fused_for = (key, fused_pairs(layers, [[i - 1] for i in range(len(layers))]))
+        fused = self._fused_for[1]
         i = 0
         while i < len(layers):
             if i in fused:  # one step for both (same values, same gradients)

@@ -256,7 +256,7 @@ class BaseModel:
         # The weights at the start of the epoch (finite: checked after every step), put
         # back if training diverges, so the model stays usable.
         params = self.parameters()
-        start = [p.data.copy() for p in params]
+        start = self._snapshot()
         first_loss = None
         for step, (xb, yb) in enumerate(loader, start=1):
             outputs = self(Tensor(xb))
@@ -275,8 +275,7 @@ class BaseModel:
                 if not all(np.isfinite(p.data).all() for p in params):
                     problem = "a weight became NaN or infinite"
             if problem:
-                for p, saved in zip(params, start):
-                    p.data = saved
+                self._put_back(start)
                 self.optimizer.state = {}
                 raise FloatingPointError(
                     f"{problem} at epoch {epoch + 1}, batch {step}: training diverged (try a "
@@ -340,6 +339,24 @@ class BaseModel:
                           f"Total MACs: {self.macs():,} (multiply-accumulates per sample)"])
         print_fn(text)
         return text
+
+    def _snapshot(self):
+        """Copies of every parameter and every layer's buffers (BatchNorm's running
+        statistics): the state _put_back restores."""
+        return ([p.data.copy() for p in self.parameters()],
+                [{name: array.copy() for name, array in layer.buffers().items()}
+                 for layer in self.layers_in_order()])
+
+    def _put_back(self, snapshot):
+        params, buffers = snapshot
+        for p, saved in zip(self.parameters(), params):
+            if p.data.shape == saved.shape and p.data.flags.writeable:
+                p.data[...] = saved  # in place: views of the weights stay valid
+            else:
+                p.data = saved.copy()
+        for layer, saved in zip(self.layers_in_order(), buffers):
+            for name, array in saved.items():
+                getattr(layer, name)[...] = array
 
     # ---------------------------------------------------------------- saving
     def _write(self, path, header):
