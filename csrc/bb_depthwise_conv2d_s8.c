@@ -265,10 +265,36 @@ static inline int32_t taps3(const int8_t *p, const int32_t *k)
     return p[0] * k[0] + p[1] * k[1] + p[2] * k[2];
 }
 
+/* Stride 1, one kernel row (a, b, c) over row r into acc[0, n), added to it unless
+ * `first`: the three weights stay in registers and each input is loaded once for the
+ * outputs it feeds, two outputs a turn (a Cortex-M3's registers hold no more beside
+ * the pointers). */
+static inline void row_taps_s1(const int8_t *restrict r, int32_t a, int32_t b, int32_t c, int32_t n,
+                               int32_t *restrict acc, int first)
+{
+    int32_t x0 = r[0], x1 = r[1], i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const int32_t x2 = r[i + 2], x3 = r[i + 3];
+        const int32_t s0 = first ? 0 : acc[i], s1 = first ? 0 : acc[i + 1];
+        acc[i] = s0 + x0 * a + x1 * b + x2 * c;
+        acc[i + 1] = s1 + x1 * a + x2 * b + x3 * c;
+        x0 = x2;
+        x1 = x3;
+    }
+    if (i < n)
+        acc[i] = (first ? 0 : acc[i]) + x0 * a + x1 * b + r[i + 2] * c;
+}
+
 BB_NOINLINE static void row_3x3(const int8_t *restrict r0, const int8_t *restrict r1,
                                 const int8_t *restrict r2, const int32_t *restrict k, int32_t stride,
                                 int32_t ow, int32_t *restrict acc)
 {
+    if (stride == 1) {
+        row_taps_s1(r0, k[0], k[1], k[2], ow, acc, 1);
+        row_taps_s1(r1, k[3], k[4], k[5], ow, acc, 0);
+        row_taps_s1(r2, k[6], k[7], k[8], ow, acc, 0);
+        return;
+    }
     for (int32_t ox = 0; ox < ow; ox++) {
         const size_t c = (size_t)ox * (size_t)stride;
         acc[ox] = taps3(r0 + c, k) + taps3(r1 + c, k + 3) + taps3(r2 + c, k + 6);
