@@ -90,6 +90,40 @@ size_t bb_gemm_s8_scratch_size(int32_t taps, int32_t out_channels)
     return bytes > INT32_MAX ? 0 : (size_t)bytes;
 }
 
+/* The sum of n int8 weights, four a word. The M4 adds the pairs SXTAB16 makes into two
+ * int16 lanes (|lane| <= 256 a word: 127 words a chunk); plain C adds the bytes as
+ * unsigned w + 128 (XOR 0x80) in two 16-bit lanes of byte pairs (<= 510 a word: 128 words
+ * a chunk) and takes 128 per byte back. About 1.3 and 2 instructions a weight instead of
+ * 4: on a layer of few positions (VWW's last 1x1, 3 x 3 x 256 -> 256) this sum is a fifth
+ * of the work. */
+static int32_t sum_weights(const int8_t *w, int32_t n)
+{
+    int32_t sum = 0, i = 0;
+    while (n - i >= 4) {
+        const int32_t words = (n - i) / 4 < 127 ? (n - i) / 4 : 127, end = i + 4 * words;
+#if BB_DSP
+        int32_t lanes = 0;
+        for (; i < end; i += 4) {
+            const uint32_t v = bb_load32(w + i);
+            lanes = bb_sxtab16_ror8(bb_sxtab16(lanes, v), v);
+        }
+        sum = bb_smlad(lanes, 0x00010001, sum);
+#else
+        uint32_t lanes = 0;
+        for (; i < end; i += 4) {
+            uint32_t v;
+            memcpy(&v, w + i, sizeof v);
+            v ^= 0x80808080u;
+            lanes += (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu);
+        }
+        sum += (int32_t)((lanes & 0xFFFFu) + (lanes >> 16)) - 512 * words;
+#endif
+    }
+    for (; i < n; i++)
+        sum += w[i];
+    return sum;
+}
+
 void bb_gemm_s8_prepare(bb_gemm_s8 *g, int32_t taps, int32_t out_channels, const bb_quant_out *q,
                         const int32_t *multiplier, const int32_t *shift, const int8_t *w, const int32_t *bias,
                         int8_t *scratch)
@@ -103,10 +137,7 @@ void bb_gemm_s8_prepare(bb_gemm_s8 *g, int32_t taps, int32_t out_channels, const
     g->base = (int32_t *)(void *)scratch; /* 4-byte aligned: the callers check */
     g->packed = scratch + sizeof(int32_t) * (size_t)out_channels;
     for (int32_t oc = 0; oc < out_channels; oc++) {
-        const int8_t *row = w + (size_t)oc * (size_t)taps;
-        int32_t sum_w = 0;
-        for (int32_t k = 0; k < taps; k++)
-            sum_w += row[k];
+        const int32_t sum_w = sum_weights(w + (size_t)oc * (size_t)taps, taps);
         g->base[oc] = (bias != NULL ? bias[oc] : 0) + q->input_offset * sum_w;
     }
 }

@@ -266,6 +266,31 @@ static union {
     uint32_t align;
 } gemm_scratch;
 
+/* Rows longer than the weight sum's chunk of 127 words (508 weights), all weights at
+ * -128 or 127 or random: the bias terms' lane sums at their bounds. */
+static void test_pointwise_long_rows(void)
+{
+    static const int32_t lengths[] = {507, 508, 509, 511, 512, 600, 1017, 1020};
+    for (int32_t t = 0; t < 24; t++) {
+        const bb_s8_dims in = {1, lengths[t % 8], 1, 5};
+        const int32_t oc = 3, kind = t / 8;
+        const size_t nx = (size_t)in.channels * 5u, nw = (size_t)oc * (size_t)in.channels;
+        fill_i8(x, nx, 0);
+        fill_i8(w, nw, 0);
+        if (kind < 2)
+            memset(w, kind == 0 ? 0x80 : 0x7F, nw);
+        fill_bias(bias, w, oc, in.channels, 0);
+        fill_requant(mult, shift_, oc);
+        const bb_quant_out q = random_quant(t & 1);
+        memset(y_fast, 0x55, sizeof y_fast);
+        bb_status a = bb_pointwise_conv2d_s8_reference(&in, oc, &q, mult, shift_, x, w, bias, y_ref);
+        bb_status b = bb_pointwise_conv2d_s8(&in, oc, &q, mult, shift_, x, w, bias, y_fast, gemm_scratch.bytes,
+                                             bb_pointwise_conv2d_s8_scratch_size(&in, oc));
+        check(bb_pointwise_conv2d_s8_scratch_size(&in, oc) <= sizeof gemm_scratch.bytes && a == BB_OK && b == BB_OK &&
+                  memcmp(y_ref, y_fast, 15) == 0, "pointwise long rows", t);
+    }
+}
+
 static void test_conv_gemm_random(int32_t cases)
 {
     for (int32_t t = 0; t < cases; t++) {
@@ -574,6 +599,7 @@ int main(void)
     test_requant_step();
     test_depthwise_random(600);
     test_pointwise_random(400);
+    test_pointwise_long_rows();
     test_linear_random(400);
     test_conv_gemm_random(400);
     test_add();
