@@ -142,6 +142,11 @@ BB_NOINLINE static void requantize_row(const int32_t *restrict acc, int32_t n, c
          * clamp's top is int8's (no fused clamp, or a ReLU) */
         const bb_requant_fast f = bb_requant_fast_prepare(step.multiplier, -step.right);
         const int32_t min = lo + offset, max = hi + offset; /* the clamp after the offset */
+        if (max == 127 && min == -128) { /* SSAT alone */
+            for (int32_t i = 0; i < n; i++, out += stride)
+                *out = (int8_t)bb_ssat8(bb_requant_fast_apply(acc[i] + base, &f) + offset);
+            return;
+        }
         if (max == 127) {
             for (int32_t i = 0; i < n; i++, out += stride) {
                 const int32_t v = bb_ssat8(bb_requant_fast_apply(acc[i] + base, &f) + offset);

@@ -153,7 +153,14 @@ BB_NOINLINE static void store_block(const bb_gemm_s8 *g, int32_t oc, const int32
     if (bb_requant_fast_ok(m, s)) {
         const bb_requant_fast f = bb_requant_fast_prepare(m, s);
         const int32_t offset = q->output_offset; /* + requantized: no overflow (bb_requant_fast.h) */
-        if (hi == 127) { /* no fused clamp, or a ReLU (lo = the output zero point): SSAT, then lo */
+        if (hi == 127 && lo == -128 && n == BLOCK) { /* no clamp but int8's: SSAT alone, unrolled */
+            out[0] = (int8_t)bb_ssat8(bb_requant_fast_apply(acc[0] + base, &f) + offset);
+            out[1] = (int8_t)bb_ssat8(bb_requant_fast_apply(acc[1] + base, &f) + offset);
+            out[2] = (int8_t)bb_ssat8(bb_requant_fast_apply(acc[2] + base, &f) + offset);
+            out[3] = (int8_t)bb_ssat8(bb_requant_fast_apply(acc[3] + base, &f) + offset);
+            return;
+        }
+        if (hi == 127) { /* a ReLU (lo = the output zero point): SSAT, then lo */
             for (int32_t j = 0; j < n; j++) {
                 const int32_t v = bb_ssat8(bb_requant_fast_apply(acc[j] + base, &f) + offset);
                 out[j] = (int8_t)(v < lo ? lo : v);
