@@ -12,6 +12,9 @@ q.predict_int8 byte for byte, then prints the arena (the exact memory plan), RAM
 data + arena + measured peak stack), flash, QEMU icount ticks per inference, and the
 peers' TFLite Micro arena and CMSIS-NN ticks from the issue with our ratio. --layers adds
 ticks per op (bb.embedded.run(...).op_ticks) and the plan's live bytes per op.
+The memory planner streams chains of convolutions in row bands (deploy/streaming.py) with
+the goal's arena (half of TFLite Micro's) as its budget: the smallest arena it can reach,
+bands as tall as the budget allows (fewer ticks); --stream smallest / off for the others.
 
 A benchmark, not a test: it exits with 1 only when a board disagrees with the host.
 """
@@ -38,7 +41,15 @@ PEER_CMSIS_NN_TICKS = {"kws": (263_186, 189_423), "vww": (798_858, 594_189),
 RAM_LIMIT = 131_072
 
 
-def build(key, seed=0):
+def goal_arena(key):
+    """The issue's arena goal: half of TFLite Micro's."""
+    return PEER_TFLM_ARENA[key] // 2
+
+
+def build(key, seed=0, stream=None):
+    """The model, its int8 version and the calibration inputs. stream: quantize's (None:
+    the goal's arena as the budget the planner's row bands may grow into, for the fewest
+    ticks within it; the smallest arena the chains reach is never exceeded by less)."""
     bb.seed(seed)
     _, builder, shape = MODELS[key]
     model = builder()
@@ -49,7 +60,7 @@ def build(key, seed=0):
             layer.running_mean[:] = rng.normal(0, 0.3, c)
             layer.running_var[:] = rng.uniform(0.5, 2.0, c)
     X = rng.normal(size=(16,) + shape).astype(np.float32)
-    return model, bb.quantize(model, X), X
+    return model, bb.quantize(model, X, stream=goal_arena(key) if stream is None else stream), X
 
 
 def main(argv=None):
@@ -57,6 +68,8 @@ def main(argv=None):
     parser.add_argument("--models", default="kws,vww,ic,ad")
     parser.add_argument("--boards", default=",".join(BOARDS))
     parser.add_argument("--layers", action="store_true", help="per-op ticks and live bytes")
+    parser.add_argument("--stream", choices=("goal", "smallest", "off"), default="goal",
+                        help="row bands within the goal's arena (default), the smallest arena, or none")
     args = parser.parse_args(argv)
     keys = [k.strip() for k in args.models.split(",") if k.strip()]
     boards = [b.strip() for b in args.boards.split(",") if b.strip()]
@@ -64,9 +77,13 @@ def main(argv=None):
     rows = []
     for key in keys:
         title = MODELS[key][0]
-        model, q, X = build(key)
+        stream = {"goal": None, "smallest": True, "off": False}[args.stream]
+        model, q, X = build(key, stream=stream)
         plan = q.memory_plan()
         want = q.predict_int8(X[:2])
+        if not np.array_equal(bb.quantize(model, X, stream=False).predict_int8(X[:2]), want):
+            print(f"FAIL {key}: the streamed model's bytes differ from the model's ops run whole")
+            failed = True
         results = {}
         for board in boards:
             try:
@@ -99,7 +116,8 @@ def main(argv=None):
             for t, op in enumerate(q.ops):
                 ticks = "  ".join(f"{results[b][0].op_ticks[t]:>8,}" for b in results
                                   if results[b][0].op_ticks)
-                print(f"  {t:>3} {op.kind:<17} {str(op.out_shape):<16} {plan.op_live_bytes[t]:>8,} B  {ticks}")
+                band = f" ({op.band_rows}-row bands)" if op.kind == "band_chain" else ""
+                print(f"  {t:>3} {op.kind + band:<30} {str(op.out_shape):<16} {plan.op_live_bytes[t]:>8,} B  {ticks}")
             del first
     print("\n| model | board | arena (B) | TFLM arena | arena ratio | RAM (B) | flash (B) | ticks | CMSIS-NN ticks | ticks ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -31,6 +31,7 @@ from .data import datasets
 from . import data
 from .deploy import embedded
 from .deploy.quantize import quantize
+from .deploy.quantized import QuantizedModel
 from . import models
 from .nn import functional, layers
 from .nn.symbolic import Input
@@ -41,7 +42,7 @@ from .train.model import Sequential
 from .train.model_file import ModelFileError
 from .train.saving import load
 
-__all__ = ["Tensor", "Sequential", "Model", "Input", "load", "ModelFileError", "concat", "stack", "no_grad",
+__all__ = ["Tensor", "Sequential", "Model", "Input", "load", "ModelFileError", "QuantizedModel", "concat", "stack", "no_grad",
            "is_grad_enabled", "seed", "set_num_threads", "get_num_threads", "quantize", "audio",
            "callbacks", "data", "datasets", "embedded", "functional", "layers", "loss", "metrics",
            "models", "optimizers",

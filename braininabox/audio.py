@@ -29,6 +29,7 @@ import numpy as np
 
 from ._core import check, ffi, lib, scratch
 from .data.wav import read_wav
+from .deploy.frontend import FRONTENDS
 
 __all__ = ["MFCC", "read_wav"]
 
@@ -125,3 +126,6 @@ class MFCC:
         buffer, size = scratch(lib.bb_mfcc_s8_scratch_size(self.sample_rate))
         check(lib.bb_mfcc_s8(self.sample_rate, ffi.from_buffer("int16_t[]", pcm), len(pcm),
                              ffi.from_buffer("int8_t[]", out), buffer, size), "MFCC")
+
+
+FRONTENDS["MFCC"] = MFCC   # a saved int8 model's front end is rebuilt as this class

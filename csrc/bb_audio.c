@@ -4,6 +4,8 @@
  * (the bounds are worked out next to each step). Right shifts of negative values are
  * arithmetic, as on every target we build for (gcc documents it); left shifts of
  * negative values are written as multiplications. */
+#include <string.h>
+
 #include "bb_audio.h"
 #include "bb_audio_tables.h"
 
@@ -55,18 +57,29 @@ static int32_t hann(int n, int step)
 #define FRAME_BITS 21
 #define POWER_SHIFT 16
 
+/* Sample i of PCM held as bytes (native int16 object representations). Copying them
+ * into an int16_t reads bytes that may live in any object, e.g. a runtime's int8 arena,
+ * without an int16_t lvalue over memory stored as something else (which C forbids);
+ * compilers make it one halfword load. */
+static int32_t sample_at(const unsigned char *pcm, int i)
+{
+    int16_t v;
+    memcpy(&v, pcm + (size_t)i * sizeof v, sizeof v);
+    return v;
+}
+
 /* Loads the frame starting at `start` times the window into re (zeros up to the FFT
  * size) and zeros im. The products v = x * w (|v| <= 2^30) are scaled to u = v * 2^-r
  * (rounded) with r chosen so that max |u| is in [2^20, 2^21]: returns r, in [-20, 10],
  * or SILENT_FRAME when every product is 0. */
-static int load_frame(const rate_plan *p, const int16_t *pcm, int count, int start, int32_t *re,
-                      int32_t *im)
+static int load_frame(const rate_plan *p, const unsigned char *pcm, int count, int start,
+                      int32_t *re, int32_t *im)
 {
     int fft_n = 1 << p->log2_fft;
     uint32_t peak = 0;
     for (int i = 0; i < p->frame; i++) {
         int at = start + i;
-        int32_t v = (at < count ? (int32_t)pcm[at] : 0) * hann(i, p->table_step);
+        int32_t v = (at < count ? sample_at(pcm, at) : 0) * hann(i, p->table_step);
         uint32_t magnitude = v < 0 ? (uint32_t)-v : (uint32_t)v;
         if (magnitude > peak)
             peak = magnitude;
@@ -157,7 +170,7 @@ static int32_t log2_q16(uint64_t e)
 }
 
 /* One frame: window, FFT, mel energies, log, DCT, int8. */
-static void frame_features(const rate_plan *p, const int16_t *pcm, int count, int start,
+static void frame_features(const rate_plan *p, const unsigned char *pcm, int count, int start,
                            int32_t *re, int32_t *im, int8_t *out)
 {
     const int32_t floor_q16 = (int32_t)BB_MFCC_LOG2_FLOOR * 65536;
@@ -209,6 +222,12 @@ static void frame_features(const rate_plan *p, const int16_t *pcm, int count, in
 bb_status bb_mfcc_s8(int sample_rate, const int16_t *pcm, int count, int8_t *features,
                      void *scratch, size_t scratch_bytes)
 {
+    return bb_mfcc_s8_from_bytes(sample_rate, pcm, count, features, scratch, scratch_bytes);
+}
+
+bb_status bb_mfcc_s8_from_bytes(int sample_rate, const void *pcm, int count, int8_t *features,
+                                void *scratch, size_t scratch_bytes)
+{
     rate_plan p;
     if (pcm == NULL || features == NULL || scratch == NULL)
         return BB_ERR_NULL;
@@ -223,6 +242,7 @@ bb_status bb_mfcc_s8(int sample_rate, const int16_t *pcm, int count, int8_t *fea
     int32_t *im = re + ((size_t)1 << p.log2_fft);
     int used = count < p.window ? count : p.window;
     for (int f = 0; f < BB_MFCC_FRAMES; f++)
-        frame_features(&p, pcm, used, f * p.stride, re, im, features + f * BB_MFCC_COEFFICIENTS);
+        frame_features(&p, (const unsigned char *)pcm, used, f * p.stride, re, im,
+                       features + f * BB_MFCC_COEFFICIENTS);
     return BB_OK;
 }

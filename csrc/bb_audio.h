@@ -59,4 +59,10 @@ size_t bb_mfcc_s8_scratch_size(int sample_rate);
 bb_status bb_mfcc_s8(int sample_rate, const int16_t *pcm, int count, int8_t *features,
                      void *scratch, size_t scratch_bytes);
 
+/* The same from the bytes of `count` int16 samples in native byte order, at any address
+ * and in any object (the int8 runtime's arena: embedded/bb_ops.c); the samples are read
+ * with memcpy, so no int16_t lvalue ever aliases those bytes. Same results and errors. */
+bb_status bb_mfcc_s8_from_bytes(int sample_rate, const void *pcm, int count, int8_t *features,
+                                void *scratch, size_t scratch_bytes);
+
 #endif /* BB_AUDIO_H */

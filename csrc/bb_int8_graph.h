@@ -141,4 +141,22 @@ bb_status bb_concat_channels_s8(const bb_s8_dims *out, int32_t count, const int3
                                 const bb_rescale_s8 *rescale, int32_t output_offset,
                                 const int8_t *const *x, int8_t *y);
 
+/* ---- leaky ReLU ------------------------------------------------------------------------
+ * TFLite's int8 LeakyRelu, elementwise over n values: with v = x + input_offset,
+ *   y = clamp(requantize(v, identity_multiplier, identity_shift) + output_offset)  v >= 0,
+ *   y = clamp(requantize(v, alpha_multiplier, alpha_shift) + output_offset)        v < 0,
+ * the multipliers encoding input_scale / output_scale and alpha * input_scale /
+ * output_scale as bb_requantize's (multiplier, shift). Both multipliers are >= 0 (alpha
+ * >= 0; quantize refuses a negative one). y may equal x (in place). */
+typedef struct bb_leaky_relu_s8_params {
+    int32_t input_offset; /* -zero point of x, in [-127, 128] */
+    int32_t output_offset; /* output zero point */
+    int32_t identity_multiplier;
+    int32_t identity_shift;
+    int32_t alpha_multiplier;
+    int32_t alpha_shift;
+} bb_leaky_relu_s8_params;
+
+bb_status bb_leaky_relu_s8(const bb_leaky_relu_s8_params *p, size_t n, const int8_t *x, int8_t *y);
+
 #endif /* BB_INT8_GRAPH_H */

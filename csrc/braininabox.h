@@ -16,6 +16,7 @@
 #include "bb_requantize.h"
 #include "bb_int8.h"
 #include "bb_int8_graph.h"
+#include "bb_band_chain_s8.h"
 #include "bb_audio.h"
 
 #endif /* BRAININABOX_H */

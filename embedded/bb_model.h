@@ -25,10 +25,11 @@
 #include <stdint.h>
 #include "bb_int8.h"
 #include "bb_int8_graph.h" /* bb_add_s8_params, bb_rescale_s8 */
+#include "bb_band_chain_s8.h" /* bb_chain_stage */
 
-#define BB_MODEL_FORMAT_VERSION 3
+#define BB_MODEL_FORMAT_VERSION 4
 #define BB_OP_MAX_INPUTS 4
-#define BB_OP_MAX_DATA 4
+#define BB_OP_MAX_DATA 8 /* a band chain: 4 slots per stage (4 * BB_CHAIN_MAX_STAGES) */
 
 /* The op kinds; each has one row in the runtime's op table (embedded/bb_ops.c). */
 typedef enum bb_op_kind {
@@ -52,6 +53,13 @@ typedef enum bb_op_kind {
     BB_OP_CONV2D_GEMM = 13,     /* bb_conv_params; data as BB_OP_CONV2D: the same integers,
                                    computed as bands of im2col columns times the 1x1 kernel
                                    (csrc/bb_conv2d_gemm_s8.c), with scratch */
+    BB_OP_BAND_CHAIN = 14,      /* bb_band_chain_params: 1 to BB_CHAIN_MAX_STAGES convolutions
+                                   computed in bands of output rows (csrc/bb_band_chain_s8.h);
+                                   data: each stage's weights, bias, multiplier, shift (slots
+                                   4 s to 4 s + 3); may run in place when every stage keeps
+                                   the shape; scratch bb_band_chain_s8_scratch_size */
+    BB_OP_LEAKY_RELU = 15,      /* bb_leaky_relu_s8_params (TFLite's int8 LeakyRelu); may run
+                                   in place */
     /* Front ends from 16 on: they turn raw samples into a network's int8 input. */
     BB_OP_MFCC = 16,            /* bb_mfcc_params: the audio front end (csrc/bb_audio.h). Its
                                    input holds int16 PCM as bytes (little-endian, at an even
@@ -118,6 +126,12 @@ typedef struct bb_concat_params {
     bb_rescale_s8 inputs[BB_OP_MAX_INPUTS]; /* the first input_count are used, the rest zero */
 } bb_concat_params;
 
+typedef struct bb_band_chain_params {
+    int32_t stage_count; /* 1 to BB_CHAIN_MAX_STAGES */
+    int32_t band_rows;   /* output rows per band, in [1, output height] */
+    bb_chain_stage stages[BB_CHAIN_MAX_STAGES]; /* the first stage_count are used, the rest zero */
+} bb_band_chain_params;
+
 typedef struct bb_mfcc_params {
     int32_t sample_rate; /* 8000 or 16000 Hz */
 } bb_mfcc_params;
@@ -134,7 +148,9 @@ typedef union bb_op_params {
     bb_add_s8_params add;          /* BB_OP_ADD */
     bb_global_avg_pool_params global_avg_pool; /* BB_OP_GLOBAL_AVG_POOL */
     bb_concat_params concat;       /* BB_OP_CONCAT */
+    bb_leaky_relu_s8_params leaky_relu; /* BB_OP_LEAKY_RELU */
     bb_mfcc_params mfcc;           /* BB_OP_MFCC */
+    bb_band_chain_params band_chain; /* BB_OP_BAND_CHAIN */
 } bb_op_params;
 
 typedef struct bb_op {

@@ -44,24 +44,35 @@ static const void *slot_ptr(const bb_op *op, const uint8_t *data, uint32_t slot)
 
 /* ---- weighted ops: conv2d, conv2d_pool, linear ------------------------------------ */
 
-/* Data of a layer with `channels` outputs of `taps` weights each: weights, an optional
- * bias, per-channel requantization, and accumulators that cannot overflow. */
-static bb_status check_weighted(const bb_op *op, const uint8_t *data, int32_t channels, int32_t taps,
-                                const bb_quant_out *q)
+/* Data of a layer with `channels` outputs of `taps` weights each in the four slots from
+ * `base`: weights, an optional bias, per-channel requantization, and accumulators that
+ * cannot overflow. */
+static bb_status check_weighted_at(const bb_op *op, const uint8_t *data, uint32_t base, int32_t channels,
+                                   int32_t taps, const bb_quant_out *q)
 {
     const uint32_t per_channel = 4u * (uint32_t)channels;
-    if (op->data_count != 4 || !slot_is(op, BB_DATA_WEIGHTS, (uint64_t)channels * (uint64_t)taps) ||
-        !(slot_is(op, BB_DATA_BIAS, per_channel) || slot_is(op, BB_DATA_BIAS, 0)) ||
-        !slot_is(op, BB_DATA_MULTIPLIER, per_channel) || !slot_is(op, BB_DATA_SHIFT, per_channel))
+    if (!slot_is(op, base + BB_DATA_WEIGHTS, (uint64_t)channels * (uint64_t)taps) ||
+        !(slot_is(op, base + BB_DATA_BIAS, per_channel) || slot_is(op, base + BB_DATA_BIAS, 0)) ||
+        !slot_is(op, base + BB_DATA_MULTIPLIER, per_channel) || !slot_is(op, base + BB_DATA_SHIFT, per_channel))
         return BB_ERR_SHAPE;
     bb_status s = bb_check_quant_out(q);
     if (s != BB_OK)
         return s;
-    s = bb_check_requant(channels, slot_ptr(op, data, BB_DATA_MULTIPLIER), slot_ptr(op, data, BB_DATA_SHIFT));
+    s = bb_check_requant(channels, slot_ptr(op, data, base + BB_DATA_MULTIPLIER),
+                         slot_ptr(op, data, base + BB_DATA_SHIFT));
     if (s != BB_OK)
         return s;
-    return bb_check_accumulator_s8(channels, taps, slot_ptr(op, data, BB_DATA_WEIGHTS),
-                                   slot_ptr(op, data, BB_DATA_BIAS));
+    return bb_check_accumulator_s8(channels, taps, slot_ptr(op, data, base + BB_DATA_WEIGHTS),
+                                   slot_ptr(op, data, base + BB_DATA_BIAS));
+}
+
+/* A layer's four slots, and no others. */
+static bb_status check_weighted(const bb_op *op, const uint8_t *data, int32_t channels, int32_t taps,
+                                const bb_quant_out *q)
+{
+    if (op->data_count != 4)
+        return BB_ERR_SHAPE;
+    return check_weighted_at(op, data, 0, channels, taps, q);
 }
 
 /* The conv's output shape, then the pool's over it (pool NULL: none). */
@@ -299,7 +310,7 @@ static bb_status run_pointwise(const bb_op *op, const uint8_t *data, const int8_
 
 #endif
 
-#if BB_HAS_KIND(10) || BB_HAS_KIND(12)
+#if BB_HAS_KIND(10) || BB_HAS_KIND(12) || BB_HAS_KIND(15)
 static int offset_ok(int32_t offset)
 {
     return offset >= -127 && offset <= 128;
@@ -432,6 +443,70 @@ static bb_status run_conv_gemm(const bb_op *op, const uint8_t *data, const int8_
 }
 #endif
 
+#if BB_HAS_KIND(14)
+/* BB_OP_MAX_DATA holds four slots per stage */
+typedef char bb_chain_slots_fit[BB_OP_MAX_DATA >= 4 * BB_CHAIN_MAX_STAGES ? 1 : -1];
+
+static bb_status check_band_chain(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    *scratch = 0;
+    const bb_band_chain_params *p = &op->params.band_chain;
+    const bb_tensor *in = &op->inputs[0], *out = &op->output;
+    const bb_s8_dims d = dims_of(in);
+    bb_s8_dims o;
+    if (p->stage_count < 1 || p->stage_count > BB_CHAIN_MAX_STAGES)
+        return BB_ERR_ARGUMENT;
+    for (int32_t s = p->stage_count; s < BB_CHAIN_MAX_STAGES; s++) { /* unused stages are zero */
+        const int32_t *words = (const int32_t *)&p->stages[s];
+        for (size_t k = 0; k < sizeof p->stages[s] / sizeof(int32_t); k++) {
+            if (words[k] != 0)
+                return BB_ERR_ARGUMENT;
+        }
+    }
+    if (op->data_count != 4u * (uint32_t)p->stage_count)
+        return BB_ERR_SHAPE;
+    bb_status s = bb_band_chain_s8_output(&d, p->stage_count, p->stages, p->band_rows, &o);
+    if (s != BB_OK)
+        return s;
+    if (o.channels != out->c || o.height != out->h || o.width != out->w)
+        return BB_ERR_SHAPE;
+    if (in->at == out->at && !bb_band_chain_s8_in_place_ok(&d, p->stage_count, p->stages))
+        return BB_ERR_ARGUMENT; /* in place only where every stage keeps the shape */
+    int32_t channels = in->c;
+    for (int32_t k = 0; k < p->stage_count; k++) {
+        const bb_chain_stage *st = &p->stages[k];
+        const int32_t window = st->conv.kernel_height * st->conv.kernel_width;
+        const int32_t taps = st->type == BB_STAGE_DEPTHWISE ? window
+                             : st->type == BB_STAGE_POINTWISE ? channels : channels * window;
+        if ((s = check_weighted_at(op, data, 4u * (uint32_t)k, st->out_channels, taps, &st->quant)) != BB_OK)
+            return s;
+        channels = st->out_channels;
+    }
+    const size_t need = bb_band_chain_s8_scratch_size(&d, p->stage_count, p->stages, p->band_rows);
+    if (need == 0 || need > UINT32_MAX)
+        return BB_ERR_SHAPE;
+    *scratch = (uint32_t)need;
+    return op->scratch_at % 4 == 0 ? BB_OK : BB_ERR_SCRATCH; /* int32 values there */
+}
+
+static bb_status run_band_chain(const bb_op *op, const uint8_t *data, const int8_t *const *in, int8_t *out,
+                                int8_t *scratch)
+{
+    const bb_band_chain_params *p = &op->params.band_chain;
+    const bb_s8_dims d = dims_of(&op->inputs[0]);
+    bb_chain_weights w[BB_CHAIN_MAX_STAGES];
+    for (int32_t k = 0; k < p->stage_count && k < BB_CHAIN_MAX_STAGES; k++) {
+        const uint32_t base = 4u * (uint32_t)k;
+        w[k].w = slot_ptr(op, data, base + BB_DATA_WEIGHTS);
+        w[k].bias = slot_ptr(op, data, base + BB_DATA_BIAS);
+        w[k].multiplier = slot_ptr(op, data, base + BB_DATA_MULTIPLIER);
+        w[k].shift = slot_ptr(op, data, base + BB_DATA_SHIFT);
+    }
+    return bb_band_chain_s8(&d, p->stage_count, p->stages, w, p->band_rows, in[0], out, scratch,
+                            op->scratch_bytes);
+}
+#endif
+
 /* ---- the audio front end ---------------------------------------------------------- */
 /* Like the graph ops, left out (with bb_audio.c's 3.7 KB of code and tables) from an
  * image whose model does not use it. */
@@ -461,14 +536,36 @@ static bb_status run_mfcc(const bb_op *op, const uint8_t *data, const int8_t *co
                           int8_t *scratch)
 {
     (void)data;
-    if ((uintptr_t)in[0] % 2 != 0)
-        return BB_ERR_ARGUMENT; /* an arena at an odd address */
-    /* The arena is raw memory: invoke copied the PCM's bytes there. */
-    const int16_t *pcm = (const int16_t *)(const void *)in[0];
-    return bb_mfcc_s8(op->params.mfcc.sample_rate, pcm, (int)(bb_tensor_bytes(&op->inputs[0]) / 2), out,
-                      scratch, op->scratch_bytes);
+    /* invoke copied the PCM's bytes into the (int8) arena: read as bytes, never through
+     * an int16_t pointer into it */
+    return bb_mfcc_s8_from_bytes(op->params.mfcc.sample_rate, in[0],
+                                 (int)(bb_tensor_bytes(&op->inputs[0]) / 2), out, scratch,
+                                 op->scratch_bytes);
 }
 #endif /* BB_HAS_KIND(16) */
+
+#if BB_HAS_KIND(15)
+static bb_status check_leaky_relu(const bb_op *op, const uint8_t *data, uint32_t *scratch)
+{
+    (void)data;
+    *scratch = 0;
+    const bb_leaky_relu_s8_params *p = &op->params.leaky_relu;
+    if (op->data_count != 0 || !same_shape(&op->inputs[0], &op->output))
+        return BB_ERR_SHAPE;
+    if (!offset_ok(p->input_offset) || p->output_offset < -128 || p->output_offset > 127 ||
+        !bb_graph_requant_ok(p->identity_multiplier, p->identity_shift, -31, 30) ||
+        !bb_graph_requant_ok(p->alpha_multiplier, p->alpha_shift, -31, 30))
+        return BB_ERR_ARGUMENT;
+    return BB_OK;
+}
+
+static bb_status run_leaky_relu(const bb_op *op, const uint8_t *data, const int8_t *const *in,
+                                int8_t *out, int8_t *scratch)
+{
+    (void)data, (void)scratch;
+    return bb_leaky_relu_s8(&op->params.leaky_relu, bb_tensor_bytes(&op->output), in[0], out);
+}
+#endif
 
 /* ---- the table -------------------------------------------------------------------- */
 
@@ -497,8 +594,14 @@ static const bb_op_type op_types[BB_OP_KIND_END] = {
 #if BB_HAS_KIND(13)
     [BB_OP_CONV2D_GEMM] = {1, 1, 0, WORDS(conv), check_conv_gemm, run_conv_gemm},
 #endif
+#if BB_HAS_KIND(14)
+    [BB_OP_BAND_CHAIN] = {1, 1, 1, WORDS(band_chain), check_band_chain, run_band_chain},
+#endif
 #if BB_HAS_KIND(12)
     [BB_OP_CONCAT] = {2, BB_OP_MAX_INPUTS, 0, WORDS(concat), check_concat, run_concat},
+#endif
+#if BB_HAS_KIND(15)
+    [BB_OP_LEAKY_RELU] = {1, 1, 1, WORDS(leaky_relu), check_leaky_relu, run_leaky_relu},
 #endif
 #if BB_HAS_KIND(16)
     [BB_OP_MFCC] = {1, 1, 0, WORDS(mfcc), check_mfcc, run_mfcc},

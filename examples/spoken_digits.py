@@ -1,6 +1,7 @@
 """Spoken digits: a keyword spotter from a WAV file to a label, on the integer front end.
 
     python examples/spoken_digits.py --train                  # train, test, save spoken_digits.bb
+                                                              # (and spoken_digits.int8.bb)
     python examples/spoken_digits.py --wav 7_jackson_0.wav    # Prediction: 7 (Confidence: 98.1%)
     python examples/spoken_digits.py --wav 7_jackson_0.wav --target mps2-an386   # on the board
     python examples/spoken_digits.py --stream digits.wav      # each digit heard, with its time
@@ -30,11 +31,16 @@ What it teaches:
 * --target: the whole pipeline, 1 s of PCM in and a digit out, on the embedded runtime
   (the host build or a QEMU Cortex-M board), with its RAM, flash and the ticks of the
   front end and of the network;
-* --stream: an always-on spotter slides the 1 s window along the recording (every 100
-  ms) and scores each position; a simple energy detector finds where sounds are, and
-  each sound gets the scores of the windows whose centre is within 100 ms of its middle
-  (training moved recordings by up to 150 ms), averaged: one detection per sound, none
-  in the pauses.
+* --stream: an always-on spotter runs the network only where there is sound. A
+  two-threshold energy detector (speech_segments) finds the sounds: a frame level in the
+  speech band, a background level measured from the recording itself, a start threshold
+  and a lower one that extends each sound over its quiet onset and tail, gaps under
+  200 ms bridged (pauses between words are longer), clicks under 100 ms dropped. Each
+  sound then gets one decision: the 1 s window slides over it (centred, +-100 ms in
+  50 ms steps) with the other sounds silenced, and the averaged probabilities name it;
+* --train saves the float model and, beside it, the int8 one (spoken_digits.int8.bb, the
+  front end included): --target runs that file, so neither it nor a board needs the data
+  set, and --wav / --stream accept either file.
 
 Data: bb.datasets.load_fsdd, official split (test = takes 0-4, 300 recordings; train =
 the other 2,700): from --data, $BB_DATA_DIR/fsdd, the cache, or downloaded when online.
@@ -54,7 +60,14 @@ RATE = 8000
 WINDOW = RATE                 # the front end's 1 s
 FRAME = RATE * 30 // 1000     # 240 samples: shorter files are refused
 SPEECH_RMS = 50.0             # a 30 ms frame this loud (int16 RMS, -56 dBFS) counts as sound
-STREAM_HOP = RATE // 10       # slide the window by 100 ms
+LEVEL_HOP = RATE // 100       # --stream's detector: a 30 ms frame level every 10 ms
+SPEECH_BAND = (200, 3500)     # Hz: the band whose level says speech
+START_DB = 12.0               # a sound reaches 12 dB above the background
+KEEP_DB = 6.0                 # and lasts while 6 dB above it
+BRIDGE = RATE // 5            # gaps under 200 ms are inside a word (pauses are >= 300 ms)
+MIN_SOUND = RATE // 10        # shorter sounds (under 100 ms) are clicks, not words
+SWAY = RATE // 10             # each sound is heard centred and moved up to 100 ms
+SWAY_STEP = RATE // 20        #   in 50 ms steps: 5 windows, probabilities averaged
 MAX_SHIFT = RATE * 15 // 100  # augmentation: up to 150 ms off centre
 # The network reads feature q as (q + 64) / 64 (about -1..3 on speech), the front end's
 # int8 map at 1/32 of its natural scale 0.5: to_float gives it, and the int8 model's input
@@ -131,6 +144,20 @@ def conv_model():
         bb.layers.Linear(128), bb.layers.ReLU(), bb.layers.Linear(10)])
 
 
+def probabilities(model, windows):
+    """Class probabilities (N, 10) of 1 s int16 windows, by the float model (on the
+    features) or by the int8 model (a QuantizedModel takes the PCM itself)."""
+    if isinstance(model, bb.QuantizedModel):
+        return softmax(model.predict(np.stack(windows)))
+    return softmax(model.predict(features(windows)))
+
+
+def int8_path(path):
+    """Where --train saves the int8 model beside the float one: digits.bb -> digits.int8.bb."""
+    root, ext = os.path.splitext(path)
+    return f"{root}.int8{ext or '.bb'}"
+
+
 def softmax(logits):
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -196,7 +223,9 @@ def train(args):
           f"({len(y_test)} recordings; int8: the front end and the network, PCM in)")
     print_confusion(confusion_matrix(y_test, predicted))
     model.save(args.save)
-    print(f"saved the model to {args.save}")
+    q.save(int8_path(args.save))
+    print(f"saved the model to {args.save} and its int8 version (front end included, PCM in) "
+          f"to {int8_path(args.save)}")
     return 0
 
 
@@ -253,35 +282,39 @@ def frame_rms(pcm):
     return np.sqrt(np.mean(x ** 2, axis=1))
 
 
-def load_model(path):
+def load_model(path, int8=False):
+    """The float model at path (or an int8 one, which --wav and --stream also run), or with
+    int8 the int8 model --train saved beside it (PCM in: what --target runs)."""
+    if int8:
+        path = path if path.endswith(".int8.bb") else int8_path(path)
     if not os.path.isfile(path):
         raise InputError(f"model {path} not found: train one first with --train "
                          f"(or give --model)")
     try:
-        return bb.load(path)
+        model = bb.load(path)
     except bb.ModelFileError as e:  # e.g. saved by an older braininabox: train again
         raise InputError(f"{str(e).splitlines()[0]} (train it again with --train)") from None
+    if int8 and not (isinstance(model, bb.QuantizedModel) and model.frontend is not None):
+        raise InputError(f"{path} is not an int8 model with the audio front end (train again "
+                         f"with --train)")
+    if isinstance(model, bb.QuantizedModel) and model.frontend is None:
+        raise InputError(f"{path} is an int8 model without the audio front end")
+    return model
 
 
 def predict_wav(args):
     pcm = read_input(args.wav)
-    model = load_model(args.model)
     if args.target:
-        return predict_on_target(args, model, place(pcm))
-    p = softmax(model.predict(features([place(pcm)])))[0]
+        return predict_on_target(args, load_model(args.model, int8=True), place(pcm))
+    p = probabilities(load_model(args.model), [place(pcm)])[0]
     digit = int(p.argmax())
     print(f"Prediction: {digit} (Confidence: {100 * p[digit]:.1f}%)")
     return 0
 
 
-def predict_on_target(args, model, window):
-    """The int8 pipeline (front end + network) on the embedded runtime of args.target."""
-    try:
-        calibration = bb.datasets.load_fsdd(args.data, split="train").pcm
-    except bb.datasets.DatasetNotFoundError as e:
-        raise InputError(f"--target quantizes the model with FSDD training recordings as "
-                         f"calibration, and none were found: {str(e).splitlines()[0]}") from None
-    q = quantize(model, calibration)
+def predict_on_target(args, q, window):
+    """The int8 pipeline (front end + network; q as --train saved it) on the embedded
+    runtime of args.target."""
     reference = q.predict_int8(window[None])
     try:
         run = bb.embedded.run(q, window[None], target=args.target)
@@ -309,40 +342,102 @@ def predict_on_target(args, model, window):
     return 0
 
 
+def frame_levels(pcm):
+    """The level in dB (10 log10 of the power, int16 units) of each 30 ms frame, every
+    10 ms (frame i covers samples [i * LEVEL_HOP, i * LEVEL_HOP + FRAME)), in the speech
+    band SPEECH_BAND only: hum and rumble below it, hiss above it are not speech."""
+    n = (len(pcm) - FRAME) // LEVEL_HOP + 1
+    if n < 1:
+        return np.zeros(0)
+    frames = np.lib.stride_tricks.sliding_window_view(pcm.astype(np.float64), FRAME)[::LEVEL_HOP]
+    power = np.abs(np.fft.rfft(frames * np.hanning(FRAME), 256)) ** 2
+    hz = np.fft.rfftfreq(256, 1 / RATE)
+    band = (hz >= SPEECH_BAND[0]) & (hz <= SPEECH_BAND[1])
+    return 10 * np.log10(power[:, band].sum(axis=1) / FRAME + 1.0)
+
+
 def speech_segments(pcm):
-    """(start, end) sample ranges of sound: 30 ms frames louder than SPEECH_RMS, than 4x
-    the background (the 10th percentile of the frames) and than 1/300 (-50 dB) of the
-    loudest frame (speakers differ by 40 dB in FSDD), joined across gaps under 150 ms."""
-    rms = frame_rms(pcm)
-    loud = rms >= max(SPEECH_RMS, 4 * np.percentile(rms, 10), rms.max() / 300)
-    segments = []
-    for i in np.flatnonzero(loud):
-        start, end = i * FRAME, (i + 1) * FRAME
-        if segments and start - segments[-1][1] < RATE * 15 // 100:
-            segments[-1][1] = end
-        else:
-            segments.append([start, end])
-    return [(a, b) for a, b in segments if b - a >= 2 * FRAME]
+    """(start, end) sample ranges of the sounds in pcm, by a two-threshold energy detector
+    (Rabiner and Sambur's endpoint detector, simplified).
+
+    The background level is the 10th percentile of the frame levels (a stream is mostly
+    pauses), at most 2 * START_DB below the loudest frame. A sound must reach START_DB
+    above it (and SPEECH_RMS, and -50 dB of the loudest frame: FSDD's speakers differ by
+    40 dB), and it extends both ways while the frames stay KEEP_DB above it, so that its
+    quiet onset and tail belong to it. Sounds closer than BRIDGE (a stop consonant's
+    closure, the breath in "seven") are one word: pauses between words are at least
+    0.3 s, so a gap under 0.2 s is inside one, and a tail cannot become a word of its
+    own. Sounds shorter than MIN_SOUND are clicks."""
+    levels = frame_levels(pcm)
+    if len(levels) == 0:
+        return []
+    # A file without a pause (one trimmed word) has no background to measure: its 10th
+    # percentile is the word's own quiet part. Speech stands 2 * START_DB above the
+    # background at its loudest, so that is the highest the background can be.
+    background = min(np.percentile(levels, 10), levels.max() - 2 * START_DB)
+    start_db = max(background + START_DB, 20 * np.log10(SPEECH_RMS), levels.max() - 50)
+    keep = levels >= max(background + KEEP_DB, start_db - (START_DB - KEEP_DB))
+    segments = []  # [first frame, last frame + 1] of runs of kept frames that reach start_db
+    i = 0
+    while i < len(levels):
+        if not keep[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(levels) and keep[j]:
+            j += 1
+        if levels[i:j].max() >= start_db:
+            if segments and (i - segments[-1][1]) * LEVEL_HOP < BRIDGE:
+                segments[-1][1] = j
+            else:
+                segments.append([i, j])
+        i = j
+    spans = [(i * LEVEL_HOP, (j - 1) * LEVEL_HOP + FRAME) for i, j in segments]
+    return [(a, min(b, len(pcm))) for a, b in spans if b - a >= MIN_SOUND]
+
+
+def sound_windows(pcm, sounds, k):
+    """The 1 s windows the network hears sound k of `sounds` in: centred on it, and moved
+    by -SWAY..+SWAY in SWAY_STEP steps (training moved recordings by up to 150 ms), with
+    the other sounds silenced (it was trained on one word per window) but the background
+    and whatever quiet part of the word the detector left out kept. A sound longer than
+    1 s is heard at its loudest second."""
+    quiet = pcm.copy()
+    for j, (start, end) in enumerate(sounds):
+        if j != k:
+            quiet[start:end] = 0
+    start, end = sounds[k]
+    centre = (start + end) // 2
+    if end - start > WINDOW:
+        energy = np.cumsum(np.concatenate([[0.0], pcm[start:end].astype(np.float64) ** 2]))
+        centre = start + int(np.argmax(energy[WINDOW:] - energy[:-WINDOW])) + WINDOW // 2
+    half = WINDOW // 2 + SWAY
+    padded = np.concatenate([np.zeros(half, np.int16), quiet, np.zeros(half, np.int16)])
+    return [padded[centre + shift + SWAY:centre + shift + SWAY + WINDOW]
+            for shift in range(-SWAY, SWAY + 1, SWAY_STEP)]
+
+
+def spot(model, pcm, threshold=0.0):
+    """[(start s, end s, digit, confidence)]: one decision per sound, the network's
+    probabilities averaged over the windows that hear it (sound_windows); a sound whose
+    best average is below threshold is not a digit."""
+    heard = []
+    sounds = speech_segments(pcm)
+    for k, (start, end) in enumerate(sounds):
+        scores = probabilities(model, sound_windows(pcm, sounds, k)).mean(axis=0)
+        digit = int(scores.argmax())
+        if scores[digit] >= threshold:
+            heard.append((start / RATE, end / RATE, digit, float(scores[digit])))
+    return heard
 
 
 def stream(args):
     pcm = read_input(args.stream)
     model = load_model(args.model)
-    # Every window start, 100 ms apart, with half a window of silence around the file so
-    # that its first and last sounds can be centred too.
-    padded = np.concatenate([np.zeros(WINDOW // 2, np.int16), pcm, np.zeros(WINDOW // 2, np.int16)])
-    centres = np.arange(0, len(pcm) + 1, STREAM_HOP)   # window centres, in the file's samples
-    probabilities = softmax(model.predict(features([padded[c:c + WINDOW] for c in centres])))
-    heard = []
-    for start, end in speech_segments(pcm):
-        middle = (start + end) // 2
-        near = np.abs(centres - middle) <= STREAM_HOP  # the 2-3 windows that hear it centred
-        scores = probabilities[near].mean(axis=0)      # smoothed over those windows
-        digit = int(scores.argmax())
-        if scores[digit] >= args.threshold:
-            heard.append(digit)
-            print(f"{middle / RATE:6.2f} s: {digit} (Confidence: {100 * scores[digit]:.1f}%)")
-    print(f"digits: {' '.join(map(str, heard)) if heard else 'none'}")
+    heard = spot(model, pcm, args.threshold)
+    for start, end, digit, confidence in heard:
+        print(f"{start:6.2f}-{end:.2f} s: {digit} (Confidence: {100 * confidence:.1f}%)")
+    print(f"digits: {' '.join(str(d) for _, _, d, _ in heard) if heard else 'none'}")
     return 0
 
 
@@ -362,7 +457,9 @@ def build_parser():
     p.add_argument("--target", choices=bb.embedded.targets(), default=None,
                    help="--wav: run the int8 pipeline (front end + network) on the embedded "
                         "runtime: host or a QEMU board (mps2-an385: Cortex-M3, mps2-an386: M4)")
-    p.add_argument("--model", default="spoken_digits.bb", help="model to use (default spoken_digits.bb)")
+    p.add_argument("--model", default="spoken_digits.bb",
+                   help="model to use (default spoken_digits.bb; --target uses the int8 "
+                        "spoken_digits.int8.bb --train saved beside it)")
     p.add_argument("--save", default="spoken_digits.bb", help="where --train saves (default spoken_digits.bb)")
     p.add_argument("--arch", choices=("ds_cnn", "conv"), default="ds_cnn",
                    help="--train, --loso: the DS-CNN of MLPerf Tiny (default) or a plain Conv2D stack")

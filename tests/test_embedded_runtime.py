@@ -82,7 +82,7 @@ def checksum(model, ops, data):
     FNV-1a over the model's numbers, each op's numbers (its params words, its used data
     refs) and the bytes each data ref names."""
     f32 = lambda x: np.float32(x).view(np.uint32)
-    h = fnv1a(2166136261, u32(3, len(ops), len(ops) * OP_BYTES, len(data.raw), model["arena"],
+    h = fnv1a(2166136261, u32(4, len(ops), len(ops) * OP_BYTES, len(data.raw), model["arena"],
                               *model["input"], *model["output"], model["input_size"],
                               model["output_size"], f32(model["input_scale"]), model["input_zp"],
                               f32(model["output_scale"]), model["output_zp"]))
@@ -94,13 +94,13 @@ def checksum(model, ops, data):
     return h
 
 
-OP_BYTES = 212  # sizeof(bb_op): 53 int32 words
+OP_BYTES = 284  # sizeof(bb_op): 71 int32 words
 KINDS = {"BB_OP_CONV2D": 1, "BB_OP_LINEAR": 2, "BB_OP_MAX_POOL2D": 3, "BB_OP_CLAMP": 5,
          "BB_OP_SOFTMAX": 6, "BB_OP_CONV2D_POOL": 7}
 
 
-def model_header(m, format_version=3, arena_macro=None, conv_out_h=5, fused=False, pool_out_h=2):
-    """A model.h in format 3, written by hand (not by the exporter). Arena plan (75 bytes):
+def model_header(m, format_version=4, arena_macro=None, conv_out_h=5, fused=False, pool_out_h=2):
+    """A model.h in format 4, written by hand (not by the exporter). Arena plan (75 bytes):
     input [0,25) -> conv [25,75) -> clamp in place -> pool [0,8) -> linear [8,11) -> softmax [11,14).
     fused: conv + clamp + pool as one BB_OP_CONV2D_POOL op, input [0,25) -> pooled [28,36)
     -> linear [0,3) -> softmax [4,7); the same bytes out."""

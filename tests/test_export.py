@@ -148,7 +148,7 @@ def small_q():
     bb.seed(0)
     model = bb.Sequential([Conv2D(4, 3), MaxPool(2), ReLU(), Flatten(), Linear(8), Softmax()])
     X = np.random.default_rng(0).random((32, 1, 12, 12)).astype(np.float32)
-    return bb.quantize(model, X, fuse=False)
+    return bb.quantize(model, X, fuse=False, stream=False)  # one op per layer
 
 
 @pytest.fixture(scope="module")
@@ -190,10 +190,10 @@ def test_header_contents(small_q, tmp_path):
     text = path.read_text()
     assert f"#define DIGITS_ARENA_BYTES {plan.arena_bytes}u\n" in text
     assert "#define DIGITS_INPUT_SIZE 144u\n" in text and "#define DIGITS_OUTPUT_SIZE 8u\n" in text
-    assert re.search(r"\.format_version = 3,", text)
-    assert export_module.FORMAT_VERSION == 3
+    assert re.search(r"\.format_version = 4,", text)
+    assert export_module.FORMAT_VERSION == 4
     bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
-    assert re.search(r"#define BB_MODEL_FORMAT_VERSION 3\b", bb_model_h)
+    assert re.search(r"#define BB_MODEL_FORMAT_VERSION 4\b", bb_model_h)
     assert '.name = "digits"' in text and "#ifndef BB_MODEL_DIGITS_H" in text
     # top-level declarations: static const data and one static inline accessor, nothing else
     top = [line for line in text.splitlines() if re.match(r"[A-Za-z_]", line)]
@@ -238,7 +238,7 @@ DUMP_C = r"""
 #include "other.h"
 
 typedef char arena_matches_plan[(DIGITS_ARENA_BYTES == %(arena)du) ? 1 : -1];
-typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 3) ? 1 : -1];
+typedef char format_matches[(BB_MODEL_FORMAT_VERSION == 4) ? 1 : -1];
 
 static void tensor(const char *what, const bb_tensor *t)
 {
@@ -309,7 +309,7 @@ def test_header_compiled_into_a_program_holds_the_model(small_q, small_fused_q, 
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     head = lines[0].split()
-    assert head[:8] == ["model", "3", "digits", str(len(small_q.ops)), str(plan.arena_bytes), "144", "8",
+    assert head[:8] == ["model", "4", "digits", str(len(small_q.ops)), str(plan.arena_bytes), "144", "8",
                         str(small_q.input_q[1])]
     assert head[8] == str(small_q.output_q[1])
     assert float(head[9]) == pytest.approx(small_q.input_q[0], rel=1e-7)

@@ -565,3 +565,48 @@ def test_concat_single_input_and_errors():
     assert call(np.array([0, 3], np.int32)) == lib.BB_ERR_SHAPE
     rs[1].shift = -32  # checked before any byte is read
     assert call(np.array([1, 2], np.int32)) == lib.BB_ERR_ARGUMENT
+
+
+# ---------------------------------------------------------------- leaky ReLU
+def ref_leaky_relu(x, p):
+    v = x.astype(I64) + p["input_offset"]
+    r = np.where(v >= 0, requantize(v, p["identity_multiplier"], p["identity_shift"]),
+                 requantize(v, p["alpha_multiplier"], p["alpha_shift"]))
+    return np.clip(r + p["output_offset"], -128, 127).astype(np.int8)
+
+
+LEAKY_CASES = [
+    dict(input_offset=128, output_offset=-128, identity_multiplier=INT32_MAX, identity_shift=30,
+         alpha_multiplier=INT32_MAX, alpha_shift=30),
+    dict(input_offset=-127, output_offset=127, identity_multiplier=INT32_MAX, identity_shift=-31,
+         alpha_multiplier=0, alpha_shift=0),
+    dict(input_offset=7, output_offset=-30, identity_multiplier=1 << 30, identity_shift=1,
+         alpha_multiplier=1717986918, alpha_shift=-3),
+    dict(input_offset=-90, output_offset=12, identity_multiplier=1518500250, identity_shift=-1,
+         alpha_multiplier=INT32_MAX - 1, alpha_shift=2),
+]
+
+
+@pytest.mark.parametrize("p", LEAKY_CASES)
+def test_leaky_relu_every_value_matches_reference(p):
+    """All 256 values at once (the kernel's table path) and 200 of them (the direct path),
+    offsets and multipliers at their extremes."""
+    x = np.arange(-128, 128, dtype=np.int64).astype(np.int8)
+    want = ref_leaky_relu(x, p)
+    params = ffi.new("bb_leaky_relu_s8_params *", p)
+    for n in (256, 200):
+        y = np.full(n, 99, np.int8)
+        assert lib.bb_leaky_relu_s8(params, n, buf("int8_t", x[:n].copy()), buf("int8_t", y)) == lib.BB_OK
+        np.testing.assert_array_equal(y, want[:n], err_msg=f"n={n}")
+    inplace = np.tile(x, 3)
+    assert lib.bb_leaky_relu_s8(params, inplace.size, buf("int8_t", inplace), buf("int8_t", inplace)) == lib.BB_OK
+    np.testing.assert_array_equal(inplace, np.tile(want, 3))
+
+
+def test_leaky_relu_refuses_bad_parameters():
+    x = np.zeros(4, np.int8)
+    for key, value in [("input_offset", 129), ("input_offset", -128), ("output_offset", 128),
+                       ("identity_shift", 31), ("alpha_shift", -32), ("alpha_multiplier", -1)]:
+        params = ffi.new("bb_leaky_relu_s8_params *", dict(LEAKY_CASES[2], **{key: value}))
+        assert lib.bb_leaky_relu_s8(params, 4, buf("int8_t", x), buf("int8_t", x)) == lib.BB_ERR_ARGUMENT, key
+    assert lib.bb_leaky_relu_s8(ffi.NULL, 4, buf("int8_t", x), buf("int8_t", x)) == lib.BB_ERR_NULL

@@ -48,15 +48,25 @@ def graph_small():
     y = L.Concatenate()([L.ReLU()(L.Add()([a, c])), b])
     model = bb.Model(x, L.Linear(3)(L.GlobalAvgPool()(y)))
     X = np.random.default_rng(1).normal(size=(40, 2, 6, 6)).astype(np.float32)
-    q = bb.quantize(model, X)
+    q = bb.quantize(model, X, stream=False)  # one op per stage
     assert {op.kind for op in q.ops} == {"conv2d_gemm", "depthwise_conv2d", "pointwise_conv2d",
                                          "add", "concat", "global_avg_pool", "linear"}
     return q, X
 
 
-@pytest.fixture(params=["sequential", "graph"])
-def any_small(request, small, graph_small):
-    return small if request.param == "sequential" else graph_small
+@pytest.fixture(scope="module")
+def streamed_small(graph_small):
+    """graph_small as the memory planner streams it: a band_chain op among the others."""
+    from braininabox.deploy import streaming
+    q, X = graph_small
+    streamed = streaming.stream(q)
+    assert "band_chain" in {op.kind for op in streamed.ops}
+    return streamed, X
+
+
+@pytest.fixture(params=["sequential", "graph", "streamed"])
+def any_small(request, small, graph_small, streamed_small):
+    return {"sequential": small, "graph": graph_small, "streamed": streamed_small}[request.param]
 
 
 # ------------------------------------------------------------ accumulator overflow
@@ -71,7 +81,7 @@ def test_saturating_bias_no_longer_overflows_the_accumulator():
     conv.bias.data[...] = 1e4
     X = np.ones((8, 1, 6, 6), np.float32)
     with pytest.warns(UserWarning, match="calibration"):
-        q = bb.quantize(model, X)
+        q = bb.quantize(model, X, stream=False)  # the conv op's own arrays
     expected = model.predict(X[:1]).reshape(1, -1)
     got = q.predict(X[:1])
     scale = q.output_q[0]

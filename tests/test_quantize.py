@@ -142,7 +142,7 @@ def cnn():
     model = bb.Sequential(layers + [Softmax()])
     Xt, yt = quadrant_images(400, rng)
     FUSED["cnn"] = bb.quantize(model, X[:200])
-    return model, bb.quantize(model, X[:200], fuse=False), X, Xt, yt
+    return model, bb.quantize(model, X[:200], fuse=False, stream=False), X, Xt, yt  # one op per layer
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,7 @@ def clamp_model():
     model = train(bb.Sequential([Conv2D(3, (3, 2), padding=(1, 2)), MaxPool(2), ReLU(), Flatten(),
                                  Dropout(0.3), Linear(4)]), X, y, epochs=2)
     FUSED["clamp_model"] = bb.quantize(model, X[:100])
-    return model, bb.quantize(model, X[:100], fuse=False), X[100:300]
+    return model, bb.quantize(model, X[:100], fuse=False, stream=False), X[100:300]
 
 
 def kinds(q):
@@ -262,7 +262,7 @@ def test_standalone_relu_becomes_clamp():
     X = np.random.default_rng(3).normal(0, 1, (64, 2, 8, 8)).astype(np.float32)
     model = bb.Sequential([Conv2D(3, 3), AvgPool(2), ReLU(), Flatten(), Linear(4)])
     model.build(X.shape[1:])
-    q = bb.quantize(model, X)
+    q = bb.quantize(model, X, stream=False)  # one op per layer
     assert kinds(q) == ["conv2d_gemm", "avg_pool2d", "clamp", "linear"]
     conv, pool, clamp, lin = q.ops
     assert conv.act_min == -128 and conv.out_q[1] > -128  # no ReLU fused into the conv
@@ -273,6 +273,9 @@ def test_standalone_relu_becomes_clamp():
     plan = q.memory_plan()
     assert plan.op_io[2][0] == plan.op_io[2][1] == plan.op_io[1][1]  # the clamp is in place
     np.testing.assert_array_equal(q.predict_int8(X), numpy_int8_forward(q, X))
+    streamed = bb.quantize(model, X)  # the conv as a band chain: the same bytes
+    assert kinds(streamed)[0] == "band_chain"
+    np.testing.assert_array_equal(streamed.predict_int8(X), numpy_int8_forward(streamed, X))
 
 
 def numpy_int8_forward(q, X):
@@ -280,7 +283,9 @@ def numpy_int8_forward(q, X):
     scale, zp = q.input_q
     x = X.reshape(len(X), -1).astype(np.float64) / scale
     x = np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5) + zp, -128, 127).astype(np.int8)
-    for op in q.ops:
+    # a band chain (the planner's streaming) computes its stages' bytes: run them one by one
+    ops = [stage for op in q.ops for stage in (op.stages if op.kind == "band_chain" else [op])]
+    for op in ops:
         n = len(x)
         if op.kind in ("conv2d", "conv2d_gemm"):
             x = ref_conv2d_s8(x.reshape((n,) + op.in_shape), op.weights, op.bias, op.multiplier,
@@ -342,7 +347,7 @@ def test_fused_ops(cnn, clamp_model):
     fused = FUSED["clamp_model"].ops[0]
     assert fused.name == "layer 0 (Conv2D) + layer 1 (MaxPool) + layer 2 (ReLU)"
     assert (fused.act_min, fused.act_max) == (conv.act_min, 127) and fused.out_q == conv.out_q
-    assert kinds(bb.quantize(clamp_model[0], clamp_model[2][:50], fuse=False)) == kinds(clamp_model[1])
+    assert kinds(bb.quantize(clamp_model[0], clamp_model[2][:50], fuse=False, stream=False)) == kinds(clamp_model[1])
 
 
 @pytest.mark.parametrize("which", ["cnn", "clamp_model"])

@@ -19,6 +19,9 @@ window (sample_rate samples, 1 s), so host and board take the same fixed-size in
 """
 import numpy as np
 
+# The front-end classes by name, for a saved int8 model to rebuild its front end:
+# bb.audio registers MFCC (it builds on deploy/, so deploy/ does not import it).
+FRONTENDS = {}
 
 
 def check_frontend(frontend, model):

@@ -15,12 +15,12 @@ An op whose class allows it (`runs_in_place()`: clamp, add, depthwise with multi
 at the same height and width) runs in place when its first input dies at that op: its
 output is its input's buffer. In a graph a value lives until its last reader (a
 residual's input until its Add). A fused conv2d_pool op (Conv2D +
-ReLU + MaxPool) has only its pooled output: the convolution output never exists.
+ReLU + MaxPool) has only its pooled output: the convolution output never exists; nor do
+the intermediates of a band_chain op (streaming.py), whose rows buffers are its scratch.
 
 Scratch: an op whose kernel needs working memory (`op.scratch_bytes()`, from the
 kernel's bb_<op>_s8_scratch_size in C) gets a buffer alive only while it runs, placed in
-the arena like the activations; the runtime hands it to the kernel. Today's kernels
-keep their windows in registers and need none.
+the arena like the activations; the runtime hands it to the kernel.
 """
 from dataclasses import dataclass
 

@@ -22,7 +22,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .._core import ffi, lib
-from ..nn.layers import AvgPool, GlobalAvgPool, MaxPool, ReLU, Softmax
+from ..nn.layers import AvgPool, GlobalAvgPool, LeakyReLU, MaxPool, ReLU, Softmax
 from .arithmetic import quantize_multiplier, round_half_away
 
 INT32_MAX = 2**31 - 1
@@ -450,6 +450,36 @@ class AddOp(Int8Op):
 
 
 @dataclass
+class LeakyReLUOp(Int8Op):
+    """TFLite's int8 LeakyRelu: the centred input requantized by input_scale / output_scale
+    where it is >= 0, by alpha * input_scale / output_scale below; its own output scale."""
+    alpha: float = 0.01
+
+    kind = "leaky_relu"
+    c_kind = lib.BB_OP_LEAKY_RELU
+    params_member = "leaky_relu"
+    layer = LeakyReLU
+    in_place = True
+
+    @classmethod
+    def from_layers(cls, layers, name, in_shape, out_shape, in_q, out_q):
+        alpha = layers[0].alpha
+        if alpha < 0:
+            raise ValueError(f"quantize: {name} has alpha {alpha}; int8 LeakyReLU takes alpha "
+                             f">= 0 (its multipliers are non-negative)")
+        return cls(name=name, in_shape=in_shape, out_shape=out_shape, in_q=in_q, out_q=out_q,
+                   alpha=float(alpha))
+
+    def c_params(self):
+        ratio = self.in_q[0] / self.out_q[0]
+        mi, si = quantize_multiplier(ratio)
+        ma, sa = quantize_multiplier(self.alpha * ratio)
+        return {"input_offset": -int(self.in_q[1]), "output_offset": int(self.out_q[1]),
+                "identity_multiplier": mi, "identity_shift": si,
+                "alpha_multiplier": ma, "alpha_shift": sa}
+
+
+@dataclass
 class GlobalAvgPoolOp(Int8Op):
     """TFLite's int8 Mean over height and width: (C, H, W) -> (C,)."""
     kind = "global_avg_pool"
@@ -525,10 +555,86 @@ class MFCCOp(Int8Op):
         return {"sample_rate": int(self.sample_rate)}
 
 
+def _chain_stage(op):
+    """The bb_chain_stage initializer of a depthwise, pointwise or conv op."""
+    if isinstance(op, DepthwiseConv2DOp):
+        if op.depth_multiplier != 1:
+            raise ValueError(f"band chain: {op.name} has depth multiplier {op.depth_multiplier}; "
+                             f"a chain's depthwise stage has 1")
+        kind, conv = lib.BB_STAGE_DEPTHWISE, window(op.kernel, op.stride, op.padding)
+    elif isinstance(op, PointwiseConv2DOp):
+        kind, conv = lib.BB_STAGE_POINTWISE, window((1, 1), (1, 1))
+    elif isinstance(op, Conv2DOp) and not isinstance(op, Conv2DPoolOp):
+        kind, conv = lib.BB_STAGE_CONV, window(op.kernel, op.stride, op.padding)
+    else:
+        raise ValueError(f"band chain: {op.name} is a {op.kind}; a chain's stages are "
+                         f"depthwise, pointwise or conv2d ops")
+    return {"type": kind, "out_channels": int(op.weights.shape[0]),
+            "quant": op.quant_out(op.act_min, op.act_max), "conv": conv}
+
+
+@dataclass
+class BandChainOp(Int8Op):
+    """Consecutive convolutions (depthwise, pointwise, a first conv) computed in bands of
+    `band_rows` output rows, each intermediate kept only as the rows still needed
+    (csrc/bb_band_chain_s8.h): the same bytes as its stages run one after another, with
+    none of the intermediates whole (made by the memory planner's streaming, not from a
+    layer). In place when every stage keeps the shape (and none is a conv)."""
+    stages: Tuple = ()
+    band_rows: int = 1
+
+    kind = "band_chain"
+    c_kind = lib.BB_OP_BAND_CHAIN
+    params_member = "band_chain"
+    layer = None
+
+    @classmethod
+    def of(cls, stages, band_rows):
+        stages = tuple(stages)
+        if not 1 <= len(stages) <= lib.BB_CHAIN_MAX_STAGES:
+            raise ValueError(f"band chain: {len(stages)} stages; a chain has 1 to "
+                             f"{lib.BB_CHAIN_MAX_STAGES}")
+        for s in stages:
+            _chain_stage(s)  # refuses a stage the chain cannot run
+        return cls(name=" -> ".join(s.name for s in stages), in_shape=stages[0].in_shape,
+                   out_shape=stages[-1].out_shape, in_q=stages[0].in_q, out_q=stages[-1].out_q,
+                   stages=stages, band_rows=int(band_rows))
+
+    def _c_stages(self):
+        return ffi.new("bb_chain_stage[]", [_chain_stage(s) for s in self.stages])
+
+    def output_shape(self, in_shape):
+        shape = tuple(in_shape)
+        for s in self.stages:
+            shape = s.output_shape(shape)
+        return shape
+
+    def runs_in_place(self):
+        return bool(lib.bb_band_chain_s8_in_place_ok(_dims(self.in_shape), len(self.stages),
+                                                     self._c_stages()))
+
+    def scratch_bytes(self):
+        need = int(lib.bb_band_chain_s8_scratch_size(_dims(self.in_shape), len(self.stages),
+                                                     self._c_stages(), self.band_rows))
+        if need == 0:
+            raise ValueError(f"band chain {self.name}: the C kernel refuses it with "
+                             f"{self.band_rows} rows per band")
+        return need
+
+    def c_params(self):
+        stages = [_chain_stage(s) for s in self.stages]
+        return {"stage_count": len(stages), "band_rows": self.band_rows, "stages": stages}
+
+    def data_arrays(self):
+        return [(f"stage {k} {field}", values, dtype) for k, s in enumerate(self.stages)
+                for field, values, dtype in s.data_arrays()]
+
+
 # The table every deploy module reads: op kind -> class.
 OPS = {cls.kind: cls for cls in (Conv2DOp, Conv2DPoolOp, LinearOp, MaxPool2DOp, AvgPool2DOp,
                                  ClampOp, SoftmaxOp, DepthwiseConv2DOp, PointwiseConv2DOp, AddOp, Conv2DGemmOp,
-                                 GlobalAvgPoolOp, ConcatOp, MFCCOp)}
+                                 GlobalAvgPoolOp, ConcatOp, LeakyReLUOp, MFCCOp,
+                                 BandChainOp)}
 
 
 def int8_op(kind, **fields):

@@ -34,25 +34,36 @@ import numpy as np
 
 from ..data.loader import as_features
 from ..nn.functional import padding_amounts
-from ..nn.layers import DepthwiseConv2D, Linear
+from ..nn.layers import AvgPool1D, Conv1D, DepthwiseConv2D, Linear, MaxPool1D
 from ..nn.merge import Add, Concatenate
 from ..train.graph import Model
 from ..train.model import Sequential
 from .arithmetic import activation_qparams
+from . import streaming
 from .frontend import calibration_features, check_frontend, features_quantization
-from .ops import (OPS, AddOp, ClampOp, ConcatOp, Conv2DGemmOp, Conv2DOp, Conv2DPoolOp,
-                  DepthwiseConv2DOp, LinearOp, PointwiseConv2DOp, clamp_range)
+from .ops import (OPS, AddOp, AvgPool2DOp, ClampOp, ConcatOp, Conv2DGemmOp, Conv2DOp, Conv2DPoolOp,
+                  DepthwiseConv2DOp, LinearOp, MaxPool2DOp, PointwiseConv2DOp, chw, clamp_range)
 from .quantized import QuantizedModel, with_frontend
 from .stages import ACTIVATIONS, WEIGHTED, graph_of, make_stages, run_folded
 
 # The op class a layer alone becomes (ops.py's table): MaxPool, AvgPool, Softmax,
-# GlobalAvgPool (a ReLU alone is a clamp, below).
+# GlobalAvgPool, LeakyReLU (a ReLU alone is a clamp, below).
 LAYER_OPS = {cls.layer: cls for cls in OPS.values() if cls.layer is not None}
+# 1-D layers run as their 2-D ops on (C, L) seen as (C, L, 1) (ops.chw's view).
+POOLS_1D = {MaxPool1D: MaxPool2DOp, AvgPool1D: AvgPool2DOp}
 
 
 def _check_batch_size(batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"quantize: batch_size must be a positive integer, got {batch_size!r}")
+
+
+def _check_stream(stream):
+    if stream is True or stream is False:
+        return
+    if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or stream < 0:
+        raise ValueError(f"quantize: stream must be True, False or an arena budget in bytes, "
+                         f"got {stream!r}")
 
 
 def _check_calibration(X):
@@ -69,7 +80,7 @@ def _check_calibration(X):
                       "scale cannot represent any other input.", UserWarning, stacklevel=3)
 
 
-def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
+def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, stream=True):
     """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph), with
     activation ranges from calibration_data.
 
@@ -79,10 +90,15 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
+    stream: let the memory planner run chains of convolutions in bands of rows
+    (streaming.py) wherever that lowers the arena (same bytes). True: the smallest arena;
+    a number of bytes: an arena budget the bands may grow into (taller bands, fewer
+    ticks), never below the smallest arena; False keeps every op whole.
     """
     if not isinstance(model, (Sequential, Model)):
         raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
     _check_batch_size(batch_size)
+    _check_stream(stream)
     if frontend is not None:
         calibration_data = calibration_features(check_frontend(frontend, model),
                                                 calibration_data)
@@ -92,7 +108,10 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None):
     # With a front end the input's quantization is its features' own: they pass unchanged.
     input_q = features_quantization(frontend) if frontend is not None else None
     q = quantize_stages(model, X, batch_size, fuse=fuse, input_q=input_q)
-    return with_frontend(frontend, q) if frontend is not None else q
+    q = with_frontend(frontend, q) if frontend is not None else q
+    if stream is False:
+        return q
+    return streaming.stream(q, arena_limit=None if stream is True else int(stream))
 
 
 def quantize_stages(model, X, batch_size=256, fuse=True, input_q=None):
@@ -152,6 +171,10 @@ def _stage_ops(stage, in_qs, out_q, fuse):
         return [ConcatOp(name=stage.name, in_shape=in_shapes[0], out_shape=out_shape,
                          in_q=in_qs[0], out_q=out_q, in_qs=tuple(in_qs),
                          in_shapes=tuple(in_shapes))]
+    if cls in POOLS_1D:
+        return [POOLS_1D[cls](name=stage.name, in_shape=chw(in_shapes[0]), out_shape=chw(out_shape),
+                              in_q=in_qs[0], out_q=in_qs[0], kernel=(layer.size, 1),
+                              stride=(layer.stride, 1))]
     if cls in ACTIVATIONS:  # a ReLU / ReLU6 with no op to fuse into: a clamp
         act_min, act_max = clamp_range(in_qs[0], ACTIVATIONS[cls])
         return [ClampOp(name=stage.name, in_shape=in_shapes[0], out_shape=out_shape,
@@ -172,6 +195,11 @@ def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q, direct=False):
             raise ValueError(f"quantize: {name} gets per-sample shape {in_shape}; int8 Linear "
                              f"takes a feature vector (put a Flatten before it)")
         return LinearOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act)
+    if isinstance(layer, Conv1D):  # a Conv2D with a (kernel, 1) window over (C, L, 1)
+        return _conv2d_op(name, weight[..., None], bias, chw(in_shape), chw(out_shape), in_q, out_q,
+                          act, (layer.kernel, 1), (layer.stride, 1),
+                          layer.padding if isinstance(layer.padding, str) else (layer.padding, 0),
+                          direct)
     _, h, w = in_shape
     top, bottom, left, right = padding_amounts(layer.padding, layer.kernel, layer.stride, (h, w),
                                                name)
@@ -181,11 +209,20 @@ def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q, direct=False):
                                              act, kernel=tuple(layer.kernel),
                                              stride=tuple(layer.stride), padding=padding,
                                              depth_multiplier=layer.depth_multiplier)
-    pointwise = tuple(layer.kernel) == (1, 1) and tuple(layer.stride) == (1, 1) and not any(padding)
-    if pointwise and not direct:
+    return _conv2d_op(name, weight, bias, in_shape, out_shape, in_q, out_q, act, tuple(layer.kernel),
+                      tuple(layer.stride), layer.padding, direct)
+
+
+def _conv2d_op(name, weight, bias, in_shape, out_shape, in_q, out_q, act, kernel, stride, padding,
+               direct):
+    """A convolution of (C, H, W): the pointwise kernel when it is 1x1, stride 1, unpadded,
+    else conv2d_gemm (or the direct conv2d, what conv2d_pool fuses)."""
+    top, bottom, left, right = padding_amounts(padding, kernel, stride, in_shape[1:], name)
+    pads = (top, bottom, left, right)
+    if kernel == (1, 1) and stride == (1, 1) and not any(pads) and not direct:
         return PointwiseConv2DOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act)
     if top == bottom and left == right:
-        padding = (top, left)  # the symmetric pair
+        pads = (top, left)  # the symmetric pair
     cls = Conv2DOp if direct else Conv2DGemmOp
     return cls.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q, act,
-                           kernel=tuple(layer.kernel), stride=tuple(layer.stride), padding=padding)
+                           kernel=kernel, stride=stride, padding=pads)

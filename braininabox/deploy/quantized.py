@@ -7,9 +7,15 @@ runtime produces on the host build and on the Cortex-M boards, by construction.
 A model quantized with a front end (`bb.quantize(model, pcm, frontend=bb.audio.MFCC())`,
 frontend.py) takes int16 PCM: its input_shape is (samples,) of one 1 s window, and its
 first op computes the features on the runtime, as the board does.
+
+q.save(path) writes it (int8 arrays, quantization, front end) and bb.load(path) reads it
+back: a program can deploy or run it without the float model or calibration data.
 """
 import numpy as np
 
+from .._files import atomic_write
+from ..train.saving import register_reader
+from . import quantized_file
 from .arithmetic import quantize_tensor
 from .export import export_c
 from .frontend import features_quantization, pcm_bytes
@@ -106,6 +112,14 @@ class QuantizedModel:
         """Write a self-contained C header for the embedded runtime (see braininabox.deploy.export)."""
         return export_c(self, path, name=name, ram_budget=ram_budget)
 
+    def save(self, path):
+        """Write the model to path (atomically), for bb.load(path) to give it back: the same
+        ops, front end and bytes (the float models' file format; deploy/quantized_file.py)."""
+        data = quantized_file.encode(self)
+        with atomic_write(path, "wb") as f:
+            f.write(data)
+        return path
+
     def summary(self, print_fn=print):
         if self.frontend is not None:
             lines = [f"int8 model: input {self.input_shape} int16 PCM at "
@@ -122,6 +136,11 @@ class QuantizedModel:
 
     def __repr__(self):
         return f"QuantizedModel({len(self.ops)} int8 ops, input {self.input_shape}, output {self.output_shape})"
+
+
+# bb.load reads QuantizedModel.save's files through quantized_file.from_saved.
+register_reader(quantized_file.FORMAT,
+                lambda header, arrays: quantized_file.from_saved(header, arrays, QuantizedModel))
 
 
 def with_frontend(frontend, network=None):

@@ -17,19 +17,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.layers import (AvgPool, BatchNorm, Conv2D, DepthwiseConv2D, Dropout, Flatten,
-                         GlobalAvgPool, Linear, MaxPool, ReLU, ReLU6, Softmax)
+from ..nn.layers import (AvgPool1D, BatchNorm, Conv1D, Conv2D, DepthwiseConv2D, Dropout, Flatten,
+                         Linear, MaxPool, MaxPool1D, ReLU, ReLU6, SeparableConv2D)
 from ..nn.merge import Add, Concatenate
 from ..nn.rewrites import INT8_CHAINS, fused_chains
 from ..nn.symbolic import SymbolicTensor
 from ..nn.tensor import Tensor, no_grad
 from ..train.graph import Model
+from .ops import OPS
 
-WEIGHTED = (Conv2D, DepthwiseConv2D, Linear)
+WEIGHTED = (Conv2D, DepthwiseConv2D, Conv1D, Linear)
 ACTIVATIONS = {ReLU: "relu", ReLU6: "relu6"}
 IDENTITY = (Dropout, Flatten)
-SUPPORTED = WEIGHTED + (BatchNorm, ReLU, ReLU6, MaxPool, AvgPool, GlobalAvgPool, Softmax,
-                        Add, Concatenate) + IDENTITY
+# the layers quantize.py builds ops for itself, then those an op class of ops.py's table
+# is made from alone (MaxPool, AvgPool, GlobalAvgPool, Softmax, LeakyReLU, ...)
+SUPPORTED = WEIGHTED + (BatchNorm, ReLU, ReLU6, MaxPool1D, AvgPool1D, Add, Concatenate,
+                        SeparableConv2D) + IDENTITY
+SUPPORTED += tuple(sorted({cls.layer for cls in OPS.values() if cls.layer is not None} - set(SUPPORTED),
+                          key=lambda c: c.__name__))
 
 
 @dataclass
@@ -46,16 +51,36 @@ class Node:
 
 def graph_of(model):
     """(nodes, reads) of a built Sequential or Model: reads[i] lists the positions of the
-    values node i reads (-1: the model input)."""
+    values node i reads (-1: the model input). A SeparableConv2D is two nodes, its
+    depthwise and its 1x1 convolution (two int8 ops)."""
     if isinstance(model, Model):
-        nodes = [Node(n.layer, n.shape, n.inputs, f"layer {n.name!r} ({type(n.layer).__name__})",
-                      n.listed) for n in model.nodes]
-        return nodes, [list(r) for r in model._reads]
-    value, nodes = SymbolicTensor(model.input_shape), []
-    for index, (layer, shape) in enumerate(zip(model.layers, model._output_shapes)):
-        nodes.append(Node(layer, tuple(shape), (value,), f"layer {index} ({type(layer).__name__})"))
-        value = nodes[-1]
-    return nodes, [[i - 1] for i in range(len(nodes))]
+        calls = [(n.layer, n.shape, n.inputs, f"layer {n.name!r}", n.listed, reads)
+                 for n, reads in zip(model.nodes, model._reads)]
+    else:
+        value, calls = SymbolicTensor(model.input_shape), []
+        for index, (layer, shape) in enumerate(zip(model.layers, model._output_shapes)):
+            calls.append((layer, tuple(shape), (value,), f"layer {index}", False, [index - 1]))
+            value = SymbolicTensor(shape)
+    nodes, reads, position = [], [], {-1: -1}
+    for i, (layer, shape, inputs, label, listed, node_reads) in enumerate(calls):
+        sources = [position[r] for r in node_reads]
+        if type(layer) is SeparableConv2D:
+            mid = _output_shape(layer.depthwise, inputs[0].shape)
+            nodes.append(Node(layer.depthwise, mid, inputs, f"{label} (SeparableConv2D depthwise)"))
+            reads.append(sources)
+            layer, inputs, sources = layer.pointwise, (nodes[-1],), [len(nodes) - 1]
+            label = f"{label} (SeparableConv2D 1x1)"
+        else:
+            label = f"{label} ({type(layer).__name__})"
+        nodes.append(Node(layer, tuple(shape), tuple(inputs), label, listed))
+        reads.append(sources)
+        position[i] = len(nodes) - 1
+    return nodes, reads
+
+
+def _output_shape(layer, in_shape):
+    with no_grad():
+        return tuple(layer(Tensor(np.zeros((1,) + tuple(in_shape), np.float32))).shape[1:])
 
 
 class Stage:

@@ -16,7 +16,7 @@ with the BatchNorm after it folded into its weights, the ReLU / ReLU6 after it a
 clamp of its requantization, and, after a Conv2D, a MaxPool (the conv2d_pool op, which
 never stores the convolution's output); an Add with its ReLU.
 """
-from .layers import (BatchNorm, Conv2D, DepthwiseConv2D, Linear, MaxPool, ReLU, ReLU6)
+from .layers import BatchNorm, Conv1D, Conv2D, DepthwiseConv2D, Linear, MaxPool, ReLU, ReLU6
 from .merge import Add
 
 OPTIONAL = "optional"
@@ -30,7 +30,7 @@ TRAINING_CHAINS = (
 INT8_CHAINS = (
     ((Conv2D,), (BatchNorm, OPTIONAL), (ACTIVATIONS, OPTIONAL), (MaxPool, OPTIONAL)),
     ((Conv2D,), (BatchNorm, OPTIONAL), (MaxPool,), ACTIVATIONS),
-    ((DepthwiseConv2D, Linear), (BatchNorm, OPTIONAL), (ACTIVATIONS, OPTIONAL)),
+    ((DepthwiseConv2D, Conv1D, Linear), (BatchNorm, OPTIONAL), (ACTIVATIONS, OPTIONAL)),
     ((Add,), (ACTIVATIONS, OPTIONAL)),
 )
 

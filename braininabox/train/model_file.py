@@ -5,6 +5,11 @@ every byte before it, read without trusting anything in it before it is checked.
            whose end record announces a 74-byte comment: b"bb-sha256:" + 64 hex digits,
            the SHA-256 of every byte of the file except those 64 digits.
 
+A float model (Sequential, Model) holds float parameters param_<i> and buffers
+buffer_<layer>_<name>; an int8 model (QuantizedModel.save, deploy/quantized_file.py)
+holds its ops' integer arrays, op_<i>_<field>: the header's format says which names and
+dtypes the members may have.
+
 Reading checks, in order: the size and the trailer (a few bytes, so a huge sparse or
 foreign file is refused without reading it), the member list and sizes from the zip
 directory (uncompressed members only: no deflate bomb), the checksum (streamed in
@@ -30,6 +35,12 @@ MAX_NPY_HEADER = 4096           # numpy writes 64..a few hundred bytes
 _MEMBER_OVERHEAD = 1024         # zip local + central records (zip64) per member, generous
 # Arrays other than parameters a layer may save (e.g. running statistics): buffer_<layer>_<name>.
 EXTRA_MEMBER = re.compile(r"buffer_[0-9]+_[A-Za-z0-9_]+\.npy")
+# The arrays of an int8 model's ops (QuantizedModel): op_<op index>_<field>.
+OP_MEMBER = re.compile(r"op_[0-9]+_[a-z0-9_]+\.npy")
+QUANTIZED_FORMAT = "braininabox.QuantizedModel"
+# The dtypes an int8 model's arrays may have (int8 weights, int32 biases and multipliers,
+# float64 weight scales); the op checks each array against its own field.
+QUANTIZED_DTYPES = ("int8", "int16", "int32", "float32", "float64")
 
 
 class ModelFileError(ValueError):
@@ -86,11 +97,8 @@ class _Reader:
     def members(self, archive, size):
         infos = archive.infolist()
         names = [i.filename for i in infos]
-        extras = [n for n in names if EXTRA_MEMBER.fullmatch(n)]
-        count = len(infos) - 1 - len(extras)
-        expected = ["__header__.npy"] + [f"param_{i}.npy" for i in range(count)] + extras
-        if sorted(names) != sorted(expected) or len(set(names)) != len(names):
-            self.fail(f"unexpected members {names[:8]}{'...' if len(names) > 8 else ''}")
+        if "__header__.npy" not in names or len(set(names)) != len(names):
+            self.unexpected(names)
         for info in infos:
             if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
                 self.fail(f"member {info.filename} is compressed (model files are written "
@@ -101,6 +109,31 @@ class _Reader:
         if stored > size or size > stored + _MEMBER_OVERHEAD * (len(infos) + 1):
             self.fail(f"its members declare {stored} bytes in a file of {size} bytes")
         return {i.filename: i for i in infos}
+
+    def unexpected(self, names):
+        self.fail(f"unexpected members {names[:8]}{'...' if len(names) > 8 else ''}")
+
+    def check_names(self, names, quantized):
+        """The members an int8 model (quantized) or a float model may have."""
+        if quantized:
+            if not all(n == "__header__.npy" or OP_MEMBER.fullmatch(n) for n in names):
+                self.unexpected(names)
+            return
+        extras = [n for n in names if EXTRA_MEMBER.fullmatch(n)]
+        count = len(names) - 1 - len(extras)
+        expected = ["__header__.npy"] + [f"param_{i}.npy" for i in range(count)] + extras
+        if sorted(names) != sorted(expected):
+            self.unexpected(names)
+
+    def check_dtype(self, name, dtype, quantized):
+        what = name[:-4].replace("param_", "parameter ")
+        if not dtype.isnative or dtype.hasobject:
+            self.fail(f"{what} has dtype {dtype}")
+        if quantized and dtype.name not in QUANTIZED_DTYPES:
+            self.fail(f"{what} has dtype {dtype} (int8 model arrays are "
+                      f"{', '.join(QUANTIZED_DTYPES)})")
+        if not quantized and (dtype.kind != "f" or dtype.itemsize not in (2, 4, 8)):
+            self.fail(f"{what} has dtype {dtype} (model arrays are float32)")
 
     def npy_header(self, archive, info):
         """(dtype, shape, offset of the data) from a member's npy header, read alone."""
@@ -147,8 +180,8 @@ class _Reader:
 
 def read(path):
     """(header dict, [(dtype, shape, read function)] for param_0, param_1, ..., {name: the
-    same} for the other arrays (buffer_<layer>_<name>), the open file, whether it carried
-    a checksum) of a model file.
+    same} for the other arrays (buffer_<layer>_<name>, or an int8 model's op_<i>_<field>),
+    the open file, whether it carried a checksum) of a model file.
 
     Nothing large is read or allocated here: each parameter's bytes are read by its
     function, after the caller compared the declared shapes with the architecture.
@@ -164,14 +197,14 @@ def read(path):
         archive = zipfile.ZipFile(f)
         infos = reader.members(archive, size)
         header = reader.header(archive, infos["__header__.npy"])
+        quantized = header.get("format") == QUANTIZED_FORMAT
+        reader.check_names(list(infos), quantized)
         arrays = {}
         for name, info in infos.items():
             if name == "__header__.npy":
                 continue
             dtype, shape, offset = reader.npy_header(archive, info)
-            if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8) or not dtype.isnative:
-                what = name[:-4].replace("param_", "parameter ")
-                reader.fail(f"{what} has dtype {dtype} (model arrays are float32)")
+            reader.check_dtype(name, dtype, quantized)
 
             def load(info=info, dtype=dtype, shape=shape, offset=offset):
                 return reader.read_member(archive, info, dtype, shape, offset)

@@ -1,9 +1,10 @@
-"""bb.load: read a model file written by Sequential.save or Model.save.
+"""bb.load: read a model file written by Sequential.save, Model.save or QuantizedModel.save.
 
 The file (train/model_file.py) is an uncompressed npz archive, a JSON header (format,
 version, architecture) and the parameter and buffer arrays, with a SHA-256 of every byte
 in its zip comment. The header's format says which kind of model to rebuild, so bb.load
-returns whichever kind was saved.
+returns whichever kind was saved (an int8 model: deploy/quantized_file.py, registered
+in READERS).
 
 Every failure to load is a ModelFileError (a ValueError) naming the file and the
 problem; a missing path is a FileNotFoundError. Nothing is allocated before it is
@@ -25,13 +26,23 @@ from .model_file import ModelFileError
 _KINDS = {model.FORMAT: (model.Sequential, (1, model.FORMAT_VERSION)),
           graph.FORMAT: (graph.Model, (graph.FORMAT_VERSION,))}
 
+# Model kinds the layers above train/ add (deploy/ builds on train/, never the reverse):
+# format -> read(header, {member: (dtype, shape, read function)}) giving the model.
+# deploy/quantized_file.py registers the int8 model's.
+READERS = {}
+
+
+def register_reader(format_name, read):
+    READERS[format_name] = read
+
+
 # Per-sample input values a model file may declare (4x a 3x1024x1024 image): building the
 # model at load time pushes one sample of it through the layers.
 MAX_INPUT_VALUES = 1 << 24
 
 
 def load(path):
-    """Read a model written by save(): a Sequential or a Model, as saved.
+    """Read a model written by save(): a Sequential, a Model or a QuantizedModel, as saved.
 
     Raises FileNotFoundError when there is no file at path, and ModelFileError naming the
     file and the problem for anything else: a corrupted or truncated file, a foreign file,
@@ -62,6 +73,13 @@ def _load(path):
     with f:
         def fail(problem):
             raise ModelFileError(f"{path} is not a readable braininabox model file: {problem}")
+        if header.get("format") in READERS:
+            if not checksummed:
+                fail("no checksum (corrupted)")
+            try:
+                return READERS[header["format"]](header, extras)
+            except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+                fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if header.get("format") not in _KINDS:
             raise ModelFileError(
                 f"{path} is not a braininabox model file (format {header.get('format')!r})")

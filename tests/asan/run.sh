@@ -58,4 +58,5 @@ fi
 "$PY" -m pytest -q -p no:cacheprovider --rootdir="$root" "$@" \
     "$root"/tests/test_core_checks.py "$root"/tests/test_functional.py \
     "$root"/tests/test_optimizers.py "$root"/tests/test_tensor.py "$root"/tests/test_layers.py \
-    "$root"/tests/test_recurrent.py "$root"/tests/test_model.py "$root"/tests/test_int8_hardening.py
+    "$root"/tests/test_recurrent.py "$root"/tests/test_model.py "$root"/tests/test_int8_hardening.py \
+    "$root"/tests/test_band_chain.py

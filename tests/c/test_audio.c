@@ -182,6 +182,26 @@ static void test_padding_and_determinism(void)
     free(scratch);
 }
 
+/* The bytes of the samples, at an odd address inside an int8 buffer (as in a runtime's
+ * arena), give the features of the int16 array itself. */
+static void test_pcm_from_bytes(void)
+{
+    int16_t pcm[8000];
+    int8_t arena[1 + sizeof pcm];
+    int8_t a[FEATURES], b[FEATURES];
+    int32_t *scratch = scratch_for(8000);
+    size_t size = bb_mfcc_s8_scratch_size(8000);
+    for (int i = 0; i < 8000; i++)
+        pcm[i] = (int16_t)((int32_t)(next_random() % 60001) - 30000);
+    memcpy(arena + 1, pcm, sizeof pcm);
+    check(bb_mfcc_s8(8000, pcm, 8000, a, scratch, size) == BB_OK, "int16 samples");
+    check(bb_mfcc_s8_from_bytes(8000, arena + 1, 8000, b, scratch, size) == BB_OK,
+          "their bytes at an odd address");
+    check(memcmp(a, b, sizeof a) == 0, "the samples' bytes give the samples' features");
+    check(bb_mfcc_s8_from_bytes(8000, NULL, 10, b, scratch, size) == BB_ERR_NULL, "NULL bytes");
+    free(scratch);
+}
+
 static void test_silence_value(void)
 {
     /* Silence is log energy 2^-6 in every band: c0 = sqrt(40) * ln(2^-6) = -26.30, so
@@ -231,6 +251,7 @@ static void test_errors(void)
 int main(void)
 {
     test_errors();
+    test_pcm_from_bytes();
     test_silence_value();
     test_padding_and_determinism();
     test_signals(8000);

@@ -376,6 +376,47 @@ static void test_add(void)
     check(bb_add_s8(&half, 10, a, b, out, NULL, 0) == BB_OK, "add: no scratch below the threshold", 0);
 }
 
+static void test_leaky_relu(void)
+{
+    /* Every int8 value through the table path (n = 256) and one at a time (the direct
+     * path), against the definition with bb_requantize, offsets and multipliers at their
+     * extremes; then in place over more than one table's worth. */
+    static const bb_leaky_relu_s8_params cases[] = {
+        {128, -128, INT32_MAX, 30, INT32_MAX, 30},
+        {-127, 127, INT32_MAX, -31, 0, 0},
+        {3, -20, 1 << 30, 1, 1717986918, -3},
+        {-100, 5, 1518500250, -2, INT32_MAX, 2},
+    };
+    static int8_t x[300], y[300], one;
+    int ok = 1;
+    for (int32_t k = 0; k < 4; k++) {
+        const bb_leaky_relu_s8_params *p = &cases[k];
+        for (int32_t i = 0; i < 256; i++)
+            x[i] = (int8_t)(i - 128);
+        ok &= bb_leaky_relu_s8(p, 256, x, y) == BB_OK;
+        for (int32_t i = 0; i < 256; i++) {
+            const int32_t v = x[i] + p->input_offset;
+            int32_t r = v >= 0 ? bb_requantize(v, p->identity_multiplier, p->identity_shift)
+                               : bb_requantize(v, p->alpha_multiplier, p->alpha_shift);
+            r = r > 127 - p->output_offset ? 127 - p->output_offset
+                                           : (r < -128 - p->output_offset ? -128 - p->output_offset : r);
+            ok &= y[i] == (int8_t)(r + p->output_offset);
+            ok &= bb_leaky_relu_s8(p, 1, &x[i], &one) == BB_OK && one == y[i];
+        }
+    }
+    for (int32_t i = 0; i < 300; i++)
+        x[i] = (int8_t)((i * 37) % 256 - 128);
+    for (int32_t i = 0; i < 300; i++)
+        ok &= bb_leaky_relu_s8(&cases[2], 1, &x[i], &y[i]) == BB_OK;
+    ok &= bb_leaky_relu_s8(&cases[2], 300, x, x) == BB_OK && memcmp(x, y, 300) == 0;
+    check(ok, "leaky relu: every value, table == direct == the definition, in place", 0);
+    const bb_leaky_relu_s8_params bad = {129, 0, 1 << 30, 0, 1 << 30, 0};
+    check(bb_leaky_relu_s8(&bad, 1, x, y) == BB_ERR_ARGUMENT, "leaky relu refuses input offset 129", 0);
+    const bb_leaky_relu_s8_params negative = {0, 0, 1 << 30, 0, -1, 0};
+    check(bb_leaky_relu_s8(&negative, 1, x, y) == BB_ERR_ARGUMENT, "leaky relu refuses a negative multiplier", 0);
+    check(bb_leaky_relu_s8(&cases[0], 1, NULL, y) == BB_ERR_NULL, "leaky relu NULL input", 0);
+}
+
 static void test_global_avg_pool(void)
 {
     const bb_s8_dims in = {1, 4, 64, 32}; /* 2048 values a channel */
@@ -603,6 +644,7 @@ int main(void)
     test_linear_random(400);
     test_conv_gemm_random(400);
     test_add();
+    test_leaky_relu();
     test_global_avg_pool();
     test_concat();
     bench_ds_cnn();
