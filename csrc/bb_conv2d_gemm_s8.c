@@ -37,7 +37,8 @@ size_t bb_conv2d_gemm_s8_scratch_size(const bb_s8_dims *in, int32_t out_channels
         return 0;
     const size_t gemm = bb_gemm_s8_scratch_size((int32_t)taps, out_channels);
     const uint64_t positions = (uint64_t)band_rows(oh, ow) * (uint64_t)ow;
-    const uint64_t bytes = (uint64_t)aligned4(gemm) + (uint64_t)taps * positions;
+    /* a multiple of 4, as the arena places scratch */
+    const uint64_t bytes = (uint64_t)aligned4(gemm) + (((uint64_t)taps * positions + 3u) & ~(uint64_t)3u);
     return gemm == 0 || bytes > INT32_MAX ? 0 : (size_t)bytes;
 }
 
