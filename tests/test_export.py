@@ -373,6 +373,7 @@ def test_ram_budget_refusal_names_bytes_budget_and_peak(big_q, tmp_path):
     message = str(info.value)
     assert f"{plan.ram_bytes:,} bytes" in message
     assert "131,072 bytes" in message
+    assert "bb.quantize(..., stream=131072) may fit it" in message
     assert "op 0 (layer 0 (Conv2D) + layer 1 (ReLU))" in message
     assert isinstance(info.value, ValueError)
     assert not list(tmp_path.iterdir())

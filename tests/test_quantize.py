@@ -273,7 +273,7 @@ def test_standalone_relu_becomes_clamp():
     plan = q.memory_plan()
     assert plan.op_io[2][0] == plan.op_io[2][1] == plan.op_io[1][1]  # the clamp is in place
     np.testing.assert_array_equal(q.predict_int8(X), numpy_int8_forward(q, X))
-    streamed = bb.quantize(model, X)  # the conv as a band chain: the same bytes
+    streamed = bb.quantize(model, X, stream=True)  # the conv as a band chain: the same bytes
     assert kinds(streamed)[0] == "band_chain"
     np.testing.assert_array_equal(streamed.predict_int8(X), numpy_int8_forward(streamed, X))
 

@@ -205,3 +205,17 @@ def test_unsavable_field_is_a_clear_error(tmp_path):
     with pytest.raises(TypeError, match=r"QuantizedModel.save: op 0 .* field name holds a object"):
         q.save(tmp_path / "x.bb")
     assert not (tmp_path / "x.bb").exists()
+
+
+def test_a_streamed_model_round_trips_with_its_band_chains(tmp_path):
+    """A band_chain op holds its stages (ops) as a field: they are stored one level deep."""
+    bb.seed(0)
+    model = bb.models.ds_cnn(input_shape=(1, 25, 10), filters=8)
+    X = np.random.default_rng(0).normal(size=(16, 1, 25, 10)).astype(np.float32)
+    q = bb.quantize(model, X, stream=True)
+    assert any(op.kind == "band_chain" for op in q.ops)
+    q.save(tmp_path / "s.bb")
+    again = bb.load(tmp_path / "s.bb")
+    assert [op.kind for op in again.ops] == [op.kind for op in q.ops]
+    np.testing.assert_array_equal(again.predict_int8(X), q.predict_int8(X))
+    assert again.c_model().checksum == q.c_model().checksum

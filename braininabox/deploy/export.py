@@ -178,7 +178,10 @@ def export_c(q, path, name="model", ram_budget=128 * 1024):
         raise RamBudgetError(
             f"export_c: the model needs {plan.ram_bytes:,} bytes of RAM for activations, over "
             f"the ram_budget of {ram_budget:,} bytes; the peak is at op {plan.peak_op} "
-            f"({plan.op_names[plan.peak_op]}) with {plan.peak_bytes:,} bytes alive")
+            f"({plan.op_names[plan.peak_op]}) with {plan.peak_bytes:,} bytes alive"
+            + ("" if any(op.kind == "band_chain" for op in q.ops) else
+               f" (bb.quantize(..., stream={int(ram_budget)}) may fit it: convolutions computed "
+               f"in bands of rows)"))
     text = render_header(q, name, plan)
     path = os.fspath(path)
     with atomic_write(path, "w", fsync=False) as f:

@@ -80,7 +80,7 @@ def _check_calibration(X):
                       "scale cannot represent any other input.", UserWarning, stacklevel=3)
 
 
-def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, stream=True):
+def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, stream=False):
     """An int8 QuantizedModel of `model` (a Sequential or a bb.Model graph), with
     activation ranges from calibration_data.
 
@@ -91,9 +91,10 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, 
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
     stream: let the memory planner run chains of convolutions in bands of rows
-    (streaming.py) wherever that lowers the arena (same bytes). True: the smallest arena;
-    a number of bytes: an arena budget the bands may grow into (taller bands, fewer
-    ticks), never below the smallest arena; False keeps every op whole.
+    (streaming.py) wherever that lowers the arena (same bytes, more ticks: each band is a
+    kernel call). False (the default) keeps every op whole, the fastest; True: the
+    smallest arena; a number of bytes: an arena budget the bands may grow into (taller
+    bands, fewer ticks), never below the smallest arena.
     """
     if not isinstance(model, (Sequential, Model)):
         raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")

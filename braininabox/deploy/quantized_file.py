@@ -22,7 +22,7 @@ import numpy as np
 
 from ..train import model_file
 from .frontend import FRONTENDS, features_quantization
-from .ops import OPS, MFCCOp
+from .ops import OPS, Int8Op, MFCCOp
 
 FORMAT = model_file.QUANTIZED_FORMAT
 FORMAT_VERSION = 1
@@ -55,19 +55,31 @@ def _decode_value(value):
     return value
 
 
+def _encode_op(op, prefix, arrays, where):
+    """The header entry of one op; its arrays go into `arrays` as <prefix>_<field>. A
+    field holding ops (a band chain's stages) is a list of such entries, its ops' arrays
+    named <prefix>_<field>_<j>_<their field>."""
+    fields, stored, nested = {}, [], {}
+    for f in dataclasses.fields(op):
+        value = getattr(op, f.name)
+        if isinstance(value, np.ndarray):
+            arrays[f"{prefix}_{f.name}"] = value
+            stored.append(f.name)
+        elif isinstance(value, tuple) and value and all(isinstance(v, Int8Op) for v in value):
+            nested[f.name] = [_encode_op(v, f"{prefix}_{f.name}_{j}", arrays,
+                                         f"{where} {f.name}[{j}]") for j, v in enumerate(value)]
+        else:
+            fields[f.name] = _encode_value(value, f"{where} ({op.name}) field {f.name}")
+    entry = {"kind": op.kind, "fields": fields, "arrays": stored}
+    if nested:
+        entry["ops"] = nested
+    return entry
+
+
 def encode(q):
     """The bytes of q's model file."""
-    ops, arrays = [], {}
-    for i, op in enumerate(q.ops):
-        fields, stored = {}, []
-        for f in dataclasses.fields(op):
-            value = getattr(op, f.name)
-            if isinstance(value, np.ndarray):
-                arrays[f"op_{i}_{f.name}"] = value
-                stored.append(f.name)
-            else:
-                fields[f.name] = _encode_value(value, f"op {i} ({op.name}) field {f.name}")
-        ops.append({"kind": op.kind, "fields": fields, "arrays": stored})
+    arrays = {}
+    ops = [_encode_op(op, f"op_{i}", arrays, f"op {i}") for i, op in enumerate(q.ops)]
     frontend = None
     if q.frontend is not None:
         frontend = {"sample_rate": int(q.frontend.sample_rate),
@@ -89,6 +101,48 @@ def _shape(value, what):
     return tuple(value)
 
 
+def _decode_op(spec, prefix, where, arrays, used, depth):
+    """The op of a header entry (see _encode_op), its arrays read from `arrays` (the
+    members it takes are added to `used`)."""
+    if not (isinstance(spec, dict) and spec.get("kind") in OPS
+            and isinstance(spec.get("fields"), dict) and isinstance(spec.get("arrays"), list)
+            and set(spec) <= {"kind", "fields", "arrays", "ops"}):
+        raise ValueError(f"{where} is not a {{kind, fields, arrays}} object of a known kind: "
+                         f"{str(spec)[:80]}")
+    cls = OPS[spec["kind"]]
+    known = {f.name for f in dataclasses.fields(cls)}
+    nested = spec.get("ops", {})
+    if not isinstance(nested, dict) or (nested and depth > 0):
+        raise ValueError(f"{where}: ops nested in ops go one level deep (a band chain's stages)")
+    names = list(spec["fields"]) + list(spec["arrays"]) + list(nested)
+    if len(set(names)) != len(names) or not set(names) <= known:
+        raise ValueError(f"{where} ({spec['kind']}) has fields {sorted(map(str, names))[:12]}; "
+                         f"a {spec['kind']} op has {sorted(known)}")
+    fields = {name: _decode_value(value) for name, value in spec["fields"].items()}
+    for name in ("in_shape", "out_shape"):
+        _shape(list(fields.get(name, ())), f"{where} {name}")
+    for name in spec["arrays"]:
+        member = f"{prefix}_{name}"
+        if member not in arrays:
+            raise ValueError(f"{where} has no array {member}")
+        _, shape, read = arrays[member]
+        if math.prod(shape) > MAX_VALUES:
+            raise ValueError(f"array {member} has {math.prod(shape)} values")
+        fields[name] = np.array(read())    # a writable copy; at most the file's bytes
+        used.add(member)
+    for name, entries in nested.items():
+        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_OPS:
+            raise ValueError(f"{where} field {name} is not a list of ops")
+        fields[name] = tuple(_decode_op(e, f"{prefix}_{name}_{j}", f"{where} {name}[{j}]", arrays,
+                                        used, depth + 1) for j, e in enumerate(entries))
+    op = cls(**fields)
+    for name, values, dtype in op.data_arrays():   # the dtypes the runtime needs
+        if values is not None and values.dtype != dtype:
+            raise ValueError(f"{where} ({op.name}): {name} has dtype {values.dtype}, "
+                             f"expected {np.dtype(dtype).name}")
+    return op
+
+
 def from_saved(header, arrays, QuantizedModel):
     """The QuantizedModel (the class is passed by quantized.py, which imports this module)
     of a file's header and arrays ({name: (dtype, shape, read)}, as model_file.read gives
@@ -100,36 +154,8 @@ def from_saved(header, arrays, QuantizedModel):
     if not isinstance(specs, list) or not 1 <= len(specs) <= MAX_OPS:
         raise ValueError(f"the header has no list of 1 to {MAX_OPS} ops")
     used = set()
-    ops = []
-    for i, spec in enumerate(specs):
-        if not (isinstance(spec, dict) and spec.get("kind") in OPS
-                and isinstance(spec.get("fields"), dict) and isinstance(spec.get("arrays"), list)):
-            raise ValueError(f"op {i} is not a {{kind, fields, arrays}} object of a known kind: "
-                             f"{str(spec)[:80]}")
-        cls = OPS[spec["kind"]]
-        known = {f.name for f in dataclasses.fields(cls)}
-        names = list(spec["fields"]) + list(spec["arrays"])
-        if len(set(names)) != len(names) or not set(names) <= known:
-            raise ValueError(f"op {i} ({spec['kind']}) has fields {sorted(map(str, names))[:12]}; "
-                             f"a {spec['kind']} op has {sorted(known)}")
-        fields = {name: _decode_value(value) for name, value in spec["fields"].items()}
-        for name in ("in_shape", "out_shape"):
-            _shape(list(fields.get(name, ())), f"op {i} {name}")
-        for name in spec["arrays"]:
-            member = f"op_{i}_{name}"
-            if member not in arrays:
-                raise ValueError(f"op {i} has no array {member}")
-            _, shape, read = arrays[member]
-            if math.prod(shape) > MAX_VALUES:
-                raise ValueError(f"array {member} has {math.prod(shape)} values")
-            fields[name] = np.array(read())    # a writable copy; at most the file's bytes
-            used.add(member)
-        op = cls(**fields)
-        for name, values, dtype in op.data_arrays():   # the dtypes the runtime needs
-            if values is not None and values.dtype != dtype:
-                raise ValueError(f"op {i} ({op.name}): {name} has dtype {values.dtype}, "
-                                 f"expected {np.dtype(dtype).name}")
-        ops.append(op)
+    ops = [_decode_op(spec, f"op_{i}", f"op {i}", arrays, used, depth=0)
+           for i, spec in enumerate(specs)]
     if used != set(arrays):
         raise ValueError(f"arrays no op uses: {sorted(set(arrays) - used)[:8]}")
 
