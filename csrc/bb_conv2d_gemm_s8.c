@@ -7,13 +7,15 @@
  * (it then adds (zero point + input_offset) * w = 0, as a real 0 should). The band is
  * then a 1x1 convolution of those rows, whose weights are the conv's (out, in, kh, kw)
  * read as (out, in * kh * kw): the same integers as the direct loops of
- * bb_conv2d_pool_s8, through the GEMM-like kernel's packed four-position blocks (two
- * 16-bit MACs per instruction on a Cortex-M4). Its output rows are copied into place.
- * Scratch, from bb_conv2d_gemm_s8_scratch_size: the 1x1 kernel's, the columns and the
- * band's output. Not in place. */
+ * bb_conv2d_pool_s8, through the 1x1 kernel's matrix product (bb_gemm_s8.h: packed
+ * four-position blocks, two 16-bit MACs per instruction on a Cortex-M4), which writes
+ * the band's rows of each output plane in place. Scratch, from
+ * bb_conv2d_gemm_s8_scratch_size: the product's (bias terms and one packed block) and the
+ * columns. Not in place. */
 #include <string.h>
 #include "bb_int8_graph.h"
 #include "bb_graph_checks.h"
+#include "bb_gemm_s8.h"
 
 enum { BAND_POSITIONS = 32 }; /* output positions per band, at least (one row at least) */
 
@@ -31,14 +33,12 @@ size_t bb_conv2d_gemm_s8_scratch_size(const bb_s8_dims *in, int32_t out_channels
     if (conv == NULL || out_channels <= 0 || bb_check_conv_s8(in, out_channels, conv, &oh, &ow) != BB_OK)
         return 0;
     const int64_t taps = (int64_t)in->channels * conv->kernel_height * conv->kernel_width;
-    const int32_t rows = band_rows(oh, ow);
     if (taps > INT32_MAX)
         return 0;
-    const bb_s8_dims band = {1, (int32_t)taps, rows, ow};
-    const size_t gemm = bb_pointwise_conv2d_s8_scratch_size(&band, out_channels);
-    const uint64_t positions = (uint64_t)rows * (uint64_t)ow;
-    const uint64_t bytes = (uint64_t)aligned4(gemm) + aligned4((size_t)((uint64_t)taps * positions)) +
-                           (uint64_t)out_channels * positions;
+    const size_t gemm = bb_gemm_s8_scratch_size((int32_t)taps, out_channels);
+    const uint64_t positions = (uint64_t)band_rows(oh, ow) * (uint64_t)ow;
+    /* a multiple of 4, as the arena places scratch */
+    const uint64_t bytes = (uint64_t)aligned4(gemm) + (((uint64_t)taps * positions + 3u) & ~(uint64_t)3u);
     return gemm == 0 || bytes > INT32_MAX ? 0 : (size_t)bytes;
 }
 
@@ -93,7 +93,9 @@ bb_status bb_conv2d_gemm_s8(const bb_s8_dims *in, int32_t out_channels, const bb
         return s;
     if ((s = bb_check_quant_out(q)) != BB_OK)
         return s;
-    if (x == NULL || w == NULL || y == NULL || multiplier == NULL || shift == NULL)
+    if ((s = bb_check_requant(out_channels, multiplier, shift)) != BB_OK)
+        return s;
+    if (x == NULL || w == NULL || y == NULL)
         return BB_ERR_NULL;
     const size_t need = bb_conv2d_gemm_s8_scratch_size(in, out_channels, conv);
     if (need == 0)
@@ -102,10 +104,9 @@ bb_status bb_conv2d_gemm_s8(const bb_s8_dims *in, int32_t out_channels, const bb
         return BB_ERR_SCRATCH;
     const int32_t taps = in->channels * conv->kernel_height * conv->kernel_width;
     const int32_t rows = band_rows(oh, ow);
-    const bb_s8_dims full = {1, taps, rows, ow};
-    const size_t gemm = bb_pointwise_conv2d_s8_scratch_size(&full, out_channels);
-    int8_t *cols = scratch + aligned4(gemm);
-    int8_t *band_out = cols + aligned4((size_t)taps * (size_t)rows * (size_t)ow);
+    bb_gemm_s8 g;
+    bb_gemm_s8_prepare(&g, taps, out_channels, q, multiplier, shift, w, bias, scratch);
+    int8_t *cols = scratch + aligned4(bb_gemm_s8_scratch_size(taps, out_channels));
     const size_t in_image = (size_t)in->channels * (size_t)in->height * (size_t)in->width;
     const size_t out_plane = (size_t)oh * (size_t)ow;
     const int8_t zero_point = (int8_t)(-q->input_offset);
@@ -114,16 +115,9 @@ bb_status bb_conv2d_gemm_s8(const bb_s8_dims *in, int32_t out_channels, const bb
         int8_t *out = y + (size_t)n * (size_t)out_channels * out_plane;
         for (int32_t oy0 = 0; oy0 < oh; oy0 += rows) {
             const int32_t here = oh - oy0 < rows ? oh - oy0 : rows;
-            const bb_s8_dims band = {1, taps, here, ow};
             const size_t positions = (size_t)here * (size_t)ow;
             im2col(in, conv, image, oy0, here, ow, zero_point, cols);
-            s = bb_pointwise_conv2d_s8(&band, out_channels, q, multiplier, shift, cols, w, bias, band_out,
-                                       scratch, gemm);
-            if (s != BB_OK)
-                return s;
-            for (int32_t oc = 0; oc < out_channels; oc++)
-                memcpy(out + (size_t)oc * out_plane + (size_t)oy0 * (size_t)ow, band_out + (size_t)oc * positions,
-                       positions);
+            bb_gemm_s8_columns(&g, cols, positions, (int32_t)positions, out + (size_t)oy0 * (size_t)ow, out_plane);
         }
     }
     return BB_OK;

@@ -22,6 +22,7 @@
 #include "bb_graph_checks.h"
 #include "bb_requantize_inline.h"
 #include "bb_dsp.h"
+#include "bb_requant_fast.h"
 #include <string.h>
 
 static bb_status check(const bb_s8_dims *in, int32_t depth_multiplier, const bb_s8_window *conv,
@@ -136,7 +137,30 @@ BB_NOINLINE static void requantize_row(const int32_t *restrict acc, int32_t n, c
 {
     const bb_requant_step step = o->step;
     const int32_t base = o->base, lo = o->lo, hi = o->hi, offset = o->offset;
-    if (step.left == 0) { /* the usual case: one SMULL, no saturating shift */
+    if (step.left == 0 && bb_requant_fast_ok(step.multiplier, -step.right)) {
+        /* the usual channel: one rounding step (bb_requant_fast.h), then SSAT when the
+         * clamp's top is int8's (no fused clamp, or a ReLU) */
+        const bb_requant_fast f = bb_requant_fast_prepare(step.multiplier, -step.right);
+        const int32_t min = lo + offset, max = hi + offset; /* the clamp after the offset */
+        if (max == 127 && min == -128) { /* SSAT alone */
+            for (int32_t i = 0; i < n; i++, out += stride)
+                *out = (int8_t)bb_ssat8(bb_requant_fast_apply(acc[i] + base, &f) + offset);
+            return;
+        }
+        if (max == 127) {
+            for (int32_t i = 0; i < n; i++, out += stride) {
+                const int32_t v = bb_ssat8(bb_requant_fast_apply(acc[i] + base, &f) + offset);
+                *out = (int8_t)(v < min ? min : v);
+            }
+            return;
+        }
+        for (int32_t i = 0; i < n; i++, out += stride) {
+            const int32_t v = bb_requant_fast_apply(acc[i] + base, &f) + offset; /* no overflow: see there */
+            *out = (int8_t)(v < min ? min : (v > max ? max : v));
+        }
+        return;
+    }
+    if (step.left == 0) { /* one SMULL, no saturating shift */
         for (int32_t i = 0; i < n; i++, out += stride) {
             const int32_t r = bb_requantize_step_right(acc[i] + base, &step);
             *out = (int8_t)((r < lo ? lo : (r > hi ? hi : r)) + offset);
@@ -246,10 +270,36 @@ static inline int32_t taps3(const int8_t *p, const int32_t *k)
     return p[0] * k[0] + p[1] * k[1] + p[2] * k[2];
 }
 
+/* Stride 1, one kernel row (a, b, c) over row r into acc[0, n), added to it unless
+ * `first`: the three weights stay in registers and each input is loaded once for the
+ * outputs it feeds, two outputs a turn (a Cortex-M3's registers hold no more beside
+ * the pointers). */
+static inline void row_taps_s1(const int8_t *restrict r, int32_t a, int32_t b, int32_t c, int32_t n,
+                               int32_t *restrict acc, int first)
+{
+    int32_t x0 = r[0], x1 = r[1], i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const int32_t x2 = r[i + 2], x3 = r[i + 3];
+        const int32_t s0 = first ? 0 : acc[i], s1 = first ? 0 : acc[i + 1];
+        acc[i] = s0 + x0 * a + x1 * b + x2 * c;
+        acc[i + 1] = s1 + x1 * a + x2 * b + x3 * c;
+        x0 = x2;
+        x1 = x3;
+    }
+    if (i < n)
+        acc[i] = (first ? 0 : acc[i]) + x0 * a + x1 * b + r[i + 2] * c;
+}
+
 BB_NOINLINE static void row_3x3(const int8_t *restrict r0, const int8_t *restrict r1,
                                 const int8_t *restrict r2, const int32_t *restrict k, int32_t stride,
                                 int32_t ow, int32_t *restrict acc)
 {
+    if (stride == 1) {
+        row_taps_s1(r0, k[0], k[1], k[2], ow, acc, 1);
+        row_taps_s1(r1, k[3], k[4], k[5], ow, acc, 0);
+        row_taps_s1(r2, k[6], k[7], k[8], ow, acc, 0);
+        return;
+    }
     for (int32_t ox = 0; ox < ow; ox++) {
         const size_t c = (size_t)ox * (size_t)stride;
         acc[ox] = taps3(r0 + c, k) + taps3(r1 + c, k + 3) + taps3(r2 + c, k + 6);

@@ -40,6 +40,26 @@ static inline int32_t bb_smlad(int32_t a, int32_t b, int32_t acc) { return __sml
 /* acc + a.lo * b.lo, acc + a.hi * b.lo */
 static inline int32_t bb_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
 static inline int32_t bb_smlatb(int32_t a, int32_t b, int32_t acc) { return __smlatb(a, b, acc); }
+/* p[0] and p[1] of a 4-byte aligned p in one LDRD (gcc splits a 64-bit load whose halves
+ * are used apart into two LDRs). The "m" operand is a small constant offset from a base
+ * register here, which LDRD encodes. */
+static inline void bb_load_pair(const int32_t *p, int32_t *lo, int32_t *hi)
+{
+    __asm__("ldrd %0, %1, %2" : "=r"(*lo), "=r"(*hi) : "m"(*(const int32_t(*)[2])p));
+}
+/* (a.lo16, b.lo16) and (a.hi16, b.hi16): PKHBT and PKHTB, one instruction each. */
+static inline uint32_t bb_pack_lo16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline uint32_t bb_pack_hi16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 #elif defined(BB_EMULATE_DSP) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define BB_DSP 1
 static inline int32_t bb_lo16(int32_t v) { return (int16_t)(uint16_t)((uint32_t)v & 0xFFFFu); }
@@ -65,8 +85,23 @@ static inline int32_t bb_smlad(int32_t a, int32_t b, int32_t acc)
 }
 static inline int32_t bb_smlabb(int32_t a, int32_t b, int32_t acc) { return acc + bb_lo16(a) * bb_lo16(b); }
 static inline int32_t bb_smlatb(int32_t a, int32_t b, int32_t acc) { return acc + bb_hi16(a) * bb_lo16(b); }
+static inline void bb_load_pair(const int32_t *p, int32_t *lo, int32_t *hi)
+{
+    *lo = p[0];
+    *hi = p[1];
+}
+static inline uint32_t bb_pack_lo16(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
+static inline uint32_t bb_pack_hi16(uint32_t a, uint32_t b) { return (a >> 16) | (b & 0xFFFF0000u); }
 #else
 #define BB_DSP 0
+#endif
+
+/* v saturated to int8 (SSAT, on every ARMv7-M core: the M3 too). */
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+static inline int32_t bb_ssat8(int32_t v) { return __ssat(v, 8); }
+#else
+static inline int32_t bb_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
 #endif
 
 #if BB_DSP

@@ -332,7 +332,7 @@ def test_depthwise_errors():
 
 # ---------------------------------------------------------------- 1x1 conv
 PW_CASES = [(1, 64, 25, 5, 64), (2, 3, 7, 5, 5), (1, 1, 1, 1, 1), (1, 7, 3, 3, 3), (1, 13, 1, 7, 2),
-            (3, 4, 2, 3, 9), (1, 33, 5, 1, 17)]
+            (3, 4, 2, 3, 9), (1, 33, 5, 1, 17), (1, 600, 1, 5, 3)]
 
 
 @pytest.mark.parametrize("case", PW_CASES, ids=[str(c) for c in PW_CASES])
@@ -367,6 +367,33 @@ def test_pointwise_edges(in_zp, out_zp):
         status, got = c_pointwise(x, wt, bias, mult, shift, q, path=path)
         assert status == lib.BB_OK
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("clamp", [(-128, 127), (-20, 127), (-128, 90), (-7, 33)])
+def test_pointwise_requantization_edges(clamp):
+    """The fast path's one-rounding requantization (csrc/bb_requant_fast.h) holds for a
+    multiplier above 2^30 and a right shift of 1..31; the others (2^30 itself, shift 0 or
+    a left shift) go the two-rounding way. Both, beside each other in one layer, against
+    numpy, with accumulators large and small, ties included (weights of +-1 and +-2 make
+    small even and odd sums), every output clamp kind, C_in = 7 (a tail of three) and
+    ten positions (a last block of two)."""
+    rng = np.random.default_rng(13)
+    mult = np.array([1 << 30, (1 << 30) + 1, INT32_MAX, 1518500250, 1 << 30, INT32_MAX, (1 << 30) + 7, 1234567890,
+                     INT32_MAX, (1 << 30) + 1, 2 ** 31 - 2, 1 << 30], np.int32)
+    shift = np.array([-1, -1, -1, -2, -3, -31, -31, 0, 0, -2, -17, 3], np.int32)
+    c_out = len(mult)
+    x = rand_i8(rng, (1, 7, 2, 5))
+    wt = rng.integers(-2, 3, size=(c_out, 7)).astype(np.int8)
+    wt[5:7] = rand_i8(rng, (2, 7))
+    bias = rng.integers(-300, 300, size=c_out).astype(np.int32)
+    bias[5:7] = [INT32_MAX - 255 * 128 * 7, -(INT32_MAX - 255 * 128 * 7)]
+    for in_off in (-127, 0, 128):
+        q = (in_off, 3, *clamp)
+        want = ref_pointwise(x, wt, bias, mult, shift, q)
+        for path in ("reference", "fast"):
+            status, got = c_pointwise(x, wt, bias, mult, shift, q, path=path)
+            assert status == lib.BB_OK
+            np.testing.assert_array_equal(got, want, err_msg=f"{path}, input offset {in_off}")
 
 
 def test_pointwise_errors():

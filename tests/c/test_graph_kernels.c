@@ -21,6 +21,7 @@
 #include "bb_int8_graph.h"
 #include "bb_requantize.h"
 #include "bb_requantize_inline.h"
+#include "bb_requant_fast.h"
 
 static uint32_t passed, failed;
 
@@ -96,9 +97,11 @@ static void fill_i8(int8_t *p, size_t n, int extreme)
 static void fill_requant(int32_t *m, int32_t *s, int32_t n)
 {
     for (int32_t i = 0; i < n; i++) {
-        const uint32_t r = next_u32() % 8u;
-        m[i] = r == 0 ? INT32_MAX : (r == 1 ? 0 : (int32_t)((1u << 30) + (next_u32() >> 2)));
-        s[i] = r == 2 ? 30 : (r == 3 ? -31 : uniform(-11, -4));
+        const uint32_t r = next_u32() % 12u;
+        /* 2^30 exactly and shifts of 0 and -1..-3 sit at the edges of the kernels'
+         * single-rounding requantization (bb_requant_fast.h) */
+        m[i] = r == 0 ? INT32_MAX : (r == 1 ? 0 : (r == 8 ? 1 << 30 : (int32_t)((1u << 30) + (next_u32() >> 2))));
+        s[i] = r == 2 ? 30 : (r == 3 ? -31 : (r == 9 ? 0 : (r == 10 ? uniform(-3, -1) : uniform(-11, -4))));
     }
 }
 
@@ -205,8 +208,10 @@ static void test_pointwise_random(int32_t cases)
 {
     for (int32_t t = 0; t < cases; t++) {
         const int extreme = t % 4 == 3;
-        const bb_s8_dims in = {uniform(1, 2), uniform(1, 40), uniform(1, 6), uniform(1, 7)};
-        const int32_t oc = uniform(1, 9);
+        /* every fifth case wide: the M4 path's two-group turns, many channel pairs */
+        const int wide = t % 5 == 4;
+        const bb_s8_dims in = {uniform(1, 2), uniform(1, wide ? 64 : 40), uniform(1, 6), uniform(1, 7)};
+        const int32_t oc = uniform(1, wide ? 40 : 9);
         const size_t nx = (size_t)in.batch * (size_t)in.channels * (size_t)in.height * (size_t)in.width;
         fill_i8(x, nx, extreme);
         fill_i8(w, (size_t)oc * (size_t)in.channels, extreme);
@@ -260,6 +265,31 @@ static union {
     int8_t bytes[16384];
     uint32_t align;
 } gemm_scratch;
+
+/* Rows longer than the weight sum's chunk of 127 words (508 weights), all weights at
+ * -128 or 127 or random: the bias terms' lane sums at their bounds. */
+static void test_pointwise_long_rows(void)
+{
+    static const int32_t lengths[] = {507, 508, 509, 511, 512, 600, 1017, 1020};
+    for (int32_t t = 0; t < 24; t++) {
+        const bb_s8_dims in = {1, lengths[t % 8], 1, 5};
+        const int32_t oc = 3, kind = t / 8;
+        const size_t nx = (size_t)in.channels * 5u, nw = (size_t)oc * (size_t)in.channels;
+        fill_i8(x, nx, 0);
+        fill_i8(w, nw, 0);
+        if (kind < 2)
+            memset(w, kind == 0 ? 0x80 : 0x7F, nw);
+        fill_bias(bias, w, oc, in.channels, 0);
+        fill_requant(mult, shift_, oc);
+        const bb_quant_out q = random_quant(t & 1);
+        memset(y_fast, 0x55, sizeof y_fast);
+        bb_status a = bb_pointwise_conv2d_s8_reference(&in, oc, &q, mult, shift_, x, w, bias, y_ref);
+        bb_status b = bb_pointwise_conv2d_s8(&in, oc, &q, mult, shift_, x, w, bias, y_fast, gemm_scratch.bytes,
+                                             bb_pointwise_conv2d_s8_scratch_size(&in, oc));
+        check(bb_pointwise_conv2d_s8_scratch_size(&in, oc) <= sizeof gemm_scratch.bytes && a == BB_OK && b == BB_OK &&
+                  memcmp(y_ref, y_fast, 15) == 0, "pointwise long rows", t);
+    }
+}
 
 static void test_conv_gemm_random(int32_t cases)
 {
@@ -427,7 +457,7 @@ static void test_requant_step(void)
     static const int32_t xs[] = {0, 1, -1, 2, -2, 3, 255, -255, 1 << 20, -(1 << 20), 123456789, -123456789,
                                  (1 << 30) - 1, -(1 << 30), INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1};
     static const int32_t ms[] = {0, 1, 2, 1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX - 1, INT32_MAX};
-    int ok = 1, count = 0;
+    int ok = 1, count = 0, fast = 0;
     for (int32_t shift = -40; shift <= 40; shift++) {
         for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
             for (size_t j = 0; j < sizeof ms / sizeof ms[0]; j++) {
@@ -437,6 +467,11 @@ static void test_requant_step(void)
                 ok &= bb_requantize_step(x, &step) == want;
                 if (step.left == 0)
                     ok &= bb_requantize_step_right(x, &step) == want;
+                if (bb_requant_fast_ok(m, shift)) {
+                    const bb_requant_fast f = bb_requant_fast_prepare(m, shift);
+                    ok &= bb_requant_fast_apply(x, &f) == want;
+                    fast++;
+                }
                 count++;
             }
         }
@@ -446,7 +481,19 @@ static void test_requant_step(void)
         const bb_requant_step step = bb_requant_prepare(m, shift);
         ok &= bb_requantize_step(x, &step) == bb_requantize(x, m, shift);
     }
-    check(ok && count > 0, "bb_requantize_step == bb_requantize", 0);
+    /* The single-rounding step on its domain: multipliers above 2^30, right shifts 1..31,
+     * accumulators random, small (ties are common there) and at the extremes. */
+    for (int32_t t = 0; t < 20000; t++) {
+        const int32_t m = (int32_t)((1u << 30) + 1u + next_u32() % ((1u << 30) - 1u)), shift = uniform(-31, -1);
+        const uint32_t kind = next_u32() % 4u;
+        const int32_t x = kind == 0 ? uniform(-70000, 70000)
+                                    : (kind == 1 ? (next_u32() & 1u ? INT32_MIN + uniform(0, 3) : INT32_MAX - uniform(0, 3))
+                                                 : (int32_t)next_u32());
+        const bb_requant_fast f = bb_requant_fast_prepare(m, shift);
+        ok &= bb_requant_fast_apply(x, &f) == bb_requantize(x, m, shift);
+        fast++;
+    }
+    check(ok && count > 0 && fast > 20000, "bb_requantize_step and bb_requant_fast == bb_requantize", 0);
 }
 
 /* ---- ticks on the board ------------------------------------------------------------------ */
@@ -593,6 +640,7 @@ int main(void)
     test_requant_step();
     test_depthwise_random(600);
     test_pointwise_random(400);
+    test_pointwise_long_rows();
     test_linear_random(400);
     test_conv_gemm_random(400);
     test_add();
