@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
+from test_quantize_graph import _randomize_batch_norms
 from braininabox._core import ffi, lib
 from braininabox.deploy import embedded, streaming
 from braininabox.deploy.ops import BandChainOp
@@ -37,15 +38,7 @@ def separable(shape=(1, 13, 7), stride=2, channels=(6, 8), extreme=False):
 
 
 def _randomized(model, seed):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, L.BatchNorm):
-            c = layer.in_channels
-            layer.running_mean[:] = rng.normal(0, 0.5, c)
-            layer.running_var[:] = rng.uniform(0.5, 2.0, c)
-            layer.weight.data[:] = rng.uniform(0.5, 1.5, c)
-            layer.bias.data[:] = rng.normal(0, 0.2, c)
-    return model
+    return _randomize_batch_norms(model, seed)
 
 
 def _quantized(shape, seed=0, extreme=False, **kw):

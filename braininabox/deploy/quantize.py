@@ -201,14 +201,11 @@ def _weighted_op(stage, name, in_shape, out_shape, in_q, out_q, direct=False):
                           act, (layer.kernel, 1), (layer.stride, 1),
                           layer.padding if isinstance(layer.padding, str) else (layer.padding, 0),
                           direct)
-    _, h, w = in_shape
-    top, bottom, left, right = padding_amounts(layer.padding, layer.kernel, layer.stride, (h, w),
-                                               name)
-    padding = (top, bottom, left, right)
     if isinstance(layer, DepthwiseConv2D):
+        padding = padding_amounts(layer.padding, layer.kernel, layer.stride, in_shape[1:], name)
         return DepthwiseConv2DOp.from_arrays(name, weight, bias, in_shape, out_shape, in_q, out_q,
                                              act, kernel=tuple(layer.kernel),
-                                             stride=tuple(layer.stride), padding=padding,
+                                             stride=tuple(layer.stride), padding=tuple(padding),
                                              depth_multiplier=layer.depth_multiplier)
     return _conv2d_op(name, weight, bias, in_shape, out_shape, in_q, out_q, act, tuple(layer.kernel),
                       tuple(layer.stride), layer.padding, direct)
