@@ -31,6 +31,7 @@ class Sequential(BaseModel):
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes layers, got {type(layer).__name__}")
         self.layers.append(layer)
+        self._output_shapes = None  # built again (the layers built so far keep their weights)
 
     # ----------------------------------------------------------- forward
     def __call__(self, x):

@@ -1,6 +1,7 @@
 """Optimizers: update parameters in place from their .grad, in the C core.
 
-An optimizer made without params is bound to the model's parameters by compile().
+An optimizer made without params is bound to the model's parameters by fit(); fit binds
+it afresh (new state) whenever its parameters are not exactly the model's.
 """
 import numpy as np
 

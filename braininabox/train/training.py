@@ -115,7 +115,12 @@ class BaseModel:
 
     # ---------------------------------------------------------- training
     def compile(self, optimizer="adam", loss="cross_entropy", metrics=None):
-        """Choose the optimizer, the loss and the metrics reported by fit and evaluate."""
+        """Choose the optimizer, the loss and the metrics reported by fit and evaluate.
+
+        fit trains exactly model.parameters(): an optimizer bound to other parameters (made
+        with params=, used by another model, or from before Sequential.add) is bound afresh
+        to this model's, with fresh state (momentum, Adam moments), as Keras builds an
+        optimizer for each model it trains."""
         self.optimizer = _lookup(optimizer, _OPTIMIZERS, "optimizer")
         self.loss = _lookup(loss, _LOSSES, "loss")
         if not isinstance(self.optimizer, optimizers.Optimizer):
@@ -127,7 +132,6 @@ class BaseModel:
             metric_lib.get(name, 2)  # an unknown name fails here, not after an epoch
         if self.metric_names:
             self.loss.predicted_classes(np.zeros((1, 2), dtype=np.float32))  # regression: refused
-        self._bind_optimizer = not self.optimizer.params
         return self
 
     def _require_compiled(self, what):
@@ -196,9 +200,9 @@ class BaseModel:
             Xv = as_features(validation_data[0], "fit (validation_data)")
             yv = _as_targets(validation_data[1], len(Xv), "fit (validation_data)")
             self.loss.check_targets(yv, (len(Xv),) + tuple(out_shape))
-        if self._bind_optimizer:
-            self.optimizer.bind(self.parameters())
-            self._bind_optimizer = False
+        params = self.parameters()
+        if [id(p) for p in self.optimizer.params] != [id(p) for p in params]:
+            self.optimizer.bind(params)  # fresh state: see compile()
         classes = out_shape[-1] if out_shape else 1
         weights = self._class_weight(class_weight, classes)
 
