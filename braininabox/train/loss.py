@@ -18,6 +18,21 @@ class Loss:
     def check_targets(self, targets, outputs_shape):
         """Raise a clear error before training when targets cannot match the outputs."""
 
+    def true_classes(self, targets, outputs):
+        """The classes the metrics compare with predicted_classes(outputs): one-hot rows
+        (N, ..., classes) or integer labels (N, ...), one class per position."""
+        return targets.argmax(axis=-1) if targets.ndim == outputs.ndim else \
+            targets.astype(np.int64)
+
+
+def _check_same_values_per_sample(loss, targets, outputs_shape):
+    """MSE and binary cross-entropy compare each output with one target: as many targets as
+    outputs per sample (y (N,) fits outputs (N, 1))."""
+    per_sample = int(np.prod(outputs_shape[1:]))
+    if targets.size != len(targets) * per_sample:
+        raise ValueError(f"{loss}: targets of shape {targets.shape} do not match the model's "
+                         f"outputs {tuple(outputs_shape)} (one target per output is needed)")
+
 
 def _check_probabilities(targets):
     """One-hot or probability rows: a negative entry would let the loss fall below zero."""
@@ -40,25 +55,38 @@ class CrossEntropy(Loss):
     def __call__(self, outputs, targets, class_weight=None):
         weight = self.weight if class_weight is None else class_weight
         targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        _check_classes(outputs.shape)
         if targets.ndim == outputs.ndim and targets.shape == outputs.shape:
             if weight is not None:
                 raise ValueError("class weights need integer labels, not one-hot targets")
             _check_probabilities(targets)
-            return -(F.log_softmax(outputs) * targets).sum() * (1.0 / outputs.shape[0])
+            rows = outputs.size // outputs.shape[-1]  # the mean over every position, as labels
+            return -(F.log_softmax(outputs) * targets).sum() * (1.0 / rows)
         return F.cross_entropy(outputs, targets, weight)
 
     def predicted_classes(self, outputs):
         return outputs.argmax(axis=-1)
 
     def check_targets(self, targets, outputs_shape):
+        _check_classes(outputs_shape)
         classes = outputs_shape[-1]
         if targets.ndim == len(outputs_shape):
             if targets.shape[1:] != tuple(outputs_shape[1:]):
+                hint = ("; they look like integer labels in a column: pass y.ravel()"
+                        if targets.shape[-1] == 1 and targets.dtype.kind in "biu" else "")
                 raise ValueError(f"one-hot targets have shape {targets.shape[1:]} per sample but "
-                                 f"the model outputs {tuple(outputs_shape[1:])}")
+                                 f"the model outputs {tuple(outputs_shape[1:])}{hint}")
             _check_probabilities(targets)
             return
         F._class_labels(targets, targets.shape, classes)
+
+
+def _check_classes(outputs_shape):
+    """A softmax over one class is always 1: the loss would be 0 and nothing would train."""
+    if len(outputs_shape) < 2 or outputs_shape[-1] < 2:
+        raise ValueError(f"CrossEntropy needs at least 2 classes on the last axis of the "
+                         f"outputs, got outputs {tuple(outputs_shape)}; for a yes/no target "
+                         f"use one output with BinaryCrossEntropy, or 2 outputs with labels (N,)")
 
 
 class MSE(Loss):
@@ -71,9 +99,14 @@ class MSE(Loss):
                              dtype=outputs.dtype)
         return F.mse(outputs, targets.reshape(outputs.shape))
 
+    def check_targets(self, targets, outputs_shape):
+        _check_same_values_per_sample("MSE", targets, outputs_shape)
+
 
 class BinaryCrossEntropy(Loss):
-    """Binary cross-entropy for one output per sample; from_logits=True expects raw scores."""
+    """Binary cross-entropy of each output against its target in [0, 1] (one output per
+    sample, or several independent yes/no labels); from_logits=True expects raw scores,
+    from_logits=False probabilities (a model ending in Sigmoid)."""
 
     def __init__(self, from_logits=True, pos_weight=None):
         self.from_logits = from_logits
@@ -87,16 +120,26 @@ class BinaryCrossEntropy(Loss):
             weight = np.where(targets > 0.5, class_weight.get(1, 1.0), class_weight.get(0, 1.0))
         if self.from_logits:
             return F.binary_cross_entropy_with_logits(outputs, targets, weight, self.pos_weight)
+        low, high = float(outputs.data.min(initial=0.5)), float(outputs.data.max(initial=0.5))
+        if low < 0 or high > 1:  # (NaN passes: that is divergence, reported by fit)
+            raise ValueError(f"BinaryCrossEntropy(from_logits=False) needs outputs in [0, 1], "
+                             f"got {low if low < 0 else high:.4g}: add a Sigmoid layer at the "
+                             f"end of the model, or use BinaryCrossEntropy(from_logits=True)")
         # Probabilities in: clip away from 0 and 1 so the logs stay finite.
         p = outputs * (1 - 2e-7) + 1e-7
         losses = -(targets * p.log() + (1 - targets) * (1 - p).log())
         return (losses * (1 if weight is None else weight)).mean()
 
     def predicted_classes(self, outputs):
+        # every output is a yes/no prediction: metrics count each (Keras binary_accuracy)
         threshold = 0.0 if self.from_logits else 0.5
-        return (outputs.reshape(len(outputs), -1)[:, 0] > threshold).astype(np.int64)
+        return (outputs > threshold).astype(np.int64)
+
+    def true_classes(self, targets, outputs):
+        return (targets.reshape(outputs.shape) > 0.5).astype(np.int64)
 
     def check_targets(self, targets, outputs_shape):
+        _check_same_values_per_sample("BinaryCrossEntropy", targets, outputs_shape)
         values = np.asarray(targets, dtype=np.float64)
         if values.size and (values.min() < 0 or values.max() > 1):
             raise ValueError("binary cross-entropy targets must be in [0, 1]")

@@ -138,11 +138,6 @@ class BaseModel:
         if self.loss is None:
             raise RuntimeError(f"call model.compile(optimizer=..., loss=...) before {what}()")
 
-    def _true_classes(self, y):
-        if isinstance(self.loss, losses.BinaryCrossEntropy):
-            return (y.reshape(len(y), -1)[:, 0] > 0.5).astype(np.int64)
-        return y.argmax(axis=-1) if y.ndim > 1 else y.astype(np.int64)
-
     def _class_weight(self, class_weight, classes):
         if class_weight is None:
             return None
@@ -172,6 +167,8 @@ class BaseModel:
         return weights
 
     def _metrics(self, classes):
+        if isinstance(self.loss, losses.BinaryCrossEntropy):
+            classes = 2  # each output is a yes/no prediction, however many outputs
         return [metric_lib.get(name, classes) for name in self.metric_names]
 
     def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
@@ -289,7 +286,7 @@ class BaseModel:
             seen += len(xb)
             if metrics:
                 predicted = self.loss.predicted_classes(outputs.data)
-                true = self._true_classes(yb)
+                true = self.loss.true_classes(yb, outputs.data)
                 for m in metrics:
                     m.update(true, predicted)
             logs = {"loss": total_loss / seen, **{m.name: m.result() for m in metrics},
@@ -316,8 +313,9 @@ class BaseModel:
                 total += float(self.loss(outputs, yb).data) * len(xb)
                 if metrics:
                     predicted = self.loss.predicted_classes(outputs.data)
+                    true = self.loss.true_classes(yb, outputs.data)
                     for m in metrics:
-                        m.update(self._true_classes(yb), predicted)
+                        m.update(true, predicted)
         results = {"loss": total / len(X), **{m.name: m.result() for m in metrics}}
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
