@@ -262,3 +262,25 @@ def test_bit_flips_in_a_model_with_large_weights_are_refused(tmp_path):
         bad.write_bytes(bytes(flipped))
         with pytest.raises(bb.ModelFileError):
             bb.load(bad)
+
+
+def test_negative_batch_norm_variance_is_refused(tmp_path):
+    """Finite, so it passed the NaN check, and every prediction was NaN."""
+    bb.seed(0)
+    model = bb.Sequential([Linear(3), bb.layers.BatchNorm(), Linear(2)]).build((4,))
+    path = tmp_path / "bn.bb"
+    model.save(path)
+    with np.load(path) as z:
+        head = json.loads(str(z["__header__"]))
+        arrays = {k: z[k] for k in z.files if k != "__header__"}
+    arrays["buffer_1_running_var"] = np.array([1.0, -0.5, 2.0], np.float32)
+    refused(write(path, head, arrays), r"layer 1: BatchNorm.running_var holds negative values "
+                                       r"\(the smallest is -0.5\)")
+
+
+def test_a_boolean_version_is_refused(saved):
+    with np.load(saved) as z:
+        head = json.loads(str(z["__header__"]))
+        arrays = {k: z[k] for k in z.files if k != "__header__"}
+    head["version"] = True  # True == 1 would take the version-1 path without a checksum
+    refused(write(saved, head, arrays), "model format version True")

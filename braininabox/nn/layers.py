@@ -302,6 +302,13 @@ class BatchNorm(Layer):
             return {}
         return {"running_mean": self.running_mean, "running_var": self.running_var}
 
+    def load_buffers(self, arrays, where="model file"):
+        var = np.asarray(arrays.get("running_var", 0.0))
+        if var.dtype.kind in "biuf" and np.any(var < 0):  # a variance: every output NaN
+            raise ValueError(f"{where}: BatchNorm.running_var holds negative values (the "
+                             f"smallest is {var.min():g}); a variance is >= 0")
+        super().load_buffers(arrays, where)
+
     def get_config(self):
         return {"momentum": self.momentum, "eps": self.eps, "in_channels": self.in_channels}
 

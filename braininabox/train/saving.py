@@ -85,7 +85,7 @@ def _load(path):
                 f"{path} is not a braininabox model file (format {header.get('format')!r})")
         kind, versions = _KINDS[header["format"]]
         version = header.get("version")
-        if version not in versions:
+        if type(version) is not int or version not in versions:  # true == 1 in Python
             fail(f"model format version {version!r}, this braininabox reads "
                  + (f"versions {' and '.join(map(str, versions))}" if len(versions) > 1
                     else f"version {versions[0]}"))
