@@ -146,3 +146,204 @@ def test_cross_entropy_of_one_hot_sequences_is_the_mean_over_every_step_like_tor
     expected.backward()
     assert float(loss.data) == pytest.approx(expected.item(), rel=1e-6)
     np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-4, atol=1e-7)  # softmax: float32
+
+
+# ------------------------------------------------------------ clear messages (table 2.2)
+def small(units=2, loss="cross_entropy"):
+    bb.seed(0)
+    return bb.Sequential([Linear(units)]).compile("adam", loss)
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda X, y: small().fit(X, None, verbose=0), ValueError, r"fit: y is None"),
+    (lambda X, y: small().fit(None, y, verbose=0), ValueError, r"fit: X is None"),
+    (lambda X, y: small().fit(X, y, verbose=0, validation_data=(X,)), ValueError,
+     r"validation_data must be a pair \(X_val, y_val\), got tuple of 1"),
+    (lambda X, y: small().fit(X, y, verbose=0, validation_data=(X[:, :3], y)), ValueError,
+     r"validation_data has samples of shape \(3,\), the training X \(4,\)"),
+    (lambda X, y: small().fit(X, y, verbose=0, callbacks=bb.callbacks.EarlyStopping(
+        monitor="loss")), TypeError, r"callbacks must be a list of Callback objects, e\.g\. "
+                                     r"callbacks=\[EarlyStopping\(\)\], got EarlyStopping"),
+    (lambda X, y: bb.Sequential([]).compile("adam", "mse").fit(X, y, verbose=0), ValueError,
+     r"the Sequential model has no layers"),
+    (lambda X, y: bb.Sequential([Linear(2)]).build((None, 4)), ValueError,
+     r"input_shape is one sample's shape, without the batch axis: build\(\(4,\)\), not "
+     r"build\(\(None, 4\)\)"),
+    (lambda X, y: small().build((4,)).predict(X[0]), ValueError,
+     r"takes a batch \(N, 4\); for one sample of shape \(4,\) pass X\[None\]"),
+    (lambda X, y: small().predict(np.full((1, 4), np.nan)), ValueError,
+     r"predict: X contains NaN or infinity \(first at sample 0\); clean or impute the data "
+     r"first$"),
+    (lambda X, y: bb.optimizers.Adam(lr="0.1"), TypeError, r"Adam: lr must be a number, got '0.1'"),
+    (lambda X, y: bb.optimizers.SGD([np.zeros(3)]), TypeError,
+     r"SGD: parameter 0 is a ndarray, not a Tensor \(pass model.parameters\(\)\)"),
+    (lambda X, y: bb.seed("abc"), TypeError, r"seed must be an integer >= 0 \(or None\), got 'abc'"),
+    (lambda X, y: small().compile("adam", lambda out, t: out.sum()), TypeError,
+     r"loss must be a braininabox loss, got function; for a loss of your own, subclass "
+     r"bb.loss.Loss"),
+    (lambda X, y: small().compile("adam", "mse", metrics=[lambda t, p: 0]), TypeError,
+     r"metrics are given by name"),
+])
+def test_common_mistakes_get_messages_that_name_them(call, error, pattern):
+    X, y = data(20)
+    with pytest.raises(error, match=pattern):
+        call(X, y)
+
+
+def test_one_image_or_a_graph_sample_gets_the_batch_axis_hint():
+    img = bb.Sequential([bb.layers.Conv2D(2, 3), bb.layers.Flatten(), Linear(2)]).build((3, 8, 8))
+    with pytest.raises(ValueError, match=r"for one sample of shape \(3, 8, 8\) pass X\[None\]"):
+        img.predict(np.zeros((3, 8, 8), np.float32))
+    conv = bb.layers.Conv2D(2, 3)  # a layer alone cannot tell: both fixes are named
+    with pytest.raises(ValueError, match=r"one-channel images add the channel axis, X\[:, None\]"
+                                         r"; for one image \(C, H, W\) add the batch axis, "
+                                         r"X\[None\]"):
+        conv(np.zeros((3, 8, 8), np.float32))
+    x = bb.Input((4,))
+    g = bb.Model(inputs=x, outputs=Linear(2)(x))
+    with pytest.raises(ValueError, match=r"Model takes a batch \(N, 4\); for one sample of "
+                                         r"shape \(4,\) pass X\[None\]"):
+        g.predict(np.zeros(4, np.float32))
+
+
+@pytest.mark.parametrize("op, shape", [
+    (lambda x: bb.functional.conv2d(x, np.ones((1, 1, 3, 3), np.float32)), (0, 1, 4, 4)),
+    (lambda x: bb.functional.depthwise_conv2d(x, np.ones((1, 1, 3, 3), np.float32)), (0, 1, 4, 4)),
+    (lambda x: bb.functional.max_pool2d(x, 2), (0, 1, 4, 4)),
+    (lambda x: bb.functional.avg_pool2d(x, 2), (0, 1, 4, 4)),
+    (lambda x: bb.functional.global_avg_pool2d(x), (0, 1, 4, 4)),
+    (lambda x: bb.functional.softmax(x), (0, 3)),
+    (lambda x: bb.functional.cross_entropy(x, np.zeros(0, np.int64)), (0, 3)),
+])
+def test_an_empty_batch_to_a_c_kernel_is_named(op, shape):
+    with pytest.raises(ValueError, match=rf"the input is empty \(shape "
+                                         rf"\({shape[0]}, {shape[1]}.*\)\); it needs at least one "
+                                         rf"sample"):
+        op(np.zeros(shape, np.float32))
+
+
+# -------------------------------------------------------------------------- Tensor **
+def test_pow_matches_torch_at_zero_and_for_negative_bases():
+    torch = pytest.importorskip("torch")
+    for p in (0, 0.0, 1, 2, 3):
+        x = bb.Tensor([0.0, -1.5, 2.0], requires_grad=True, dtype=np.float64)
+        (x ** p).sum().backward()
+        t = torch.tensor([0.0, -1.5, 2.0], requires_grad=True, dtype=torch.float64)
+        (t ** p).sum().backward()
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), err_msg=f"p={p}")
+    base = np.array([-2.0, 3.0, 0.0, 0.0, -1.5, 2.0])
+    exp = np.array([2.0, 2.0, 0.0, 3.0, 3.0, 0.5])
+    x = bb.Tensor(base, requires_grad=True, dtype=np.float64)
+    e = bb.Tensor(exp, requires_grad=True, dtype=np.float64)
+    y = x ** e
+    (y * bb.Tensor(np.arange(1.0, 7.0), dtype=np.float64)).sum().backward()
+    tx = torch.tensor(base, requires_grad=True)
+    te = torch.tensor(exp, requires_grad=True)
+    ty = tx ** te
+    (ty * torch.arange(1.0, 7.0, dtype=torch.float64)).sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy())
+    np.testing.assert_allclose(x.grad, tx.grad.numpy())
+    np.testing.assert_allclose(e.grad, te.grad.numpy())  # NaN where torch's is (log of -1.5)
+    r = 2.0 ** bb.Tensor([-1.0, 3.0], requires_grad=True)  # __rpow__
+    np.testing.assert_allclose(r.data, [0.5, 8.0])
+
+
+# ----------------------------------------------------------------- float64 gradients
+@pytest.mark.parametrize("op", [
+    lambda x: bb.functional.conv2d(x, np.ones((2, 1, 3, 3))),
+    lambda x: bb.functional.max_pool2d(x, 2),
+    lambda x: bb.functional.softmax(x.reshape(2, 16)),
+    lambda x: bb.functional.cross_entropy(x.reshape(2, 16), np.array([1, 3])),
+])
+def test_a_float64_leaf_gets_a_float64_grad_from_a_float32_kernel(op):
+    rng = np.random.default_rng(0)
+    x = bb.Tensor(rng.standard_normal((2, 1, 4, 4)), requires_grad=True, dtype=np.float64)
+    out = op(x)
+    (out.sum() if out.ndim else out).backward()
+    assert x.grad.dtype == np.float64
+    w = bb.Tensor(np.ones(3), requires_grad=True)  # float32 in a float64 expression
+    (w * bb.Tensor(np.ones(3), dtype=np.float64)).sum().backward()
+    assert w.grad.dtype == np.float32
+
+
+# ------------------------------------------------------- BatchNorm and the divergence guard
+def bn_model():
+    bb.seed(0)
+    return bb.Sequential([Linear(8), bb.layers.BatchNorm(), ReLU(), Linear(2)]).compile(
+        "adam", "cross_entropy")
+
+
+def test_a_final_batch_of_one_sample_under_batch_norm_is_refused_before_training():
+    X, y = data(33)
+    model = bn_model()
+    start = [p.data.copy() for p in model.build((4,)).parameters()]
+    with pytest.raises(ValueError, match=r"BatchNorm \(layer 1\) needs more than one value per "
+                                         r"channel in training, but with 33 samples and "
+                                         r"batch_size=32 a batch has one sample: choose another "
+                                         r"batch_size, or fit\(bb.data.DataLoader\(X, y, "
+                                         r"batch_size=32, shuffle=True, drop_last=True\)\)"):
+        model.fit(X, y, batch_size=32, verbose=0)
+    for p, s in zip(model.parameters(), start):  # nothing trained
+        np.testing.assert_array_equal(p.data, s)
+    model.fit(bb.data.DataLoader(X, y, batch_size=32, shuffle=True, drop_last=True), verbose=0)
+    with pytest.raises(ValueError, match="with 33 samples and batch_size=16"):
+        model.fit(X, y, batch_size=16, verbose=0)  # 16 + 16 + 1
+    # images keep H * W values per channel: a batch of one is fine there
+    images = bb.Sequential([bb.layers.Conv2D(2, 3), bb.layers.BatchNorm(), bb.layers.Flatten(),
+                            Linear(2)]).compile("adam", "cross_entropy")
+    images.fit(np.zeros((33, 1, 5, 5), np.float32), y, batch_size=32, verbose=0)
+
+
+def test_the_divergence_guard_is_not_fooled_by_a_first_batch_with_zero_loss():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (100 * X[:, 0]).astype(np.float32)
+    X[:16], y[:16] = 0, 0  # the first batch: loss exactly 0, then ~1e4 on ordinary batches
+    bb.seed(0)
+    model = bb.Sequential([Linear(1)]).compile(bb.optimizers.SGD(lr=0.01), "mse")
+    history = model.fit(X, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+# ---------------------------------------------------------------------- quick wins
+def test_fit_takes_a_data_loader_with_its_batches():
+    X, y = data(40)
+    model = small()
+    loader = bb.data.DataLoader(X, y, batch_size=8, shuffle=True, seed=0)
+    seen = []
+
+    class CountBatches(bb.callbacks.Callback):
+        def on_batch_end(self, batch, logs):
+            seen.append(batch)
+    model.fit(loader, epochs=2, verbose=0, callbacks=[CountBatches()])
+    assert len(seen) == 2 * 5  # the loader's batch_size, not fit's default 32
+    with pytest.raises(ValueError, match="the targets come from the loader"):
+        model.fit(bb.data.DataLoader(X, batch_size=8), verbose=0)
+    with pytest.raises(ValueError, match="the targets come from the loader"):
+        model.fit(loader, y, verbose=0)
+    with pytest.raises(ValueError, match="pass validation_data=.* instead of validation_split"):
+        model.fit(loader, validation_split=0.2, verbose=0)
+
+
+def test_adamw_and_categorical_crossentropy_by_name():
+    X, y = data()
+    model = small().compile("adamw", "categorical_crossentropy")
+    assert type(model.optimizer) is bb.optimizers.AdamW
+    assert isinstance(model.loss, bb.loss.CrossEntropy)
+    model.fit(X, np.eye(2, dtype=np.float32)[y], verbose=0)
+
+
+def test_summary_counts_the_macs_of_recurrent_layers():
+    L = bb.layers
+    model = bb.Sequential([L.Embedding(12, 5), L.LSTM(6), L.GRU(4, return_sequences=False),
+                           Linear(3)]).build((7,))
+    # every step: the input times weight_ih plus the state times weight_hh, for each gate
+    lstm, gru = 7 * 4 * 6 * (5 + 6), 7 * 3 * 4 * (6 + 4)
+    assert [layer.macs(shape) for layer, shape, _ in model._node_costs()] == [0, lstm, gru, 12]
+    assert model.macs() == lstm + gru + 12
+    assert f"Total MACs: {lstm + gru + 12:,}" in model.summary(print_fn=lambda text: None)
+
+
+def test_concatenate_refuses_the_batch_axis_when_made():
+    with pytest.raises(ValueError, match="Concatenate: axis 0 is the batch axis"):
+        bb.layers.Concatenate(axis=0)

@@ -120,6 +120,8 @@ class DataLoader:
 def as_features(X, what):
     """X as a finite float32 array with at least one sample; `what` names the caller in errors."""
     X = X.data if isinstance(X, Tensor) else X
+    if X is None:
+        raise ValueError(f"{what}: X is None")
     if np.iscomplexobj(X):
         raise TypeError(f"{what}: X is complex; the models take real features (split real and "
                         f"imaginary parts into two features, or take the magnitude)")
@@ -133,5 +135,5 @@ def as_features(X, what):
     if bad.any():
         sample = int(np.argwhere(bad)[0][0])
         raise ValueError(f"{what}: X contains NaN or infinity (first at sample {sample}); "
-                         f"clean or impute the data before training")
+                         f"clean or impute the data first")
     return X

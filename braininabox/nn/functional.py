@@ -26,6 +26,14 @@ def _pair(value, name):
 def _check_ndim(x, ndim, what, layout):
     if x.ndim != ndim:
         raise ValueError(f"{what} expects {layout}, got shape {x.shape}")
+    _check_not_empty(x, what)
+
+
+def _check_not_empty(x, what):
+    """The C kernels take at least one value on every axis (a batch of 0 samples included)."""
+    if x.size == 0:
+        raise ValueError(f"{what}: the input is empty (shape {x.shape}); it needs at least one "
+                         f"sample and no axis of length 0")
 
 
 # ------------------------------------------------------------------ dense
@@ -365,6 +373,7 @@ def _batch_norm_numpy(x, running_mean, running_var, weight, bias, training, mome
 # ---------------------------------------------------------------- softmax
 def _softmax(x, axis, log):
     x = _tensor(x)
+    _check_not_empty(x, "log_softmax" if log else "softmax")
     moved = _core.as_f32(np.moveaxis(x.data, axis, -1))
     y = _core.softmax(moved, log=log)
 
@@ -411,6 +420,7 @@ def cross_entropy(logits, labels, weight=None):
     logits = _tensor(logits)
     if logits.ndim < 2:
         raise ValueError(f"cross_entropy expects logits (N, classes), got shape {logits.shape}")
+    _check_not_empty(logits, "cross_entropy")
     classes = logits.shape[-1]
     flat_labels = _class_labels(labels, logits.shape[:-1], classes)
     flat = _core.as_f32(logits.data.reshape(-1, classes))

@@ -93,7 +93,8 @@ class Layer:
 
     def macs(self, output_shape):
         """Multiply-accumulates of one sample's forward pass given its output shape (without
-        the batch axis). Only convolutions and linear layers count; the rest are 0."""
+        the batch axis). Convolutions, linear and recurrent layers count; the rest (lookups,
+        activations, pooling, normalization) have no multiply-accumulates: 0."""
         return 0
 
     def get_config(self):

@@ -96,7 +96,9 @@ def _check_image_input(layer, x, built_channels):
     if x.ndim != 4:
         got = "(N, " + ", ".join(str(d) for d in x.shape[1:]) + ")" if x.ndim > 1 else str(x.shape)
         raise ValueError(f"{layer} expects (N, C, H, W), got {got}"
-                         + ("; add a channel axis, e.g. X[:, None]" if x.ndim == 3 else ""))
+                         + ("; for a batch of one-channel images add the channel axis, "
+                            "X[:, None]; for one image (C, H, W) add the batch axis, X[None]"
+                            if x.ndim == 3 else ""))
     if built_channels is not None and x.shape[1] != built_channels:
         raise ValueError(f"{layer} was built for {built_channels} input channels, "
                          f"got {x.shape[1]} (input shape {x.shape})")

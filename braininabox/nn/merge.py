@@ -57,6 +57,9 @@ class Concatenate(_Merge):
         super().__init__()
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise ValueError(f"Concatenate: axis must be an int, got {axis!r}")
+        if axis == 0:
+            raise ValueError("Concatenate: axis 0 is the batch axis; join features along axis "
+                             "1 (channels) or later")
         self.axis = int(axis)
 
     def check_shapes(self, shapes, described):

@@ -415,6 +415,7 @@ class _Recurrent(Layer):
             self.build(x)
             self.built = True
         out, last = self._run(x, initial_state)
+        self._steps = x.shape[1]  # for macs() when only the last step is returned
         self.last_state = (tuple(Tensor(s, dtype=s.dtype) for s in last)
                            if isinstance(last, tuple) else Tensor(last, dtype=last.dtype))
         return out if self.return_sequences else out[:, -1]
@@ -444,6 +445,11 @@ class _Recurrent(Layer):
     def parameters(self):
         return [p for p in (self.weight_ih, self.weight_hh, getattr(self, "bias", None))
                 if p is not None]
+
+    def macs(self, output_shape):
+        # every step multiplies the input by weight_ih and the state by weight_hh
+        steps = output_shape[0] if self.return_sequences else getattr(self, "_steps", 0)
+        return (self.weight_ih.size + self.weight_hh.size) * int(steps)
 
     def get_config(self):
         return {"hidden": self.hidden, "return_sequences": self.return_sequences,

@@ -179,7 +179,8 @@ class Tensor:
             g = pending.pop(id(node), None)
             if g is None:
                 continue
-            if node._backward is None:  # a leaf
+            if node._backward is None:  # a leaf: its gradient has its dtype (float32 kernels
+                g = g.astype(node.data.dtype, copy=False)  # on float64 input, or mixed dtypes)
                 node.grad = g.copy() if node.grad is None else node.grad + g
                 continue
             for parent, pg in zip(node._parents, node._backward(g)):
@@ -215,10 +216,27 @@ class Tensor:
                                        _unbroadcast(-g * x / (y * y), y.shape)), "/")
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Tensor):  # x ** t = exp(t * log x), for x > 0
-            return (exponent * self.log()).exp()
+        if isinstance(exponent, Tensor):
+            return self._pow_tensor(exponent)
         x, p = self.data, float(exponent)
-        return self._result(x ** p, (self,), lambda g: (g * p * x ** (p - 1),), f"**{p:g}")
+        # d/dx x**0 is 0 everywhere, also at x = 0 where p * x**(p - 1) would be 0 * inf
+        return self._result(x ** p, (self,), lambda g: (
+            g * p * x ** (p - 1) if p != 0 else np.zeros_like(g),), f"**{p:g}")
+
+    def _pow_tensor(self, exponent):
+        """x ** t elementwise, as torch.pow: a negative x with an integer t is real (NaN
+        otherwise), d/dx is 0 where t == 0, d/dt is 0 where x == 0 and t >= 0."""
+        x, t = self.data, exponent.data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.power(x, t)
+
+        def backward(g):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dx = np.where(t == 0, 0, g * t * np.power(x, t - 1))
+                dt = np.where((x == 0) & (t >= 0), 0, g * out * np.log(x))
+            return (_unbroadcast(dx.astype(out.dtype), x.shape),
+                    _unbroadcast(dt.astype(out.dtype), t.shape))
+        return self._result(out, (self, exponent), backward, "**")
 
     def __neg__(self):
         return self._result(-self.data, (self,), lambda g: (-g,), "neg")

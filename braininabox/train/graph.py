@@ -140,6 +140,9 @@ class Model(BaseModel):
         return self
 
     def _build_for(self, X):
+        if X.shape == self.input_shape:
+            raise ValueError(f"Model takes a batch (N, {', '.join(map(str, X.shape))}); for "
+                             f"one sample of shape {X.shape} pass X[None]")
         if tuple(X.shape[1:]) != self.input_shape:
             raise ValueError(f"Model expects samples of shape {self.input_shape}, got X of shape "
                              f"{X.shape}")

@@ -64,6 +64,9 @@ ALIASES = {"acc": "accuracy"}
 
 
 def get(name, classes):
+    if not isinstance(name, str):
+        raise TypeError(f"metrics are given by name, one of {sorted(METRICS)}; got "
+                        f"{type(name).__name__} (metrics of your own are not supported)")
     key = ALIASES.get(name, name)
     if key not in METRICS:
         raise ValueError(f"unknown metric {name!r}; choose from {sorted(METRICS)}")

@@ -86,6 +86,13 @@ class Sequential(BaseModel):
 
     def build(self, input_shape):
         """Create every parameter for samples of input_shape (without the batch axis)."""
+        if not self.layers:
+            raise ValueError("the Sequential model has no layers: add some (model.add(layer)) "
+                             "before build, fit or predict")
+        if any(d is None for d in input_shape):
+            raise ValueError(f"input_shape is one sample's shape, without the batch axis: "
+                             f"build({tuple(d for d in input_shape if d is not None)}), not "
+                             f"build({tuple(input_shape)})")
         input_shape = tuple(int(d) for d in input_shape)
         shapes = []
         x = Tensor(np.zeros((1,) + input_shape, dtype=np.float32))
@@ -103,6 +110,9 @@ class Sequential(BaseModel):
         return self
 
     def _build_for(self, X):
+        if self.input_shape is not None and X.shape == self.input_shape:
+            raise ValueError(f"the model takes a batch (N, {', '.join(map(str, X.shape))}); "
+                             f"for one sample of shape {X.shape} pass X[None]")
         if self._output_shapes is None or self.input_shape != tuple(X.shape[1:]):
             self.build(X.shape[1:])
         return self._output_shapes[-1] if self._output_shapes else self.input_shape

@@ -6,16 +6,20 @@ it afresh (new state) whenever its parameters are not exactly the model's.
 import numpy as np
 
 from .. import _core
+from ..nn.tensor import Tensor
 from . import schedules  # noqa: F401 (bb.optimizers.schedules.CosineDecay, StepDecay)
 
 
 class Optimizer:
     def __init__(self, params=None, lr=0.01):
+        name = type(self).__name__
+        if isinstance(params, (int, float)) and not isinstance(params, bool):
+            raise TypeError(f"{name}: the first argument is the parameters; pass "
+                            f"the learning rate by name, e.g. {name}(lr={params})")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name}: lr must be a number, got {lr!r}")
         if not lr >= 0:  # also refuses NaN
             raise ValueError(f"learning rate must be >= 0, got {lr}")
-        if isinstance(params, (int, float)) and not isinstance(params, bool):
-            raise TypeError(f"{type(self).__name__}: the first argument is the parameters; pass "
-                            f"the learning rate by name, e.g. {type(self).__name__}(lr={params})")
         self.lr = lr
         self.params = []
         self.state = {}
@@ -24,7 +28,12 @@ class Optimizer:
 
     def bind(self, params):
         """Attach the parameters this optimizer updates."""
-        self.params = list(params)
+        params = list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
+                                f"{type(p).__name__}, not a Tensor (pass model.parameters())")
+        self.params = params
         for p in self.params:
             if p.dtype != np.float32 or not p.data.flags.c_contiguous:
                 p.data = np.ascontiguousarray(p.data, dtype=np.float32)

@@ -17,6 +17,7 @@ import numpy as np
 from .. import _rng
 from .._files import atomic_write
 from ..data.loader import DataLoader, as_features
+from ..nn.layers import BatchNorm
 from ..nn.tensor import Tensor, no_grad
 from . import loss as losses
 from . import metrics as metric_lib
@@ -24,8 +25,9 @@ from . import model_file, optimizers
 from .callbacks import Callback, History
 from .progress import ProgressBar
 
-_OPTIMIZERS = {"adam": optimizers.Adam, "sgd": optimizers.SGD}
+_OPTIMIZERS = {"adam": optimizers.Adam, "adamw": optimizers.AdamW, "sgd": optimizers.SGD}
 _LOSSES = {"cross_entropy": losses.CrossEntropy, "sparse_categorical_crossentropy": losses.CrossEntropy,
+           "categorical_crossentropy": losses.CrossEntropy,  # one-hot rows: the same loss
            "mse": losses.MSE, "binary_cross_entropy": losses.BinaryCrossEntropy,
            "binary_crossentropy": losses.BinaryCrossEntropy}
 
@@ -126,7 +128,10 @@ class BaseModel:
         if not isinstance(self.optimizer, optimizers.Optimizer):
             raise TypeError(f"optimizer must be a braininabox optimizer, got {type(optimizer).__name__}")
         if not isinstance(self.loss, losses.Loss):
-            raise TypeError(f"loss must be a braininabox loss, got {type(loss).__name__}")
+            raise TypeError(f"loss must be a braininabox loss, got {type(loss).__name__}; for "
+                            f"a loss of your own, subclass bb.loss.Loss and define "
+                            f"__call__(self, outputs, targets, class_weight=None) returning a "
+                            f"Tensor")
         self.metric_names = list(metrics or [])
         for name in self.metric_names:
             metric_lib.get(name, 2)  # an unknown name fails here, not after an epoch
@@ -171,16 +176,40 @@ class BaseModel:
             classes = 2  # each output is a yes/no prediction, however many outputs
         return [metric_lib.get(name, classes) for name in self.metric_names]
 
-    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
+    def fit(self, X, y=None, epochs=1, batch_size=32, validation_data=None, validation_split=0.0,
             shuffle=True, class_weight=None, callbacks=None, verbose=1, seed=None, augment=None):
         """Train for `epochs` passes over (X, y); returns a History (history.history[key][epoch],
         with the learning rate of each epoch as "lr").
 
+        X may also be a bb.data.DataLoader(X, y, ...) (then y is None): its batches are used,
+        with its batch_size, shuffle, drop_last and augment.
         augment: an ImageAugment (bb.data.ImageAugment(shift=4, flip=True)) applied to each
         training batch (not to validation data); None (the default) trains on X as given."""
         self._require_compiled("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be an integer >= 0 (0 trains nothing), got {epochs!r}")
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"fit: callbacks must be a list of Callback objects, e.g. "
+                            f"callbacks=[EarlyStopping()], got {type(callbacks).__name__}")
+        if validation_data is not None and not (isinstance(validation_data, (tuple, list))
+                                                and len(validation_data) == 2):
+            raise ValueError(f"fit: validation_data must be a pair (X_val, y_val), got "
+                             f"{type(validation_data).__name__}" +
+                             (f" of {len(validation_data)}" if isinstance(
+                                 validation_data, (tuple, list)) else ""))
+        loader = None
+        if isinstance(X, DataLoader):
+            loader, X = X, X.X
+            if y is not None or loader.y is None:
+                raise ValueError("fit: with a DataLoader as X, the targets come from the "
+                                 "loader: DataLoader(X, y, ...) and fit(loader) without y")
+            if validation_split or augment is not None:
+                raise ValueError("fit: with a DataLoader, pass validation_data=(X_val, y_val) "
+                                 "instead of validation_split, and augment to the DataLoader")
+            y = loader.y
+        elif y is None and X is not None:
+            raise ValueError("fit: y is None; pass the targets, fit(X, y), or a "
+                             "bb.data.DataLoader(X, y) as X")
         X = as_features(X, "fit")
         y = _as_targets(y, len(X), "fit")
         if not 0.0 <= validation_split < 1.0:
@@ -195,6 +224,9 @@ class BaseModel:
         self.loss.check_targets(y, (len(X),) + tuple(out_shape))
         if validation_data is not None:
             Xv = as_features(validation_data[0], "fit (validation_data)")
+            if Xv.shape[1:] != X.shape[1:]:
+                raise ValueError(f"fit: validation_data has samples of shape {Xv.shape[1:]}, "
+                                 f"the training X {X.shape[1:]}")
             yv = _as_targets(validation_data[1], len(Xv), "fit (validation_data)")
             self.loss.check_targets(yv, (len(Xv),) + tuple(out_shape))
         params = self.parameters()
@@ -217,9 +249,11 @@ class BaseModel:
         if all(type(cb).__module__ == Callback.__module__ for cb in callbacks):
             for cb in callbacks:
                 cb.check_logs(sorted(log_keys))
-        rng_seed = seed if seed is not None else int(_rng.generator().integers(2**63))
-        loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed,
-                            augment=augment)
+        if loader is None:
+            rng_seed = seed if seed is not None else int(_rng.generator().integers(2**63))
+            loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=rng_seed,
+                                augment=augment)
+        self._check_batch_norm_batches(loader)
         metrics = self._metrics(classes)
         self.stop_training = False
         try:
@@ -247,6 +281,20 @@ class BaseModel:
             self.eval()  # also after an error: the model is left ready for predict
         return history
 
+    def _check_batch_norm_batches(self, loader):
+        """A BatchNorm with one value per channel and sample (after a Linear) cannot train on
+        a batch of one sample: refused now, not at the epoch's last batch after updates."""
+        n, size = loader.num_samples, loader.batch_size
+        if not (size == 1 or (n % size == 1 and not loader.drop_last)):
+            return
+        for i, (layer, shape, _) in enumerate(self._node_costs()):
+            if isinstance(layer, BatchNorm) and math.prod(shape[1:]) == 1:
+                raise ValueError(
+                    f"BatchNorm (layer {i}) needs more than one value per channel in training, "
+                    f"but with {n} samples and batch_size={size} a batch has one sample: choose "
+                    f"another batch_size, or fit(bb.data.DataLoader(X, y, batch_size={size}, "
+                    f"shuffle=True, drop_last=True))")
+
     def _train_epoch(self, loader, epoch, weights, metrics, verbose, callbacks):
         self.train()
         for m in metrics:
@@ -268,7 +316,7 @@ class BaseModel:
             # a learning rate of 1e6) is divergence even while it is still finite.
             problem = (f"loss became {value}" if not math.isfinite(value) else
                        f"loss grew from {first_loss:.4g} to {value:.4g}"
-                       if abs(value) > 1e6 * max(abs(first_loss), 1e-3) else None)
+                       if self._diverged(value, first_loss, outputs, yb) else None)
             if problem is None:
                 self.optimizer.zero_grad()
                 loss.backward()
@@ -296,6 +344,15 @@ class BaseModel:
                 cb.on_batch_end(step - 1, logs)
         bar.finish(len(loader), seen, logs)
         return logs
+
+    def _diverged(self, value, first_loss, outputs, targets):
+        if abs(value) <= 1e6 * max(abs(first_loss), 1e-3):
+            return False
+        # A first batch fit almost exactly (loss ~0) is no reference: the loss of all-zero
+        # outputs on this batch gives the scale of its data (mean y**2 for MSE, log(classes)).
+        with no_grad():
+            zero = float(self.loss(Tensor(np.zeros_like(outputs.data)), targets).data)
+        return abs(value) > 1e6 * max(abs(first_loss), abs(zero), 1e-3)
 
     def evaluate(self, X, y, batch_size=256, verbose=0):
         """The loss and metrics on (X, y), as a dict {"loss": ..., "accuracy": ...}."""
