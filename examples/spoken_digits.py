@@ -489,14 +489,15 @@ def build_parser():
     p.add_argument("--save", default="spoken_digits.bb", help="where --train saves (default spoken_digits.bb)")
     p.add_argument("--arch", choices=("ds_cnn", "conv"), default="ds_cnn",
                    help="--train, --loso: the DS-CNN of MLPerf Tiny (default) or a plain Conv2D stack")
-    p.add_argument("--epochs", type=int, default=30, help="passes over the training set (default 30)")
+    p.add_argument("--epochs", type=int, default=60, help="passes over the training set (default 60)")
     p.add_argument("--batch-size", type=int, default=32, help="recordings per update (default 32)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
-    p.add_argument("--lr-decay", type=float, default=0.94,
-                   help="multiply the learning rate by this after each epoch (default 0.94)")
+    p.add_argument("--lr-decay", type=float, default=0.97,
+                   help="multiply the learning rate by this after each epoch (default 0.97)")
     p.add_argument("--subset", type=int, default=None, help="train on N random training recordings")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="--stream: least smoothed confidence to report a digit (default 0.5)")
+    p.add_argument("--threshold", type=float, default=0.3,
+                   help="--stream: least averaged confidence to report a digit (default 0.3, "
+                        "three times chance)")
     p.add_argument("--data", default=None, help="FSDD recordings folder (default: $BB_DATA_DIR/fsdd, "
                                                 "the cache, download)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
