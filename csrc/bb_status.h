@@ -15,7 +15,8 @@ typedef enum bb_status {
     BB_ERR_LABEL = -5,    /* a class label outside [0, classes) */
     BB_ERR_VERSION = -6,  /* a model from another format version */
     BB_ERR_ARENA = -7,    /* the arena is smaller than the model's memory plan */
-    BB_ERR_CORRUPT = -8   /* a model whose checksum does not match its contents */
+    BB_ERR_CORRUPT = -8,  /* a model whose checksum does not match its contents */
+    BB_ERR_ALIGN = -9     /* an arena not 4-byte aligned (the kernels' scratch needs word alignment) */
 } bb_status;
 
 /* A short human-readable description of a status; never NULL. */

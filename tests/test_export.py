@@ -196,11 +196,15 @@ def test_header_contents(small_q, tmp_path):
     bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
     assert re.search(r"#define BB_MODEL_FORMAT_VERSION 4\b", bb_model_h)
     assert '.name = "digits"' in text and "#ifndef BB_MODEL_DIGITS_H" in text
-    # top-level declarations: static const data and one static inline accessor, nothing else
+    # top-level declarations: static const data, one static inline accessor and the
+    # aligned arena type (no storage), nothing else
     top = [line for line in text.splitlines() if re.match(r"[A-Za-z_]", line)]
     assert top and all(line.startswith("static const ") or
-                       line.startswith("static inline const bb_model *digits_model(void)")
+                       line.startswith("static inline const bb_model *digits_model(void)") or
+                       line in ("typedef union digits_arena {", "} digits_arena;")
                        for line in top), top
+    assert ("typedef union digits_arena {\n    int8_t bytes[DIGITS_ARENA_BYTES];\n"
+            "    uint32_t align;\n} digits_arena;\n") in text
     symbols = re.findall(r"^static const \w+ (\w+)", text, flags=re.M)
     assert set(symbols) == {"digits", "digits_ops", "digits_data"}
     assert all(s == "digits" or s.startswith("digits_") for s in symbols), symbols
@@ -250,14 +254,14 @@ int main(void)
 {
     const bb_model *m = digits_model();
     const uint8_t *data = (const uint8_t *)m->data;
-    static uint8_t arena[DIGITS_ARENA_BYTES];
+    static digits_arena arena; /* the header's aligned arena */
     bb_runtime rt;
     uint32_t i, k;
     printf("model %%u %%s %%u %%u %%u %%u %%d %%d %%.9g %%.9g %%d",
            (unsigned)m->format_version, m->name, (unsigned)m->op_count, (unsigned)m->arena_bytes,
            (unsigned)m->input_size, (unsigned)m->output_size, (int)m->input_zero_point,
            (int)m->output_zero_point, (double)m->input_scale, (double)m->output_scale,
-           (int)bb_runtime_init(&rt, m, arena, sizeof arena));
+           (int)bb_runtime_init(&rt, m, arena.bytes, sizeof arena.bytes));
     tensor("input", &m->input);
     tensor("output", &m->output);
     printf("\n");

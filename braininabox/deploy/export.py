@@ -122,7 +122,9 @@ def render_header(q, name, plan, cm=None):
              f"output {q.output_shape}.\n"
              f" * Arena {plan.arena_bytes} bytes (activations unshared: {plan.activation_bytes}, "
              f"scratch {plan.scratch_bytes}); weights {plan.flash_bytes} bytes.\n"
-             f" * Include it in one .c file; use {name}_model() or `{name}` with bb_runtime_init. */\n",
+             f" * Include it in one .c file; use {name}_model() or `{name}` with bb_runtime_init:\n"
+             f" *   static {name}_arena arena;\n"
+             f" *   bb_runtime_init(&rt, {name}_model(), arena.bytes, sizeof arena.bytes); */\n",
              f"#ifndef {guard}\n#define {guard}\n\n#include \"bb_model.h\"\n\n",
              f"#define {upper}_ARENA_BYTES {plan.arena_bytes}u\n",
              f"#define {upper}_INPUT_SIZE {q.input_size}u\n",
@@ -130,6 +132,10 @@ def render_header(q, name, plan, cm=None):
              f"#define {upper}_OP_COUNT {len(q.ops)}u\n",
              "/* the op kinds used, bit (1 << kind): an image may link only their kernels */\n",
              f"#define {upper}_OP_KINDS 0x{sum(1 << k for k in set(op.c_kind for op in q.ops)):x}u\n\n",
+             "/* The arena, 4-byte aligned as bb_runtime_init requires (a plain int8_t array\n"
+             " * need not be): the uint32_t member only sets the alignment. */\n",
+             f"typedef union {name}_arena {{\n    int8_t bytes[{upper}_ARENA_BYTES];\n"
+             f"    uint32_t align;\n}} {name}_arena;\n\n",
              _data_array(f"{name}_data", cm) if cm.data.size else ""]
     entries = []
     for i, (op, fields) in enumerate(zip(q.ops, cm.op_fields)):
