@@ -94,7 +94,8 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, 
     (streaming.py) wherever that lowers the arena (same bytes, more ticks: each band is a
     kernel call). False (the default) keeps every op whole, the fastest; True: the
     smallest arena; a number of bytes: an arena budget the bands may grow into (taller
-    bands, fewer ticks), never below the smallest arena.
+    bands, fewer ticks), never below the smallest arena nor above the unstreamed one (a
+    model that fits the budget unstreamed comes back unstreamed).
     """
     if not isinstance(model, (Sequential, Model)):
         raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
