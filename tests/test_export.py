@@ -14,7 +14,8 @@ import braininabox as bb
 from braininabox import _files
 from braininabox.deploy import export as export_module
 from braininabox.deploy.export import RamBudgetError, export_c
-from braininabox.nn.layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Softmax
+from braininabox.nn.layers import (Conv2D, DepthwiseConv2D, Flatten, GlobalAvgPool, Linear, MaxPool,
+                                   ReLU, Softmax)
 from braininabox.deploy.memory_plan import plan_memory
 from braininabox.deploy.ops import int8_op
 from braininabox.deploy.quantized import QuantizedModel
@@ -377,7 +378,8 @@ def test_ram_budget_refusal_names_bytes_budget_and_peak(big_q, tmp_path):
     message = str(info.value)
     assert f"{plan.ram_bytes:,} bytes" in message
     assert "131,072 bytes" in message
-    assert "bb.quantize(..., stream=131072) may fit it" in message
+    # one conv whose output alone is over the budget: bands cannot lower that
+    assert "(streaming cannot help this model: it runs in bands only a first conv" in message
     assert "op 0 (layer 0 (Conv2D) + layer 1 (ReLU))" in message
     assert isinstance(info.value, ValueError)
     assert not list(tmp_path.iterdir())
@@ -387,6 +389,33 @@ def test_ram_budget_refusal_names_bytes_budget_and_peak(big_q, tmp_path):
         export_c(big_q, tmp_path / "big2.h", ram_budget=plan.ram_bytes - 1)
     export_c(big_q, tmp_path / "big3.h", ram_budget=None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.h", "big3.h"]
+
+
+def test_ram_budget_refusal_suggests_streaming_only_when_it_lowers_the_peak(tmp_path):
+    bb.seed(0)
+    rng = np.random.default_rng(0)
+    conv_conv = bb.Sequential([Conv2D(16, 3, padding="same"), ReLU(), Conv2D(16, 3, padding="same"),
+                               GlobalAvgPool(), Linear(3)])
+    q = bb.quantize(conv_conv, rng.random((4, 3, 48, 48)).astype(np.float32))
+    for budget in (40000, 0):  # no chain covers a conv -> conv peak; never "stream=0"
+        with pytest.raises(RamBudgetError, match=r"bytes alive \(streaming cannot help this "
+                                                 r"model: .* no such chain lowers the peak\)$"):
+            export_c(q, tmp_path / "m.h", ram_budget=budget)
+    # a separable model: the advice is what bb.quantize reaches, and following it fits
+    separable = bb.Sequential([Conv2D(8, 3, padding="same"), ReLU(), DepthwiseConv2D(3, padding="same"),
+                               ReLU(), Conv2D(8, 1), GlobalAvgPool(), Linear(3)])
+    X = rng.random((8, 3, 24, 24)).astype(np.float32)
+    q = bb.quantize(separable, X)
+    smallest = bb.quantize(separable, X, stream=True).memory_plan().arena_bytes
+    budget = (smallest + q.memory_plan().arena_bytes) // 2
+    with pytest.raises(RamBudgetError, match=rf"\(bb.quantize\(\.\.\., stream={budget}\) fits it: "
+                                             rf"convolutions computed in bands of rows, "
+                                             rf"{smallest:,} bytes at the least\)$"):
+        export_c(q, tmp_path / "m.h", ram_budget=budget)
+    export_c(bb.quantize(separable, X, stream=budget), tmp_path / "m.h", ram_budget=budget)
+    with pytest.raises(RamBudgetError, match=rf"\(streaming, bb.quantize\(\.\.\., stream=True\), "
+                                             rf"lowers it only to {smallest:,} bytes\)$"):
+        export_c(q, tmp_path / "m.h", ram_budget=smallest - 1)
 
 
 # ------------------------------------------------------------ atomic writes

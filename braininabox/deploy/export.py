@@ -23,6 +23,7 @@ import numpy as np
 from .._core import lib
 from .._files import atomic_write
 from .._version import __version__
+from . import streaming
 from .memory_plan import plan_memory
 from .runtime import CModel
 
@@ -163,6 +164,22 @@ def render_header(q, name, plan, cm=None):
     return "".join(parts)
 
 
+def _streaming_hint(q, plan, ram_budget):
+    """What bb.quantize(..., stream=...) would do for a plan over the budget: asked of the
+    streaming planner itself, so that the advice is never one that changes nothing."""
+    if any(op.kind == "band_chain" for op in q.ops):
+        return ""  # already streamed
+    smallest = plan_memory(streaming.stream(q)).ram_bytes
+    if smallest <= ram_budget:
+        return (f" (bb.quantize(..., stream={int(ram_budget)}) fits it: convolutions computed "
+                f"in bands of rows, {smallest:,} bytes at the least)")
+    if smallest < plan.ram_bytes:
+        return (f" (streaming, bb.quantize(..., stream=True), lowers it only to {smallest:,} "
+                f"bytes)")
+    return (" (streaming cannot help this model: it runs in bands only a first conv followed by "
+            "depthwise and pointwise convolutions, and no such chain lowers the peak)")
+
+
 def export_c(q, path, name="model", ram_budget=128 * 1024):
     """Write q as a C header at path; refuse a plan whose arena exceeds ram_budget bytes.
 
@@ -185,9 +202,7 @@ def export_c(q, path, name="model", ram_budget=128 * 1024):
             f"export_c: the model needs {plan.ram_bytes:,} bytes of RAM for activations, over "
             f"the ram_budget of {ram_budget:,} bytes; the peak is at op {plan.peak_op} "
             f"({plan.op_names[plan.peak_op]}) with {plan.peak_bytes:,} bytes alive"
-            + ("" if any(op.kind == "band_chain" for op in q.ops) else
-               f" (bb.quantize(..., stream={int(ram_budget)}) may fit it: convolutions computed "
-               f"in bands of rows)"))
+            + _streaming_hint(q, plan, ram_budget))
     text = render_header(q, name, plan)
     path = os.fspath(path)
     with atomic_write(path, "w", fsync=False) as f:
