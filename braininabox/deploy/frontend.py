@@ -74,6 +74,8 @@ def pcm_bytes(frontend, pcm, what="quantized model", sample_rate=None):
         raise ValueError(f"{what}: expected int16 PCM of shape (N, {window}) (N recordings of "
                          f"1 s at {rate} Hz), got an array of shape {pcm.shape}"
                          + (" (one recording? pass pcm[None])" if pcm.ndim == 1 else ""))
+    if len(rows) == 0:
+        raise ValueError(f"{what}: X is empty (no recordings)")
     out = np.empty((len(rows), 2 * window), dtype=np.int8)
     for i, row in enumerate(rows):
         row = np.asarray(row)
