@@ -6,6 +6,10 @@
 #ifndef BB_STATUS_H
 #define BB_STATUS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum bb_status {
     BB_OK = 0,
     BB_ERR_NULL = -1,     /* a required pointer is NULL */
@@ -21,5 +25,9 @@ typedef enum bb_status {
 
 /* A short human-readable description of a status; never NULL. */
 const char *bb_status_message(bb_status status);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_STATUS_H */

@@ -17,6 +17,10 @@
 #include "bb_model.h"
 #include "bb_status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct bb_runtime {
     const bb_model *model;
     int8_t *arena;
@@ -52,5 +56,9 @@ bb_status bb_runtime_invoke_profiled(bb_runtime *rt, const int8_t *input, int8_t
 
 /* count samples, one after another: input (count, input_size), output (count, output_size). */
 bb_status bb_runtime_invoke_batch(bb_runtime *rt, size_t count, const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_RUNTIME_H */

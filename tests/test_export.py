@@ -341,6 +341,89 @@ def test_header_compiled_into_a_program_holds_the_model(small_q, small_fused_q, 
     assert lines[-1] == f"other {other_plan.arena_bytes} other"
 
 
+def _every_kind_q():
+    """A graph with the graph op kinds (depthwise, pointwise, add, leaky ReLU, concat, global
+    average pooling, linear), a band chain and avg pooling."""
+    bb.seed(4)
+    L = bb.layers
+    x = bb.Input((2, 9, 8))
+    a = L.ReLU()(L.Conv2D(4, 3, padding="same")(x))
+    b = L.ReLU6()(L.DepthwiseConv2D(3, padding="same")(a))
+    c = L.LeakyReLU(0.2)(L.Add()([a, L.Conv2D(4, 1)(b)]))
+    y = L.Concatenate()([L.ReLU()(L.Add()([c, c])), L.AvgPool(1)(b)])
+    model = bb.Model(x, L.Linear(3)(L.GlobalAvgPool()(y)))
+    X = np.random.default_rng(4).normal(size=(24, 2, 9, 8)).astype(np.float32)
+    return bb.quantize(model, X, stream=True), X
+
+
+CPP_APP = r"""
+#include <cstdio>
+#include "bb_runtime.h"
+%(includes)s
+
+static void run(const bb_model *m, const int8_t *input, size_t out_size)
+{
+    static union { int8_t bytes[65536]; uint32_t align; } arena;
+    static int8_t output[4096];
+    bb_runtime rt;
+    int s = bb_runtime_init(&rt, m, arena.bytes, sizeof arena.bytes);
+    if (s == BB_OK)
+        s = bb_runtime_invoke(&rt, input, output);
+    std::printf("%%s %%d", m->name, s);
+    for (size_t i = 0; i < out_size; i++)
+        std::printf(" %%d", output[i]);
+    std::printf("\n");
+}
+
+int main()
+{
+%(calls)s
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found (the C++ check needs it)")
+def test_headers_compile_and_link_as_cpp(small_q, small_fused_q, mlp_q, tmp_path):
+    every, X = _every_kind_q()
+    assert {"band_chain", "concat", "add", "leaky_relu", "global_avg_pool", "depthwise_conv2d",
+            "pointwise_conv2d"} <= {o.kind for o in every.ops}
+    rng = np.random.default_rng(5)
+    front_end = bb.audio.MFCC().int8_model()
+    models = {"digits": (small_q, rng.random((1, 1, 12, 12)).astype(np.float32)),
+              "fused": (small_fused_q, rng.random((1, 1, 12, 12)).astype(np.float32)),
+              "mlp": (mlp_q, rng.normal(size=(1, 5)).astype(np.float32)),
+              "every": (every, X[:1]),
+              "mfcc": (front_end, rng.integers(-3000, 3000, (1, 8000)).astype(np.int16))}
+    includes, calls, expected = [], [], []
+    for name, (q, x) in models.items():
+        export_c(q, tmp_path / f"{name}.h", name=name, ram_budget=None)
+        includes.append(f'#include "{name}.h"')
+        data = ", ".join(str(v) for v in q.quantize_input(x)[0])
+        calls.append(f"    static const int8_t {name}_in[] = {{ {data} }};\n"
+                     f"    run({name}_model(), {name}_in, {name.upper()}_OUTPUT_SIZE);")
+        expected.append(" ".join([name, "0"] + [str(v) for v in q.predict_int8(x)[0].reshape(-1)]))
+    (tmp_path / "app.cpp").write_text(CPP_APP % {"includes": "\n".join(includes),
+                                                 "calls": "\n".join(calls)})
+    # the runtime built as C, the application as C++: extern "C" makes them link
+    sources = ([os.path.join(ROOT, "embedded", f) for f in ("bb_runtime.c", "bb_ops.c")]
+               + [os.path.join(ROOT, "csrc", f) for f in os.listdir(os.path.join(ROOT, "csrc"))
+                  if f.endswith("_s8.c") or f in ("bb_requantize.c", "bb_status.c", "bb_audio.c")])
+    objects = []
+    for src in sources:
+        objects.append(os.path.basename(src) + ".o")
+        _compile(["-c", src, "-o", objects[-1]], tmp_path)
+    # (not -Wextra: its missing-field-initializers flags members the header leaves zero)
+    cpp = subprocess.run(["g++", "-std=c++20", "-Wall", "-Werror", "-pedantic",
+                          "-I", os.path.join(ROOT, "csrc"), "-I", os.path.join(ROOT, "embedded"),
+                          "app.cpp", *objects, "-o", "app"], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert cpp.returncode == 0, cpp.stderr
+    run = subprocess.run([str(tmp_path / "app")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == expected
+
+
 @pytest.fixture(scope="module")
 def mlp_q():
     bb.seed(3)
