@@ -149,9 +149,12 @@ def _check_supported(node):
 
 def _check_stage_node(node, sources):
     cls, layer = type(node.layer), node.layer
-    if cls is Concatenate and (layer.axis not in (1, -3) or len(node.shape) != 3):
-        raise ValueError(f"quantize: {node.label} joins along axis {layer.axis}; int8 "
-                         f"concatenates (C, H, W) images along the channels (axis=1) only")
+    # Along axis 1 (channels of (C, H, W) or Conv1D's (C, L), features of (F,)) a sample's
+    # output is its inputs' bytes one after another: the one channel concat op.
+    if cls is Concatenate and (layer.axis if layer.axis >= 0 else layer.axis + len(node.shape) + 1) != 1:
+        raise ValueError(f"quantize: {node.label} joins along axis {layer.axis} (into per-sample "
+                         f"shape {tuple(node.shape)}); int8 concatenates along axis 1 "
+                         f"only (the channels of (C, H, W) or (C, L), the features of (F,))")
     if cls is Concatenate and len(sources) > 4:
         raise ValueError(f"quantize: {node.label} joins {len(sources)} inputs; the int8 op "
                          f"takes at most 4")
