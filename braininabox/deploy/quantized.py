@@ -65,7 +65,8 @@ class QuantizedModel:
 
     def quantize_input(self, X, sample_rate=None):
         """float inputs (N, *input_shape) -> int8 (N, input_size) with the input's scale.
-        With a front end: int16 PCM (N, samples) -> its bytes, int8 (N, 2 * samples);
+        With a front end: int16 PCM recordings -> the bytes of their first second (shorter
+        ones zero-padded, as bb.audio.MFCC does), int8 (N, 2 * window samples);
         sample_rate (optional) is checked against the front end's."""
         if self.frontend is not None:
             return pcm_bytes(self.frontend, X, sample_rate=sample_rate)
@@ -103,7 +104,8 @@ class QuantizedModel:
 
     def predict_int8(self, X, batch_size=256, sample_rate=None):
         """Raw int8 outputs (N, outputs): the bytes the board must reproduce. X: float
-        inputs, or int16 PCM (N, samples) for a model with a front end.
+        inputs, or int16 PCM for a model with a front end ((N, samples) or a list of 1-D
+        recordings; as bb.audio.MFCC, the first second of each, shorter ones zero-padded).
 
         batch_size is accepted for compatibility; the runtime runs one sample at a time."""
         if batch_size is None or int(batch_size) < 1:
