@@ -551,6 +551,34 @@ def test_failure_midway_through_the_write(small_q, tmp_path, monkeypatch, error)
     assert [p.name for p in tmp_path.iterdir()] == ["model.h"]
 
 
+def test_written_files_get_the_umasks_mode_like_open(small_q, tmp_path):
+    old = os.umask(0o022)
+    try:
+        export_c(small_q, tmp_path / "model.h")
+        small_q.save(tmp_path / "model.bb")
+        os.umask(0o077)
+        export_c(small_q, tmp_path / "private.h")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {"model.h": 0o644, "model.bb": 0o644, "private.h": 0o600}
+
+
+def test_write_errors_name_the_users_path_not_the_temporary(small_q, tmp_path):
+    with pytest.raises(IsADirectoryError, match=rf"Is a directory .*: '{re.escape(str(tmp_path))}'$"):
+        small_q.save(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / "model.h"  # its parent is a file
+    with pytest.raises(OSError, match=rf": '{re.escape(str(target))}'$"):
+        export_c(small_q, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+    # .tmp- names never reach the message
+    with pytest.raises(OSError) as info:
+        small_q.save(tmp_path)
+    assert ".tmp-" not in str(info.value)
+
+
 def test_successful_export_replaces_the_old_file(small_q, tmp_path):
     path = _old_file(tmp_path)
     export_c(small_q, str(path), name="digits")
