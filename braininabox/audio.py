@@ -29,7 +29,7 @@ import numpy as np
 
 from ._core import check, ffi, lib, scratch
 from .data.wav import read_wav
-from .deploy.frontend import FRONTENDS
+from .deploy.frontend import FRONTENDS, pcm_dtype_hint
 
 __all__ = ["MFCC", "read_wav"]
 
@@ -114,7 +114,7 @@ class MFCC:
             pcm = np.asarray(pcm)
         if pcm.dtype != np.int16:
             raise TypeError(f"{what}: expected int16 PCM samples, got dtype {pcm.dtype} "
-                            "(float audio in [-1, 1]: (x * 32767).astype(np.int16))")
+                            f"{pcm_dtype_hint(pcm.dtype)}")
         if pcm.ndim != 1:
             raise ValueError(f"{what}: expected mono samples (a 1-D array), got shape "
                              f"{pcm.shape} (mix stereo down to one channel first)")

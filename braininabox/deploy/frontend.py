@@ -61,6 +61,14 @@ def calibration_features(frontend, pcm):
     return frontend.to_float(features)
 
 
+def pcm_dtype_hint(dtype):
+    """How to get int16 PCM from samples of another dtype, for error messages."""
+    if dtype.kind == "i" and dtype.itemsize == 2:  # int16, but not in this machine's byte order
+        return (f"(int16 of the other byte order, {dtype.str}: pcm.astype(np.int16) swaps the "
+                f"bytes to native order)")
+    return "(float audio in [-1, 1]: (x * 32767).astype(np.int16))"
+
+
 def pcm_bytes(frontend, pcm, what="quantized model", sample_rate=None):
     """int8 (N, 2 * window) bytes of PCM for a model whose first op is the front end.
 
@@ -85,8 +93,8 @@ def pcm_bytes(frontend, pcm, what="quantized model", sample_rate=None):
         row = np.asarray(row)
         if row.dtype != np.int16:
             raise TypeError(f"{what}: its input is int16 PCM (its first op is the MFCC front end "
-                            f"at {rate} Hz), got dtype {row.dtype} in recording {i} (float audio "
-                            f"in [-1, 1]: (x * 32767).astype(np.int16))")
+                            f"at {rate} Hz), got dtype {row.dtype} in recording {i} "
+                            f"{pcm_dtype_hint(row.dtype)}")
         if row.ndim != 1 or len(row) == 0:
             raise ValueError(f"{what}: expected a 1-D recording of int16 samples at {rate} Hz, "
                              f"got shape {row.shape} in recording {i}")
