@@ -86,7 +86,10 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, 
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
-    RAM); False keeps the convolution and the pooling as two ops.
+    RAM); False keeps the convolution and the pooling as two ops. The fused op is a direct
+    convolution and can take several times the ticks of the unfused conv2d_gemm + pool on
+    some shapes (3x on a 3-channel 11x11 image): when RAM allows, compare both
+    (bb.embedded.run(...).op_ticks) and take fuse=False if it is faster.
     frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
