@@ -33,7 +33,6 @@ def _stage_ok(op, first):
 def fuse(q, start, count, band_rows):
     """q with ops [start, start + count) as one BandChainOp of band_rows rows per band.
     Each op after the first must read only the one before it, which nothing else reads."""
-    from .quantized import QuantizedModel
     ops, reads = q.ops, q.reads
     for k in range(start + 1, start + count):
         readers = [t for t, values in enumerate(reads) if k - 1 in values]
@@ -48,7 +47,8 @@ def fuse(q, start, count, band_rows):
     new_ops = ops[:start] + [chain] + ops[start + count:]
     new_reads = (reads[:start] + [reads[start]]
                  + [[moved(v) for v in values] for values in reads[start + count:]])
-    return QuantizedModel(new_ops, q.input_shape, q.input_q, q.output_shape, reads=new_reads,
+    # type(q), not an import of quantized.py: export.py asks this planner for its advice
+    return type(q)(new_ops, q.input_shape, q.input_q, q.output_shape, reads=new_reads,
                           frontend=q.frontend)
 
 
@@ -90,11 +90,10 @@ def _key(plan):
 
 def _with_rows(q, index, rows):
     """q with op `index` (a chain) at `rows` rows per band."""
-    from .quantized import QuantizedModel
     chain = q.ops[index]
     ops = list(q.ops)
     ops[index] = BandChainOp.of(chain.stages, rows)
-    return QuantizedModel(ops, q.input_shape, q.input_q, q.output_shape, reads=q.reads,
+    return type(q)(ops, q.input_shape, q.input_q, q.output_shape, reads=q.reads,
                           frontend=q.frontend)
 
 
