@@ -157,3 +157,26 @@ def test_concatenate_along_another_axis_names_the_shape():
                                          r"int8 concatenates along axis 1 only \(the channels of "
                                          r"\(C, H, W\) or \(C, L\), the features of \(F,\)\)"):
         bb.quantize(model, _data((2, 12)))
+
+
+@pytest.mark.parametrize("first, twice, once", [
+    ([L.Conv2D(4, 3)], [L.ReLU, L.ReLU], [L.ReLU]),
+    ([L.Conv2D(4, 3)], [L.ReLU6, L.ReLU], [L.ReLU6]),
+    ([L.Conv2D(4, 3), L.MaxPool(2)], [L.ReLU, L.ReLU6], [L.ReLU6]),  # conv2d_pool
+    ([L.Flatten(), L.Linear(6)], [L.ReLU, L.ReLU6], [L.ReLU6]),
+    ([L.MaxPool(2)], [L.ReLU6, L.ReLU], [L.ReLU6]),                    # a clamp op
+])
+def test_two_activations_in_a_row_are_one_clamp(first, twice, once):
+    """ReLU / ReLU6 twice in a row == the narrower once: the same ops and bytes."""
+    import copy
+    bb.seed(6)
+    tail = [L.Flatten(), L.Linear(3)]
+    two = bb.Sequential(copy.deepcopy(first) + [a() for a in twice] + copy.deepcopy(tail))
+    one = bb.Sequential(copy.deepcopy(first) + [a() for a in once] + copy.deepcopy(tail))
+    X = _data((2, 8, 8)) * 4
+    two.predict(X[:1]), one.predict(X[:1])
+    _copy_weights(two, one)
+    q2, q1 = bb.quantize(two, X), bb.quantize(one, X)
+    assert [op.kind for op in q2.ops] == [op.kind for op in q1.ops]
+    np.testing.assert_array_equal(q2.predict_int8(X), q1.predict_int8(X))
+    assert q2.c_model().checksum == q1.c_model().checksum

@@ -180,8 +180,8 @@ def _stage_ops(stage, in_qs, out_q, fuse):
         return [POOLS_1D[cls](name=stage.name, in_shape=chw(in_shapes[0]), out_shape=chw(out_shape),
                               in_q=in_qs[0], out_q=in_qs[0], kernel=(layer.size, 1),
                               stride=(layer.stride, 1))]
-    if cls in ACTIVATIONS:  # a ReLU / ReLU6 with no op to fuse into: a clamp
-        act_min, act_max = clamp_range(in_qs[0], ACTIVATIONS[cls])
+    if cls in ACTIVATIONS:  # a ReLU / ReLU6 with no op to fuse into (and one after it): a clamp
+        act_min, act_max = clamp_range(in_qs[0], stage.activation)
         return [ClampOp(name=stage.name, in_shape=in_shapes[0], out_shape=out_shape,
                         in_q=in_qs[0], out_q=in_qs[0], act_min=act_min, act_max=act_max)]
     return [LAYER_OPS[cls].from_layers([layer], stage.name, in_shapes[0], out_shape,

@@ -94,8 +94,9 @@ class Stage:
         self.folded = None  # the weighted layer with the BatchNorm folded in
         self.batch_norm = self._find(BatchNorm)
         self.pool = self._find(MaxPool)
-        act = self._find(ReLU) or self._find(ReLU6)
-        self.activation = None if act is None else ACTIVATIONS[type(act.layer)]
+        # one clamp for the stage's activations (two in a row: the narrower, ReLU6)
+        acts = {ACTIVATIONS[type(n.layer)] for n in nodes if type(n.layer) in ACTIVATIONS}
+        self.activation = "relu6" if "relu6" in acts else ("relu" if acts else None)
 
     def _find(self, cls):
         return next((n for n in self.nodes[1:] if type(n.layer) is cls), None)
