@@ -36,9 +36,11 @@ def public_headers():
 
 
 def cdef_from_header(text):
-    """Strip comments and preprocessor lines (but keep `#define NAME <integer>`, which cffi
-    reads as a constant): what is left is plain declarations cffi parses."""
+    """Strip comments, the C++ `extern "C"` guards and preprocessor lines (but keep
+    `#define NAME <integer>`, which cffi reads as a constant): what is left is plain
+    declarations cffi parses."""
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"#ifdef __cplusplus\n[^#]*#endif\n", "", text)
     text = re.sub(r"//[^\n]*", "", text)
     keep = re.compile(r"#define [A-Z_][A-Z0-9_]* \d+$")
     return "\n".join(line for line in text.splitlines()

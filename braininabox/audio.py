@@ -5,6 +5,8 @@
     X = mfcc.batch(recordings)      # int8 (N, 1, 49, 10), NCHW, ready for Conv2D
     x = mfcc.to_float(X)            # float32 mfcc.float_scale * (X - mfcc.zero_point), for training
     pcm = bb.audio.read_wav("seven.wav", sample_rate=8000)   # 16-bit mono WAV -> int16
+    pcm = bb.audio.read_wav("phone.wav", sample_rate=8000, convert=True)   # any PCM WAV
+    pcm = bb.audio.resample(pcm44k, 44100, 8000)             # band-limited, int16 out
     q = bb.quantize(model, calibration_pcm, frontend=mfcc)   # int8 model, PCM in
     mfcc.int8_model()               # the front end alone as an int8 model: PCM in, features out
 
@@ -28,10 +30,11 @@ import math
 import numpy as np
 
 from ._core import check, ffi, lib, scratch
-from .data.wav import read_wav
-from .deploy.frontend import FRONTENDS
+from .data.resample import resample
+from .data.wav import read_wav, wav_format
+from .deploy.frontend import FRONTENDS, pcm_dtype_hint
 
-__all__ = ["MFCC", "read_wav"]
+__all__ = ["MFCC", "read_wav", "resample", "wav_format"]
 
 
 class MFCC:
@@ -114,7 +117,7 @@ class MFCC:
             pcm = np.asarray(pcm)
         if pcm.dtype != np.int16:
             raise TypeError(f"{what}: expected int16 PCM samples, got dtype {pcm.dtype} "
-                            "(float audio in [-1, 1]: (x * 32767).astype(np.int16))")
+                            f"{pcm_dtype_hint(pcm.dtype)}")
         if pcm.ndim != 1:
             raise ValueError(f"{what}: expected mono samples (a 1-D array), got shape "
                              f"{pcm.shape} (mix stereo down to one channel first)")

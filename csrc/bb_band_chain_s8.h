@@ -31,6 +31,10 @@
 #include "bb_status.h"
 #include "bb_int8.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define BB_CHAIN_MAX_STAGES 2
 
 /* The stage kinds. */
@@ -67,5 +71,9 @@ int bb_band_chain_s8_in_place_ok(const bb_s8_dims *in, int32_t count, const bb_c
 bb_status bb_band_chain_s8(const bb_s8_dims *in, int32_t count, const bb_chain_stage *stages,
                            const bb_chain_weights *weights, int32_t band_rows, const int8_t *x, int8_t *y,
                            int8_t *scratch, size_t scratch_bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_BAND_CHAIN_S8_H */

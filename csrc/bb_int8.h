@@ -26,6 +26,10 @@
 #include <stdint.h>
 #include "bb_status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct bb_quant_out {
     int32_t input_offset;   /* -input zero point, in [-127, 128] */
     int32_t output_offset;  /* output zero point, in [-128, 127] */
@@ -96,5 +100,9 @@ bb_status bb_clamp_s8(size_t n, int32_t lo, int32_t hi, const int8_t *x, int8_t 
  * for d = 0..255 (computed once at quantization: the kernel needs no floats). Output
  * scale 1/256, zero point -128: y = -128 + round(256 * e / sum(e)), clamped to 127. */
 bb_status bb_softmax_s8(int rows, int cols, const int32_t *exp_table, const int8_t *x, int8_t *y);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_INT8_H */

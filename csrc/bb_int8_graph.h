@@ -23,6 +23,10 @@
 #include "bb_int8.h" /* bb_quant_out, bb_s8_dims, bb_s8_window */
 
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- depthwise convolution ----------------------------------------------------------
  * x `in` (batch, C, H, W); w (C * depth_multiplier, 1, kernel_height, kernel_width) as
  * torch's grouped convolution stores it: output channel o reads input channel
@@ -158,5 +162,9 @@ typedef struct bb_leaky_relu_s8_params {
 } bb_leaky_relu_s8_params;
 
 bb_status bb_leaky_relu_s8(const bb_leaky_relu_s8_params *p, size_t n, const int8_t *x, int8_t *y);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_INT8_GRAPH_H */

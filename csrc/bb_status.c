@@ -13,6 +13,7 @@ const char *bb_status_message(bb_status status)
     case BB_ERR_VERSION: return "model format version mismatch";
     case BB_ERR_ARENA: return "arena smaller than the model's memory plan";
     case BB_ERR_CORRUPT: return "model checksum mismatch (corrupted model)";
+    case BB_ERR_ALIGN: return "arena not 4-byte aligned (declare it as a union with a uint32_t)";
     }
     return "unknown status";
 }

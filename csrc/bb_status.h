@@ -6,6 +6,10 @@
 #ifndef BB_STATUS_H
 #define BB_STATUS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum bb_status {
     BB_OK = 0,
     BB_ERR_NULL = -1,     /* a required pointer is NULL */
@@ -15,10 +19,15 @@ typedef enum bb_status {
     BB_ERR_LABEL = -5,    /* a class label outside [0, classes) */
     BB_ERR_VERSION = -6,  /* a model from another format version */
     BB_ERR_ARENA = -7,    /* the arena is smaller than the model's memory plan */
-    BB_ERR_CORRUPT = -8   /* a model whose checksum does not match its contents */
+    BB_ERR_CORRUPT = -8,  /* a model whose checksum does not match its contents */
+    BB_ERR_ALIGN = -9     /* an arena not 4-byte aligned (the kernels' scratch needs word alignment) */
 } bb_status;
 
 /* A short human-readable description of a status; never NULL. */
 const char *bb_status_message(bb_status status);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_STATUS_H */

@@ -27,6 +27,10 @@
 #include "bb_int8_graph.h" /* bb_add_s8_params, bb_rescale_s8 */
 #include "bb_band_chain_s8.h" /* bb_chain_stage */
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define BB_MODEL_FORMAT_VERSION 4
 #define BB_OP_MAX_INPUTS 4
 #define BB_OP_MAX_DATA 8 /* a band chain: 4 slots per stage (4 * BB_CHAIN_MAX_STAGES) */
@@ -185,5 +189,9 @@ typedef struct bb_model {
     int32_t output_zero_point;
     uint32_t checksum; /* bb_model_checksum: every number above (not the pointers) and all data */
 } bb_model;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_MODEL_H */

@@ -245,6 +245,10 @@ bb_status bb_runtime_init(bb_runtime *rt, const bb_model *model, void *arena, si
         return BB_ERR_CORRUPT;
     if (arena == NULL || arena_bytes < model->arena_bytes)
         return BB_ERR_ARENA;
+    /* Scratch offsets are multiples of 4 from the arena's start and the kernels refuse
+     * misaligned scratch: a misaligned arena would fail every invoke, so refuse it here. */
+    if ((uintptr_t)arena % 4 != 0)
+        return BB_ERR_ALIGN;
     rt->model = model;
     rt->arena = (int8_t *)arena;
     rt->arena_bytes = arena_bytes;

@@ -1,8 +1,8 @@
 /* bb_runtime.h: run an exported int8 model inside a caller-owned arena.
  *
- *   static uint8_t arena[MODEL_ARENA_BYTES];
+ *   static model_arena arena;   // the exported header's union: MODEL_ARENA_BYTES, 4-byte aligned
  *   bb_runtime rt;
- *   if (bb_runtime_init(&rt, &model, arena, sizeof arena) != BB_OK) ...;
+ *   if (bb_runtime_init(&rt, &model, arena.bytes, sizeof arena.bytes) != BB_OK) ...;
  *   bb_runtime_invoke(&rt, input, output);   // input_size int8 in, output_size int8 out
  *
  * No malloc and no floats. init validates the whole model once (format version, every
@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include "bb_model.h"
 #include "bb_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct bb_runtime {
     const bb_model *model;
@@ -36,7 +40,9 @@ bb_status bb_model_validate(const bb_model *model, uint32_t *failed_op);
 uint32_t bb_model_checksum(const bb_model *model);
 
 /* bb_model_validate, then BB_ERR_CORRUPT when the checksum differs, BB_ERR_ARENA when
- * the arena is smaller than model->arena_bytes. */
+ * the arena is NULL or smaller than model->arena_bytes, BB_ERR_ALIGN when it is not 4-byte
+ * aligned (a plain int8_t/uint8_t array need not be: use the exported header's
+ * <name>_arena union, or your own union with a uint32_t member). */
 bb_status bb_runtime_init(bb_runtime *rt, const bb_model *model, void *arena, size_t arena_bytes);
 
 /* One sample: input (model->input_size values) to output (model->output_size values). */
@@ -50,5 +56,9 @@ bb_status bb_runtime_invoke_profiled(bb_runtime *rt, const int8_t *input, int8_t
 
 /* count samples, one after another: input (count, input_size), output (count, output_size). */
 bb_status bb_runtime_invoke_batch(bb_runtime *rt, size_t count, const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* BB_RUNTIME_H */

@@ -46,7 +46,8 @@ What it teaches:
 
 Data: bb.datasets.load_fsdd, official split (test = takes 0-4, 300 recordings; train =
 the other 2,700): from --data, $BB_DATA_DIR/fsdd, the cache, or downloaded when online.
-Input WAV files must be 16-bit mono PCM at 8 kHz (FSDD's format).
+Input WAV files are best 16-bit mono PCM at 8 kHz (FSDD's format); other PCM WAV files
+(8-32 bit, stereo, 16 or 44.1 kHz...) are converted, with a note on stderr.
 """
 import argparse
 import os
@@ -288,10 +289,10 @@ def read_input(file):
     if not os.path.isfile(file):
         raise InputError(f"{file}: no such file")
     try:
-        pcm = bb.audio.read_wav(file, sample_rate=RATE)
+        channels, bits, rate, _ = bb.audio.wav_format(file)
+        pcm = bb.audio.read_wav(file, sample_rate=RATE, convert=True)
     except ValueError as e:
-        raise InputError(f"{e} (record or convert to 16-bit mono 8 kHz WAV, e.g. "
-                         f"sox in.wav -r 8000 -c 1 -b 16 out.wav)") from None
+        raise InputError(f"{e} (expected a PCM WAV file, best 16-bit mono 8 kHz)") from None
     if len(pcm) < FRAME:
         raise InputError(f"{file}: {len(pcm)} samples ({len(pcm) / RATE:.3f} s) is shorter "
                          f"than one 30 ms frame ({FRAME} samples)")
@@ -299,6 +300,9 @@ def read_input(file):
     if loudest < SPEECH_RMS:
         level = 20 * np.log10(max(loudest, 1e-3) / 32768)
         raise InputError(f"{file}: no speech found (the loudest 30 ms is at {level:.0f} dBFS)")
+    if (channels, bits, rate) != (1, 16, RATE):
+        print(f"{PROG}: note: {file} is {bits}-bit, {channels} channel{'s' * (channels > 1)} at "
+              f"{rate:,} Hz; converted to 16-bit mono at {RATE:,} Hz", file=sys.stderr)
     return pcm
 
 

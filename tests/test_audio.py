@@ -8,6 +8,8 @@ recordings: largest difference 0.503 steps, 99.98 % equal, correlation 0.99995 (
 3,000 recordings: 0.504, 99.97 %); on synthetic signals (full-scale square wave and
 noise, quiet and loud tones, a click) at 8 and 16 kHz at most 0.55 steps."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -130,6 +132,13 @@ def test_refuses_bad_input_by_name():
         m(np.zeros(100))
     with pytest.raises(TypeError, match="got dtype int32"):
         m(np.zeros(100, np.int32))
+    swapped = np.dtype(np.int16).newbyteorder()  # big-endian on a little-endian host
+    hint = (rf"\(int16 of the other byte order, {re.escape(swapped.str)}: pcm.astype\(np.int16\) "
+            rf"swaps the bytes to native order\)$")
+    with pytest.raises(TypeError, match=rf"MFCC: expected int16 PCM samples, got dtype {swapped} {hint}"):
+        m(np.zeros(100, swapped))
+    with pytest.raises(TypeError, match=rf"got dtype {swapped} in recording 0 {hint}"):
+        m.int8_model().predict_int8(np.zeros((1, 8000), swapped))
     with pytest.raises(ValueError, match=r"expected mono samples .* shape \(100, 2\)"):
         m(np.zeros((100, 2), np.int16))
     with pytest.raises(ValueError, match="MFCC: no samples"):

@@ -138,9 +138,10 @@ def test_planner_reports_the_chains_live_bytes_with_their_scratch():
 
 
 def test_an_arena_budget_lets_the_bands_grow():
-    q, X = _quantized((1, 25, 10))
+    q, X = _quantized((1, 49, 10))
     smallest = streaming.stream(q)
     budget = smallest.memory_plan().arena_bytes + 600
+    assert budget < q.memory_plan().arena_bytes  # below the unstreamed arena: still streamed
     roomier = streaming.stream(q, arena_limit=budget)
     assert smallest.memory_plan().arena_bytes <= roomier.memory_plan().arena_bytes <= budget
     rows = lambda m: [op.band_rows for op in m.ops if op.kind == "band_chain"]
@@ -148,6 +149,22 @@ def test_an_arena_budget_lets_the_bands_grow():
     np.testing.assert_array_equal(roomier.predict_int8(X), q.predict_int8(X))
     with pytest.raises(ValueError, match="stream must be True, False or an arena budget"):
         bb.quantize(separable((1, 25, 10)), X, stream=-1)
+
+
+def test_a_budget_the_unstreamed_model_fits_gives_the_unstreamed_model():
+    q, X = _quantized((3, 12, 12), stride=2)
+    whole = q.memory_plan().arena_bytes
+    assert streaming.stream(q).memory_plan().arena_bytes < whole  # streaming can lower it
+    for budget in (whole, whole + 200, 10**6):  # it fits: whole ops are the fastest
+        assert streaming.stream(q, arena_limit=budget) is q
+    # a budget below it: streamed, and never past the unstreamed arena
+    for budget in (0, whole - 1):
+        streamed = streaming.stream(q, arena_limit=budget)
+        assert any(op.kind == "band_chain" for op in streamed.ops)
+        assert streamed.memory_plan().arena_bytes < whole
+    bb.seed(0)
+    model = _randomized(separable((3, 12, 12), stride=2), 0)
+    assert [op.kind for op in bb.quantize(model, X, stream=whole).ops] == [op.kind for op in q.ops]
 
 
 def test_a_chain_the_kernel_cannot_run_is_refused_by_name():

@@ -391,3 +391,35 @@ def test_make_check_compiles_warning_free():
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("warning-free") == 3
+
+
+def test_flash_overflow_names_the_bytes_and_the_inputs_or_the_model(monkeypatch):
+    """The linker's FLASH overflow (as it prints it) becomes FlashOverflowError, blaming the
+    test inputs when dropping some of them would fit (the make call is stubbed: a real
+    overflow needs 4 MB of inputs)."""
+    import braininabox as bb
+    bb.seed(0)
+    model = bb.Sequential([bb.layers.Linear(3)])
+    X = np.random.default_rng(0).random((10, 1000)).astype(np.float32)
+    q = bb.quantize(model, X)
+    over = {"bytes": 0}
+
+    def failed_link(args, timeout):
+        return 2, "", (f"ld: image.elf section `.rodata' will not fit in region `FLASH'\n"
+                       f"ld: region `FLASH' overflowed by {over['bytes']} bytes\n")
+
+    monkeypatch.setattr(embedded, "_check_tools", lambda target: None)
+    monkeypatch.setattr(embedded, "_make", failed_link)
+    over["bytes"] = 2500  # 3 of the 10 inputs of 1,000 bytes: 7 fit
+    with pytest.raises(embedded.FlashOverflowError,
+                       match=r"does not fit the 4 MB FLASH of mps2-an385: it overflows by 2,500 "
+                             r"bytes; the 10 test inputs take 10,000 bytes of it: pass fewer inputs "
+                             r"\(at most 7 fit\)") as info:
+        embedded.run(q, X, target="mps2-an385")
+    assert info.value.overflow_bytes == 2500 and info.value.budget_bytes == 4 * 2**20
+    assert isinstance(info.value, embedded.BuildError) and "overflowed by 2500" in info.value.log
+    over["bytes"] = 9500  # even one input over: the model is what does not fit
+    with pytest.raises(embedded.FlashOverflowError,
+                       match=r"overflows by 9,500 bytes; the model's code and data are too large "
+                             r"\(with one test input of 1,000 bytes it would not fit either\)"):
+        embedded.run(q, X, target="mps2-an385")

@@ -30,6 +30,11 @@ def write_wav(path, samples, rate=8000, channels=1):
     return str(path)
 
 
+def write_bytes(path, data):
+    path.write_bytes(data)
+    return str(path)
+
+
 def burst(seconds, amplitude=3000, hz=300, rate=8000):
     t = np.arange(int(seconds * rate)) / rate
     return (amplitude * np.sin(2 * np.pi * hz * t) * np.hanning(len(t))).astype(np.int16)
@@ -43,10 +48,10 @@ def offline(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: str(p / "missing.wav"), r"missing.wav: no such file"),
-    (lambda p: write_wav(p / "stereo.wav", np.zeros(4000, np.int16), channels=2),
-     r"stereo.wav: 2 channels; expected mono \(1 channel\) \(record or convert to 16-bit mono 8 kHz"),
-    (lambda p: write_wav(p / "cd.wav", burst(0.5), rate=44100),
-     r"cd.wav: sampled at 44100 Hz; expected 8000 Hz"),
+    (lambda p: write_bytes(p / "notes.wav", b"RIFF\x10\x00\x00\x00WAVEjunk"),
+     r"notes.wav: not a readable PCM WAV file \(.*\) \(expected a PCM WAV file, best 16-bit mono 8 kHz\)"),
+    (lambda p: write_wav(p / "stereo.wav", np.zeros(8000, np.int16), channels=2, rate=44100),
+     r"stereo.wav: no speech found"),
     (lambda p: write_wav(p / "silence.wav", np.zeros(8000, np.int16)),
      r"silence.wav: no speech found \(the loudest 30 ms is at -150 dBFS\)"),
     (lambda p: write_wav(p / "hiss.wav", np.random.default_rng(0).integers(-20, 21, 8000)),
@@ -167,6 +172,13 @@ def test_tiny_training_then_wav_and_stream(tmp_path, capsys, fsdd_test):
     wav = write_wav(tmp_path / "seven.wav", fsdd_test.pcm[list(fsdd_test.labels).index(7)])
     code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", model])
     assert code == 0 and re.fullmatch(r"Prediction: \d \(Confidence: \d+\.\d%\)\n", out)
+    # The same recording as a phone would give it (44.1 kHz stereo) is heard alike.
+    seven = fsdd_test.pcm[list(fsdd_test.labels).index(7)]
+    phone = np.repeat(bb.audio.resample(seven, 8000, 44100)[:, None], 2, axis=1)
+    phone_wav = write_wav(tmp_path / "phone.wav", phone.reshape(-1), rate=44100, channels=2)
+    code, phone_out, err = call_main(sd, capsys, ["--wav", phone_wav, "--model", model])
+    assert code == 0 and phone_out.split(" (")[0] == out.split(" (")[0]
+    assert "phone.wav is 16-bit, 2 channels at 44,100 Hz; converted to 16-bit mono at 8,000 Hz" in err
     code, out, err = call_main(sd, capsys, ["--wav", wav, "--model", model, "--target", "host",
                                             "--data", str(tmp_path / "no-data-here")])
     assert code == 0 and "host: int8 front end + network, PCM in; outputs byte-equal" in out

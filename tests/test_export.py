@@ -14,7 +14,8 @@ import braininabox as bb
 from braininabox import _files
 from braininabox.deploy import export as export_module
 from braininabox.deploy.export import RamBudgetError, export_c
-from braininabox.nn.layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Softmax
+from braininabox.nn.layers import (Conv2D, DepthwiseConv2D, Flatten, GlobalAvgPool, Linear, MaxPool,
+                                   ReLU, Softmax)
 from braininabox.deploy.memory_plan import plan_memory
 from braininabox.deploy.ops import int8_op
 from braininabox.deploy.quantized import QuantizedModel
@@ -196,11 +197,15 @@ def test_header_contents(small_q, tmp_path):
     bb_model_h = open(os.path.join(ROOT, "embedded", "bb_model.h")).read()
     assert re.search(r"#define BB_MODEL_FORMAT_VERSION 4\b", bb_model_h)
     assert '.name = "digits"' in text and "#ifndef BB_MODEL_DIGITS_H" in text
-    # top-level declarations: static const data and one static inline accessor, nothing else
+    # top-level declarations: static const data, one static inline accessor and the
+    # aligned arena type (no storage), nothing else
     top = [line for line in text.splitlines() if re.match(r"[A-Za-z_]", line)]
     assert top and all(line.startswith("static const ") or
-                       line.startswith("static inline const bb_model *digits_model(void)")
+                       line.startswith("static inline const bb_model *digits_model(void)") or
+                       line in ("typedef union digits_arena {", "} digits_arena;")
                        for line in top), top
+    assert ("typedef union digits_arena {\n    int8_t bytes[DIGITS_ARENA_BYTES];\n"
+            "    uint32_t align;\n} digits_arena;\n") in text
     symbols = re.findall(r"^static const \w+ (\w+)", text, flags=re.M)
     assert set(symbols) == {"digits", "digits_ops", "digits_data"}
     assert all(s == "digits" or s.startswith("digits_") for s in symbols), symbols
@@ -250,14 +255,14 @@ int main(void)
 {
     const bb_model *m = digits_model();
     const uint8_t *data = (const uint8_t *)m->data;
-    static uint8_t arena[DIGITS_ARENA_BYTES];
+    static digits_arena arena; /* the header's aligned arena */
     bb_runtime rt;
     uint32_t i, k;
     printf("model %%u %%s %%u %%u %%u %%u %%d %%d %%.9g %%.9g %%d",
            (unsigned)m->format_version, m->name, (unsigned)m->op_count, (unsigned)m->arena_bytes,
            (unsigned)m->input_size, (unsigned)m->output_size, (int)m->input_zero_point,
            (int)m->output_zero_point, (double)m->input_scale, (double)m->output_scale,
-           (int)bb_runtime_init(&rt, m, arena, sizeof arena));
+           (int)bb_runtime_init(&rt, m, arena.bytes, sizeof arena.bytes));
     tensor("input", &m->input);
     tensor("output", &m->output);
     printf("\n");
@@ -336,6 +341,89 @@ def test_header_compiled_into_a_program_holds_the_model(small_q, small_fused_q, 
     assert lines[-1] == f"other {other_plan.arena_bytes} other"
 
 
+def _every_kind_q():
+    """A graph with the graph op kinds (depthwise, pointwise, add, leaky ReLU, concat, global
+    average pooling, linear), a band chain and avg pooling."""
+    bb.seed(4)
+    L = bb.layers
+    x = bb.Input((2, 9, 8))
+    a = L.ReLU()(L.Conv2D(4, 3, padding="same")(x))
+    b = L.ReLU6()(L.DepthwiseConv2D(3, padding="same")(a))
+    c = L.LeakyReLU(0.2)(L.Add()([a, L.Conv2D(4, 1)(b)]))
+    y = L.Concatenate()([L.ReLU()(L.Add()([c, c])), L.AvgPool(1)(b)])
+    model = bb.Model(x, L.Linear(3)(L.GlobalAvgPool()(y)))
+    X = np.random.default_rng(4).normal(size=(24, 2, 9, 8)).astype(np.float32)
+    return bb.quantize(model, X, stream=True), X
+
+
+CPP_APP = r"""
+#include <cstdio>
+#include "bb_runtime.h"
+%(includes)s
+
+static void run(const bb_model *m, const int8_t *input, size_t out_size)
+{
+    static union { int8_t bytes[65536]; uint32_t align; } arena;
+    static int8_t output[4096];
+    bb_runtime rt;
+    int s = bb_runtime_init(&rt, m, arena.bytes, sizeof arena.bytes);
+    if (s == BB_OK)
+        s = bb_runtime_invoke(&rt, input, output);
+    std::printf("%%s %%d", m->name, s);
+    for (size_t i = 0; i < out_size; i++)
+        std::printf(" %%d", output[i]);
+    std::printf("\n");
+}
+
+int main()
+{
+%(calls)s
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found (the C++ check needs it)")
+def test_headers_compile_and_link_as_cpp(small_q, small_fused_q, mlp_q, tmp_path):
+    every, X = _every_kind_q()
+    assert {"band_chain", "concat", "add", "leaky_relu", "global_avg_pool", "depthwise_conv2d",
+            "pointwise_conv2d"} <= {o.kind for o in every.ops}
+    rng = np.random.default_rng(5)
+    front_end = bb.audio.MFCC().int8_model()
+    models = {"digits": (small_q, rng.random((1, 1, 12, 12)).astype(np.float32)),
+              "fused": (small_fused_q, rng.random((1, 1, 12, 12)).astype(np.float32)),
+              "mlp": (mlp_q, rng.normal(size=(1, 5)).astype(np.float32)),
+              "every": (every, X[:1]),
+              "mfcc": (front_end, rng.integers(-3000, 3000, (1, 8000)).astype(np.int16))}
+    includes, calls, expected = [], [], []
+    for name, (q, x) in models.items():
+        export_c(q, tmp_path / f"{name}.h", name=name, ram_budget=None)
+        includes.append(f'#include "{name}.h"')
+        data = ", ".join(str(v) for v in q.quantize_input(x)[0])
+        calls.append(f"    static const int8_t {name}_in[] = {{ {data} }};\n"
+                     f"    run({name}_model(), {name}_in, {name.upper()}_OUTPUT_SIZE);")
+        expected.append(" ".join([name, "0"] + [str(v) for v in q.predict_int8(x)[0].reshape(-1)]))
+    (tmp_path / "app.cpp").write_text(CPP_APP % {"includes": "\n".join(includes),
+                                                 "calls": "\n".join(calls)})
+    # the runtime built as C, the application as C++: extern "C" makes them link
+    sources = ([os.path.join(ROOT, "embedded", f) for f in ("bb_runtime.c", "bb_ops.c")]
+               + [os.path.join(ROOT, "csrc", f) for f in os.listdir(os.path.join(ROOT, "csrc"))
+                  if f.endswith("_s8.c") or f in ("bb_requantize.c", "bb_status.c", "bb_audio.c")])
+    objects = []
+    for src in sources:
+        objects.append(os.path.basename(src) + ".o")
+        _compile(["-c", src, "-o", objects[-1]], tmp_path)
+    # (not -Wextra: its missing-field-initializers flags members the header leaves zero)
+    cpp = subprocess.run(["g++", "-std=c++20", "-Wall", "-Werror", "-pedantic",
+                          "-I", os.path.join(ROOT, "csrc"), "-I", os.path.join(ROOT, "embedded"),
+                          "app.cpp", *objects, "-o", "app"], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert cpp.returncode == 0, cpp.stderr
+    run = subprocess.run([str(tmp_path / "app")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == expected
+
+
 @pytest.fixture(scope="module")
 def mlp_q():
     bb.seed(3)
@@ -373,7 +461,8 @@ def test_ram_budget_refusal_names_bytes_budget_and_peak(big_q, tmp_path):
     message = str(info.value)
     assert f"{plan.ram_bytes:,} bytes" in message
     assert "131,072 bytes" in message
-    assert "bb.quantize(..., stream=131072) may fit it" in message
+    # one conv whose output alone is over the budget: bands cannot lower that
+    assert "(streaming cannot help this model: it runs in bands only a first conv" in message
     assert "op 0 (layer 0 (Conv2D) + layer 1 (ReLU))" in message
     assert isinstance(info.value, ValueError)
     assert not list(tmp_path.iterdir())
@@ -383,6 +472,33 @@ def test_ram_budget_refusal_names_bytes_budget_and_peak(big_q, tmp_path):
         export_c(big_q, tmp_path / "big2.h", ram_budget=plan.ram_bytes - 1)
     export_c(big_q, tmp_path / "big3.h", ram_budget=None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.h", "big3.h"]
+
+
+def test_ram_budget_refusal_suggests_streaming_only_when_it_lowers_the_peak(tmp_path):
+    bb.seed(0)
+    rng = np.random.default_rng(0)
+    conv_conv = bb.Sequential([Conv2D(16, 3, padding="same"), ReLU(), Conv2D(16, 3, padding="same"),
+                               GlobalAvgPool(), Linear(3)])
+    q = bb.quantize(conv_conv, rng.random((4, 3, 48, 48)).astype(np.float32))
+    for budget in (40000, 0):  # no chain covers a conv -> conv peak; never "stream=0"
+        with pytest.raises(RamBudgetError, match=r"bytes alive \(streaming cannot help this "
+                                                 r"model: .* no such chain lowers the peak\)$"):
+            export_c(q, tmp_path / "m.h", ram_budget=budget)
+    # a separable model: the advice is what bb.quantize reaches, and following it fits
+    separable = bb.Sequential([Conv2D(8, 3, padding="same"), ReLU(), DepthwiseConv2D(3, padding="same"),
+                               ReLU(), Conv2D(8, 1), GlobalAvgPool(), Linear(3)])
+    X = rng.random((8, 3, 24, 24)).astype(np.float32)
+    q = bb.quantize(separable, X)
+    smallest = bb.quantize(separable, X, stream=True).memory_plan().arena_bytes
+    budget = (smallest + q.memory_plan().arena_bytes) // 2
+    with pytest.raises(RamBudgetError, match=rf"\(bb.quantize\(\.\.\., stream={budget}\) fits it: "
+                                             rf"convolutions computed in bands of rows, "
+                                             rf"{smallest:,} bytes at the least\)$"):
+        export_c(q, tmp_path / "m.h", ram_budget=budget)
+    export_c(bb.quantize(separable, X, stream=budget), tmp_path / "m.h", ram_budget=budget)
+    with pytest.raises(RamBudgetError, match=rf"\(streaming, bb.quantize\(\.\.\., stream=True\), "
+                                             rf"lowers it only to {smallest:,} bytes\)$"):
+        export_c(q, tmp_path / "m.h", ram_budget=smallest - 1)
 
 
 # ------------------------------------------------------------ atomic writes
@@ -433,6 +549,34 @@ def test_failure_midway_through_the_write(small_q, tmp_path, monkeypatch, error)
         export_c(small_q, path)
     assert path.read_text() == "/* the previous export */\n"
     assert [p.name for p in tmp_path.iterdir()] == ["model.h"]
+
+
+def test_written_files_get_the_umasks_mode_like_open(small_q, tmp_path):
+    old = os.umask(0o022)
+    try:
+        export_c(small_q, tmp_path / "model.h")
+        small_q.save(tmp_path / "model.bb")
+        os.umask(0o077)
+        export_c(small_q, tmp_path / "private.h")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {"model.h": 0o644, "model.bb": 0o644, "private.h": 0o600}
+
+
+def test_write_errors_name_the_users_path_not_the_temporary(small_q, tmp_path):
+    with pytest.raises(IsADirectoryError, match=rf"Is a directory .*: '{re.escape(str(tmp_path))}'$"):
+        small_q.save(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / "model.h"  # its parent is a file
+    with pytest.raises(OSError, match=rf": '{re.escape(str(target))}'$"):
+        export_c(small_q, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+    # .tmp- names never reach the message
+    with pytest.raises(OSError) as info:
+        small_q.save(tmp_path)
+    assert ".tmp-" not in str(info.value)
 
 
 def test_successful_export_replaces_the_old_file(small_q, tmp_path):

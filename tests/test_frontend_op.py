@@ -119,11 +119,10 @@ def test_memory_plan_places_the_pcm_and_the_scratch(pipeline):
 @pytest.mark.parametrize("bad, error, message", [
     (lambda pcm: pcm.astype(np.float32) / 32768, TypeError,
      r"its input is int16 PCM \(its first op is the MFCC front end at 8000 Hz\), got dtype float32"),
-    (lambda pcm: pcm[:, :7000], ValueError,
-     r"expected 8000 samples per recording \(1 s at 8000 Hz, the front end's window\), got shape "
-     r"\(7000,\) in recording 0; pad with zeros or trim to 1 s"),
-    (lambda pcm: [pcm[0], np.zeros(16000, np.int16)], ValueError,
-     r"got shape \(16000,\) in recording 1 \(1 s at 16000 Hz\? the front end takes 8000 Hz\)"),
+    (lambda pcm: [pcm[0], np.zeros(0, np.int16)], ValueError,
+     r"expected a 1-D recording of int16 samples at 8000 Hz, got shape \(0,\) in recording 1"),
+    (lambda pcm: [pcm[0], pcm[:2]], ValueError,
+     r"expected a 1-D recording of int16 samples at 8000 Hz, got shape \(2, 8000\) in recording 1"),
     (lambda pcm: pcm[0], ValueError,
      r"expected int16 PCM of shape \(N, 8000\).*got an array of shape \(8000,\) "
      r"\(one recording\? pass pcm\[None\]\)"),
@@ -133,6 +132,18 @@ def test_bad_pcm_is_refused_by_name(pipeline, bad, error, message):
     q, pcm = pipeline[3], pipeline[1]
     with pytest.raises(error, match=message):
         q.predict_int8(bad(pcm))
+
+
+def test_recordings_of_any_length_are_padded_or_trimmed_as_mfcc_does(pipeline):
+    mfcc, pcm, _, q = pipeline
+    recordings = [pcm[0][:1], pcm[1][:5000], pcm[2], np.concatenate([pcm[3], pcm[4]])]
+    one_second = np.stack([np.pad(r[:8000], (0, 8000 - len(r[:8000]))) for r in recordings])
+    np.testing.assert_array_equal(q.predict_int8(recordings), q.predict_int8(one_second))
+    # the front end alone gives MFCC()(pcm) whatever the length
+    features = mfcc.int8_model().predict_int8(recordings)
+    np.testing.assert_array_equal(features, mfcc.batch(recordings).reshape(len(recordings), -1))
+    np.testing.assert_array_equal(q.predict_int8(pcm[:2, :6000]),
+                                  q.predict_int8([pcm[0][:6000], pcm[1][:6000]]))
 
 
 def test_sample_rate_mismatch_is_refused(pipeline):

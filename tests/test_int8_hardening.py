@@ -349,3 +349,38 @@ def test_scratch_is_planned_in_the_arena_and_handed_to_the_runtime(small):
     cm = qs.c_model()
     assert (cm.ops[1].scratch_at, cm.ops[1].scratch_bytes) == (at, 24)
     np.testing.assert_array_equal(qs.predict_int8(X[:5]), q.predict_int8(X[:5]))
+
+
+def test_run_int8_refuses_other_dtypes_instead_of_casting(small):
+    q, X = small
+    inputs = q.quantize_input(X[:2])
+    for bad in (inputs.astype(np.int16) + 300, inputs.astype(np.float32) + 0.7,
+                inputs.astype(np.uint8)):
+        with pytest.raises(TypeError, match=rf"run_int8: inputs must be an int8 array \(N, 100\), "
+                                            rf"the quantized bytes .* got {bad.dtype}$"):
+            q.run_int8(bad)
+    with pytest.raises(TypeError, match="run_int8: inputs must be an int8 array .* got list$"):
+        q.run_int8(inputs.tolist())
+    np.testing.assert_array_equal(q.run_int8(inputs), q.predict_int8(X[:2]))
+
+
+def test_complex_inputs_are_refused(small):
+    q, X = small
+    with pytest.raises(TypeError, match="quantized model: X is complex; the model takes real inputs"):
+        q.predict_int8(X[:2].astype(np.complex64))
+
+
+def test_an_empty_batch_is_refused_the_same_way_everywhere(small):
+    q, X = small
+    empty = "X is empty \\(shape \\(0, 1, 10, 10\\)\\)$"
+    for call in (q.predict_int8, q.predict, q.quantize_input,
+                 lambda x: bb.embedded.run(q, x, target="host")):
+        with pytest.raises(ValueError, match="quantized model: " + empty):
+            call(X[:0])
+    with pytest.raises(ValueError, match="run_int8: inputs are empty \\(shape \\(0, 100\\)\\)$"):
+        q.run_int8(np.zeros((0, 100), np.int8))
+    front_end = bb.audio.MFCC().int8_model()
+    with pytest.raises(ValueError, match="quantized model: X is empty \\(no recordings\\)$"):
+        front_end.predict_int8(np.zeros((0, 8000), np.int16))
+    with pytest.raises(ValueError, match="quantized model: X is empty \\(no recordings\\)$"):
+        front_end.predict_int8([])

@@ -107,6 +107,33 @@ def test_quantize_tensor_rounds_half_away_from_zero():
     assert quantize_tensor(np.array([-64.25]), 0.5, 0).tolist() == [-128]  # -128.5 -> -129 -> clipped
 
 
+def test_quantize_tensor_saturates_huge_inputs_in_their_own_direction():
+    # past int64's range (x / scale > 9.2e18) a cast before the clip wrapped to INT64_MIN
+    huge = np.array([1e17, 1e19, 1e30, 3e38, -1e17, -1e19, -1e30, -3e38])
+    for zp in (-128, -100, 0, 100, 127):
+        assert quantize_tensor(huge, 0.004, zp).tolist() == [127] * 4 + [-128] * 4
+    # in range, the bytes are those of rounding then clipping, at every zero point
+    x = np.linspace(-1.2, 1.2, 2001)
+    for zp in (-128, -5, 0, 7, 127):
+        expected = np.clip(np.sign(x / 0.004) * np.floor(np.abs(x / 0.004) + 0.5) + zp, -128, 127)
+        np.testing.assert_array_equal(quantize_tensor(x, 0.004, zp), expected.astype(np.int8))
+
+
+def test_predict_int8_saturates_a_huge_positive_input_to_127():
+    bb.seed(0)
+    X = -np.random.RandomState(0).rand(64, 4).astype(np.float32)  # calibrated on [-1, 0]
+    m = bb.Sequential([Linear(1, use_bias=False)])
+    m.predict(X[:1])
+    m.layers[0].weight.data[:] = 1.0
+    q = bb.quantize(m, X)
+    assert q.input_q[1] == 127
+    big = q.predict_int8(np.full((1, 4), 1e3, np.float32))
+    for v in (1e17, 1e30):
+        x = np.full((1, 4), v, np.float32)
+        assert q.quantize_input(x).tolist() == [[127] * 4]
+        np.testing.assert_array_equal(q.predict_int8(x), big)
+
+
 # ---------------------------------------------------------- small models
 def quadrant_images(n, rng, size=16):
     """A bright 3x3 blob in one of four quadrants over noise; the label is the quadrant."""

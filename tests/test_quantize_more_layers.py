@@ -117,3 +117,66 @@ def test_new_layers_bit_exact_on_host_and_boards():
                                       err_msg=target)
         np.testing.assert_array_equal(bb.embedded.run(q2, X2[:2], target=target).outputs_int8,
                                       q2.predict_int8(X2[:2]), err_msg=target)
+
+
+def _concat_model(shape, branches, axis=1):
+    x = bb.Input(shape)
+    z = L.Concatenate(axis=axis)([branch(x) for branch in branches])
+    return bb.Model(x, L.Linear(3)(L.Flatten()(z)))
+
+
+@pytest.mark.parametrize("case", ["conv1d", "vectors"])
+def test_concatenate_of_conv1d_outputs_and_of_vectors_is_the_channel_concat(case):
+    """Concatenate(axis=1) of Conv1D outputs (C, L) or of vectors (F,) == its (C, L, 1) /
+    (F, 1, 1) twin's channel concat, same weights: the same bytes."""
+    bb.seed(5)
+    if case == "conv1d":
+        shape, twin_shape, axis = (2, 12), (2, 12, 1), -2
+        one = _concat_model(shape, [L.Conv1D(3, 3, padding="same"), L.Conv1D(4, 1)], axis)
+        two = _concat_model(twin_shape, [L.Conv2D(3, (3, 1), padding="same"), L.Conv2D(4, 1)])
+    else:
+        shape, twin_shape, axis = (6,), (6, 1, 1), -1
+        one = _concat_model(shape, [L.Linear(5), L.Linear(3)], axis)
+        two = _concat_model(twin_shape, [L.Conv2D(5, 1), L.Conv2D(3, 1)])
+    X = _data(shape)
+    one.predict(X[:1]), two.predict(X[:1].reshape((1,) + twin_shape))
+    _copy_weights(one, two)
+    q1 = bb.quantize(one, X, stream=False)
+    q2 = bb.quantize(two, X.reshape((-1,) + twin_shape), stream=False)
+    assert "concat" in [op.kind for op in q1.ops]
+    np.testing.assert_array_equal(q1.predict_int8(X), q2.predict_int8(X.reshape((-1,) + twin_shape)))
+    np.testing.assert_array_equal(bb.embedded.run(q1, X[:2], target="host").outputs_int8,
+                                  q1.predict_int8(X[:2]))
+    assert np.abs(q1.predict(X) - one.predict(X)).max() <= 4 * q1.output_q[0]
+
+
+def test_concatenate_along_another_axis_names_the_shape():
+    bb.seed(5)
+    model = _concat_model((2, 12), [L.Conv1D(3, 3, padding="same"), L.Conv1D(3, 1)], axis=2)
+    with pytest.raises(ValueError, match=r"joins along axis 2 \(into per-sample shape \(3, 24\)\); "
+                                         r"int8 concatenates along axis 1 only \(the channels of "
+                                         r"\(C, H, W\) or \(C, L\), the features of \(F,\)\)"):
+        bb.quantize(model, _data((2, 12)))
+
+
+@pytest.mark.parametrize("first, twice, once", [
+    ([L.Conv2D(4, 3)], [L.ReLU, L.ReLU], [L.ReLU]),
+    ([L.Conv2D(4, 3)], [L.ReLU6, L.ReLU], [L.ReLU6]),
+    ([L.Conv2D(4, 3), L.MaxPool(2)], [L.ReLU, L.ReLU6], [L.ReLU6]),  # conv2d_pool
+    ([L.Flatten(), L.Linear(6)], [L.ReLU, L.ReLU6], [L.ReLU6]),
+    ([L.MaxPool(2)], [L.ReLU6, L.ReLU], [L.ReLU6]),                    # a clamp op
+])
+def test_two_activations_in_a_row_are_one_clamp(first, twice, once):
+    """ReLU / ReLU6 twice in a row == the narrower once: the same ops and bytes."""
+    import copy
+    bb.seed(6)
+    tail = [L.Flatten(), L.Linear(3)]
+    two = bb.Sequential(copy.deepcopy(first) + [a() for a in twice] + copy.deepcopy(tail))
+    one = bb.Sequential(copy.deepcopy(first) + [a() for a in once] + copy.deepcopy(tail))
+    X = _data((2, 8, 8)) * 4
+    two.predict(X[:1]), one.predict(X[:1])
+    _copy_weights(two, one)
+    q2, q1 = bb.quantize(two, X), bb.quantize(one, X)
+    assert [op.kind for op in q2.ops] == [op.kind for op in q1.ops]
+    np.testing.assert_array_equal(q2.predict_int8(X), q1.predict_int8(X))
+    assert q2.c_model().checksum == q1.c_model().checksum

@@ -40,5 +40,9 @@ def activation_qparams(lo, hi):
 
 def quantize_tensor(x, scale, zero_point):
     """float -> int8 with the given per-tensor parameters."""
-    q = round_half_away(np.asarray(x, dtype=np.float64) / scale) + zero_point
+    # Clip in float first: past int64's range the cast wraps (to INT64_MIN), which would
+    # saturate a huge positive input to -128. The bounds lie one step past both ends, so
+    # every value that rounds into [-128, 127] is untouched.
+    real = np.clip(np.asarray(x, dtype=np.float64) / scale, -129 - zero_point, 128 - zero_point)
+    q = round_half_away(real) + zero_point
     return np.clip(q, -128, 127).astype(np.int8)

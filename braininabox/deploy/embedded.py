@@ -27,6 +27,7 @@ from .runtime import status_name
 # embedded/ of the source checkout: braininabox/deploy/embedded.py -> ../../embedded
 EMBEDDED_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "embedded"))
 RAM_BUDGET_BYTES = 128 * 1024      # the RAM region of embedded/board/mps2/mps2.ld
+FLASH_BUDGET_BYTES = 4 * 1024 * 1024  # its FLASH region: code, the model's data, the inputs
 STACK_RESERVED_BYTES = 8 * 1024    # the stack the link reserves (Makefile STACK_SIZE)
 _TARGETS = ("host", "mps2-an385", "mps2-an386")
 
@@ -54,6 +55,15 @@ class RamOverflowError(BuildError):
         super().__init__(message, log)
         self.overflow_bytes = overflow_bytes
         self.budget_bytes = RAM_BUDGET_BYTES
+
+
+class FlashOverflowError(BuildError):
+    """The image does not fit the board's 4 MB of FLASH (code + model data + test inputs)."""
+
+    def __init__(self, message, log, overflow_bytes):
+        super().__init__(message, log)
+        self.overflow_bytes = overflow_bytes
+        self.budget_bytes = FLASH_BUDGET_BYTES
 
 
 class RuntimeStatusError(EmbeddedError):
@@ -175,7 +185,8 @@ def run(q, X, target="mps2-an385", workdir=None, keep=False, timeout=120):
     (int8 (N, input_size)). The build happens in workdir (kept) or a temporary
     directory (removed unless keep=True). timeout bounds the run in seconds.
     Raises ToolchainMissingError, RamOverflowError (the image does not fit 128 KB of
-    RAM), BuildError, RuntimeStatusError (e.g. BB_ERR_VERSION from init) or
+    RAM), FlashOverflowError (nor 4 MB of FLASH: too many inputs, or too large a model),
+    BuildError, RuntimeStatusError (e.g. BB_ERR_VERSION from init) or
     EmbeddedTimeoutError; each carries the build and run output in .log.
     """
     if target not in _TARGETS:
@@ -193,13 +204,29 @@ def run(q, X, target="mps2-an385", workdir=None, keep=False, timeout=120):
         # The linker is the judge of the 128 KB budget, so export without one here.
         q.export_c(os.path.join(build_dir, "model.h"), name="model", ram_budget=None)
         write_inputs_header(os.path.join(build_dir, "inputs.h"), inputs, inputs.shape[1])
-        return _build_and_run(build_dir, target, timeout)
+        return _build_and_run(build_dir, target, timeout, inputs.shape)
     finally:
         if own_dir and not keep:
             shutil.rmtree(build_dir, ignore_errors=True)
 
 
-def _build_and_run(build_dir, target, timeout):
+def _flash_overflow(target, over, log, inputs_shape):
+    """The FLASH overflow, blaming the test inputs when dropping some of them would fit."""
+    count, size = inputs_shape
+    inputs_bytes = count * size
+    where = (f"embedded: the image does not fit the {FLASH_BUDGET_BYTES // 2**20} MB FLASH of "
+             f"{target}: it overflows by {over:,} bytes")
+    if (count - 1) * size >= over:  # one input at least still fits
+        fits = count - -(-over // size)
+        return FlashOverflowError(
+            f"{where}; the {count} test inputs take {inputs_bytes:,} bytes of it: pass fewer inputs "
+            f"(at most {fits} fit)", log, over)
+    return FlashOverflowError(
+        f"{where}; the model's code and data are too large (with one test input of {size:,} "
+        f"bytes it would not fit either)", log, over)
+
+
+def _build_and_run(build_dir, target, timeout, inputs_shape):
     make_vars = [f"MODEL_DIR={build_dir}", f"TARGET={target}", f"BUILD={build_dir}/build-{target}",
                  f"STACK_SIZE={STACK_RESERVED_BYTES}"]
     jobs = f"-j{min(os.cpu_count() or 1, 8)}"
@@ -213,6 +240,9 @@ def _build_and_run(build_dir, target, timeout):
                 f"embedded: the image does not fit the {RAM_BUDGET_BYTES // 1024} KB RAM budget of "
                 f"{target}: .data + .bss (with the model's arena) + the {STACK_RESERVED_BYTES // 1024} KB "
                 f"stack overflow it by {over:,} bytes", log, over)
+        m = re.search(r"region `?FLASH'? overflowed by (\d+) bytes", log)
+        if m:
+            raise _flash_overflow(target, int(m.group(1)), log, inputs_shape)
         raise BuildError(f"embedded: building the image for {target} failed (make exit code {rc})", log)
 
     sections = {}

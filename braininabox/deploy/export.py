@@ -23,6 +23,7 @@ import numpy as np
 from .._core import lib
 from .._files import atomic_write
 from .._version import __version__
+from . import streaming
 from .memory_plan import plan_memory
 from .runtime import CModel
 
@@ -122,7 +123,9 @@ def render_header(q, name, plan, cm=None):
              f"output {q.output_shape}.\n"
              f" * Arena {plan.arena_bytes} bytes (activations unshared: {plan.activation_bytes}, "
              f"scratch {plan.scratch_bytes}); weights {plan.flash_bytes} bytes.\n"
-             f" * Include it in one .c file; use {name}_model() or `{name}` with bb_runtime_init. */\n",
+             f" * Include it in one .c file; use {name}_model() or `{name}` with bb_runtime_init:\n"
+             f" *   static {name}_arena arena;\n"
+             f" *   bb_runtime_init(&rt, {name}_model(), arena.bytes, sizeof arena.bytes); */\n",
              f"#ifndef {guard}\n#define {guard}\n\n#include \"bb_model.h\"\n\n",
              f"#define {upper}_ARENA_BYTES {plan.arena_bytes}u\n",
              f"#define {upper}_INPUT_SIZE {q.input_size}u\n",
@@ -130,6 +133,10 @@ def render_header(q, name, plan, cm=None):
              f"#define {upper}_OP_COUNT {len(q.ops)}u\n",
              "/* the op kinds used, bit (1 << kind): an image may link only their kernels */\n",
              f"#define {upper}_OP_KINDS 0x{sum(1 << k for k in set(op.c_kind for op in q.ops)):x}u\n\n",
+             "/* The arena, 4-byte aligned as bb_runtime_init requires (a plain int8_t array\n"
+             " * need not be): the uint32_t member only sets the alignment. */\n",
+             f"typedef union {name}_arena {{\n    int8_t bytes[{upper}_ARENA_BYTES];\n"
+             f"    uint32_t align;\n}} {name}_arena;\n\n",
              _data_array(f"{name}_data", cm) if cm.data.size else ""]
     entries = []
     for i, (op, fields) in enumerate(zip(q.ops, cm.op_fields)):
@@ -157,6 +164,22 @@ def render_header(q, name, plan, cm=None):
     return "".join(parts)
 
 
+def _streaming_hint(q, plan, ram_budget):
+    """What bb.quantize(..., stream=...) would do for a plan over the budget: asked of the
+    streaming planner itself, so that the advice is never one that changes nothing."""
+    if any(op.kind == "band_chain" for op in q.ops):
+        return ""  # already streamed
+    smallest = plan_memory(streaming.stream(q)).ram_bytes
+    if smallest <= ram_budget:
+        return (f" (bb.quantize(..., stream={int(ram_budget)}) fits it: convolutions computed "
+                f"in bands of rows, {smallest:,} bytes at the least)")
+    if smallest < plan.ram_bytes:
+        return (f" (streaming, bb.quantize(..., stream=True), lowers it only to {smallest:,} "
+                f"bytes)")
+    return (" (streaming cannot help this model: it runs in bands only a first conv followed by "
+            "depthwise and pointwise convolutions, and no such chain lowers the peak)")
+
+
 def export_c(q, path, name="model", ram_budget=128 * 1024):
     """Write q as a C header at path; refuse a plan whose arena exceeds ram_budget bytes.
 
@@ -179,9 +202,7 @@ def export_c(q, path, name="model", ram_budget=128 * 1024):
             f"export_c: the model needs {plan.ram_bytes:,} bytes of RAM for activations, over "
             f"the ram_budget of {ram_budget:,} bytes; the peak is at op {plan.peak_op} "
             f"({plan.op_names[plan.peak_op]}) with {plan.peak_bytes:,} bytes alive"
-            + ("" if any(op.kind == "band_chain" for op in q.ops) else
-               f" (bb.quantize(..., stream={int(ram_budget)}) may fit it: convolutions computed "
-               f"in bands of rows)"))
+            + _streaming_hint(q, plan, ram_budget))
     text = render_header(q, name, plan)
     path = os.fspath(path)
     with atomic_write(path, "w", fsync=False) as f:

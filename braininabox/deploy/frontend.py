@@ -3,7 +3,7 @@
     mfcc = bb.audio.MFCC(float_scale=1 / 64)            # how the network reads the features
     model.fit(mfcc.to_float(mfcc.batch(train_pcm)), y)   # trained on the front end's features
     q = bb.quantize(model, calibration_pcm, frontend=mfcc)
-    q.predict_int8(pcm)                                  # int16 (N, 8000): 1 s recordings
+    q.predict_int8(pcm)                                  # int16 recordings: their first 1 s
     bb.embedded.run(q, pcm, target="mps2-an386")         # the same bytes on the board
     mfcc.int8_model()                                    # the front end alone: PCM -> features
 
@@ -15,7 +15,9 @@ as they are: no requantization step, nothing to round twice.
 
 The runtime's arena holds bytes, so the op's input is the PCM's 2 * samples bytes
 (little-endian, as every target we build for); the model's input is always one full
-window (sample_rate samples, 1 s), so host and board take the same fixed-size input.
+window (sample_rate samples, 1 s), so host and board take the same fixed-size input:
+pcm_bytes takes each recording's first second and pads a shorter one with zeros, as
+bb.audio.MFCC does (the same features, so the same outputs).
 """
 import numpy as np
 
@@ -59,11 +61,21 @@ def calibration_features(frontend, pcm):
     return frontend.to_float(features)
 
 
+def pcm_dtype_hint(dtype):
+    """How to get int16 PCM from samples of another dtype, for error messages."""
+    if dtype.kind == "i" and dtype.itemsize == 2:  # int16, but not in this machine's byte order
+        return (f"(int16 of the other byte order, {dtype.str}: pcm.astype(np.int16) swaps the "
+                f"bytes to native order)")
+    return "(float audio in [-1, 1]: (x * 32767).astype(np.int16))"
+
+
 def pcm_bytes(frontend, pcm, what="quantized model", sample_rate=None):
     """int8 (N, 2 * window) bytes of PCM for a model whose first op is the front end.
 
-    pcm: int16 (N, window) or a sequence of 1-D int16 arrays of window samples each (one
-    second at the front end's rate); sample_rate, when given, must be the front end's."""
+    pcm: int16 (N, samples) or a sequence of 1-D int16 arrays (lengths may differ). As
+    bb.audio.MFCC does, each recording's first second (the front end's window) is used and
+    a shorter one is padded with zeros, so the model gives MFCC()(pcm)'s features to its
+    network. sample_rate, when given, must be the front end's."""
     rate, window = frontend.sample_rate, frontend.window_samples
     if sample_rate is not None and sample_rate != rate:
         raise ValueError(f"{what}: its front end takes {rate} Hz PCM, got {sample_rate} Hz "
@@ -74,19 +86,19 @@ def pcm_bytes(frontend, pcm, what="quantized model", sample_rate=None):
         raise ValueError(f"{what}: expected int16 PCM of shape (N, {window}) (N recordings of "
                          f"1 s at {rate} Hz), got an array of shape {pcm.shape}"
                          + (" (one recording? pass pcm[None])" if pcm.ndim == 1 else ""))
+    if len(rows) == 0:
+        raise ValueError(f"{what}: X is empty (no recordings)")
     out = np.empty((len(rows), 2 * window), dtype=np.int8)
     for i, row in enumerate(rows):
         row = np.asarray(row)
         if row.dtype != np.int16:
             raise TypeError(f"{what}: its input is int16 PCM (its first op is the MFCC front end "
-                            f"at {rate} Hz), got dtype {row.dtype} in recording {i} (float audio "
-                            f"in [-1, 1]: (x * 32767).astype(np.int16))")
-        if row.ndim != 1 or len(row) != window:
-            other = {8000: 16000, 16000: 8000}[rate]
-            hint = (f" (1 s at {other} Hz? the front end takes {rate} Hz)"
-                    if row.ndim == 1 and len(row) == other else "")
-            raise ValueError(f"{what}: expected {window} samples per recording (1 s at {rate} Hz, "
-                             f"the front end's window), got shape {row.shape} in recording {i}"
-                             f"{hint}; pad with zeros or trim to 1 s")
-        out[i] = row.astype("<i2", copy=False).view(np.int8)
+                            f"at {rate} Hz), got dtype {row.dtype} in recording {i} "
+                            f"{pcm_dtype_hint(row.dtype)}")
+        if row.ndim != 1 or len(row) == 0:
+            raise ValueError(f"{what}: expected a 1-D recording of int16 samples at {rate} Hz, "
+                             f"got shape {row.shape} in recording {i}")
+        samples = np.zeros(window, dtype="<i2")
+        samples[:min(len(row), window)] = row[:window]
+        out[i] = samples.view(np.int8)
     return out

@@ -501,7 +501,7 @@ class GlobalAvgPoolOp(Int8Op):
 
 @dataclass
 class ConcatOp(Int8Op):
-    """Channel concatenation; every input requantized to the output's scale (an input
+    """Channel concatenation (of (C, H, W), (C, L) or (F,) inputs: the same bytes); every input requantized to the output's scale (an input
     already at it is copied)."""
     in_qs: Tuple = ()
     in_shapes: Tuple = ()
@@ -512,7 +512,7 @@ class ConcatOp(Int8Op):
 
     def output_shape(self, in_shape):
         c = sum(chw(s)[0] for s in self.in_shapes)
-        return (c,) + chw(in_shape)[1:]
+        return (c,) + tuple(in_shape)[1:]  # (F,), (C, L) or (C, H, W), as its inputs
 
     def c_params(self):
         rescale = []

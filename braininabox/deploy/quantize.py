@@ -86,7 +86,10 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, 
 
     calibration_data: a few hundred representative inputs (N, ...) as the model takes them.
     fuse: merge Conv2D (+ ReLU) + MaxPool into one conv2d_pool op (same bytes, far less
-    RAM); False keeps the convolution and the pooling as two ops.
+    RAM); False keeps the convolution and the pooling as two ops. The fused op is a direct
+    convolution and can take several times the ticks of the unfused conv2d_gemm + pool on
+    some shapes (3x on a 3-channel 11x11 image): when RAM allows, compare both
+    (bb.embedded.run(...).op_ticks) and take fuse=False if it is faster.
     frontend: a bb.audio.MFCC whose features (as frontend.to_float gives them) the model
     was trained on. calibration_data is then int16 PCM recordings (a list of 1-D arrays or
     an array (N, samples)), and the int8 model takes PCM: the front end is its first op.
@@ -94,7 +97,8 @@ def quantize(model, calibration_data, batch_size=256, fuse=True, frontend=None, 
     (streaming.py) wherever that lowers the arena (same bytes, more ticks: each band is a
     kernel call). False (the default) keeps every op whole, the fastest; True: the
     smallest arena; a number of bytes: an arena budget the bands may grow into (taller
-    bands, fewer ticks), never below the smallest arena.
+    bands, fewer ticks), never below the smallest arena nor above the unstreamed one (a
+    model that fits the budget unstreamed comes back unstreamed).
     """
     if not isinstance(model, (Sequential, Model)):
         raise TypeError(f"quantize expects a Sequential or a bb.Model, got {type(model).__name__}")
@@ -176,8 +180,8 @@ def _stage_ops(stage, in_qs, out_q, fuse):
         return [POOLS_1D[cls](name=stage.name, in_shape=chw(in_shapes[0]), out_shape=chw(out_shape),
                               in_q=in_qs[0], out_q=in_qs[0], kernel=(layer.size, 1),
                               stride=(layer.stride, 1))]
-    if cls in ACTIVATIONS:  # a ReLU / ReLU6 with no op to fuse into: a clamp
-        act_min, act_max = clamp_range(in_qs[0], ACTIVATIONS[cls])
+    if cls in ACTIVATIONS:  # a ReLU / ReLU6 with no op to fuse into (and one after it): a clamp
+        act_min, act_max = clamp_range(in_qs[0], stage.activation)
         return [ClampOp(name=stage.name, in_shape=in_shapes[0], out_shape=out_shape,
                         in_q=in_qs[0], out_q=in_qs[0], act_min=act_min, act_max=act_max)]
     return [LAYER_OPS[cls].from_layers([layer], stage.name, in_shapes[0], out_shape,

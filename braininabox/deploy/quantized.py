@@ -65,14 +65,19 @@ class QuantizedModel:
 
     def quantize_input(self, X, sample_rate=None):
         """float inputs (N, *input_shape) -> int8 (N, input_size) with the input's scale.
-        With a front end: int16 PCM (N, samples) -> its bytes, int8 (N, 2 * samples);
+        With a front end: int16 PCM recordings -> the bytes of their first second (shorter
+        ones zero-padded, as bb.audio.MFCC does), int8 (N, 2 * window samples);
         sample_rate (optional) is checked against the front end's."""
         if self.frontend is not None:
             return pcm_bytes(self.frontend, X, sample_rate=sample_rate)
         if sample_rate is not None:
             raise ValueError("quantized model: sample_rate applies to a model with a front end "
                              "(bb.quantize(..., frontend=bb.audio.MFCC())); this one takes features")
+        if np.iscomplexobj(X):
+            raise TypeError("quantized model: X is complex; the model takes real inputs")
         X = np.asarray(X, dtype=np.float32)
+        if X.ndim >= 1 and len(X) == 0:
+            raise ValueError(f"quantized model: X is empty (shape {X.shape})")
         if X.shape[1:] != self.input_shape:
             raise ValueError(f"quantized model expects inputs of shape (N, "
                              f"{', '.join(map(str, self.input_shape))}), got {X.shape}")
@@ -86,12 +91,21 @@ class QuantizedModel:
         return CModel(self)
 
     def run_int8(self, inputs):
-        """int8 inputs (N, input_size) -> int8 outputs (N, output_size), through the runtime."""
+        """int8 inputs (N, input_size) -> int8 outputs (N, output_size), through the runtime.
+        inputs must already be int8 (q.quantize_input's bytes): any other dtype is refused,
+        never cast (int16 300 would wrap, float 0.7 become 0)."""
+        if not isinstance(inputs, np.ndarray) or inputs.dtype != np.int8:
+            got = inputs.dtype if isinstance(inputs, np.ndarray) else type(inputs).__name__
+            raise TypeError(f"run_int8: inputs must be an int8 array (N, {self.input_size}), the "
+                            f"quantized bytes (predict_int8 quantizes float inputs), got {got}")
+        if inputs.ndim >= 1 and len(inputs) == 0:
+            raise ValueError(f"run_int8: inputs are empty (shape {inputs.shape})")
         return self.c_model().run(inputs)
 
     def predict_int8(self, X, batch_size=256, sample_rate=None):
         """Raw int8 outputs (N, outputs): the bytes the board must reproduce. X: float
-        inputs, or int16 PCM (N, samples) for a model with a front end.
+        inputs, or int16 PCM for a model with a front end ((N, samples) or a list of 1-D
+        recordings; as bb.audio.MFCC, the first second of each, shorter ones zero-padded).
 
         batch_size is accepted for compatibility; the runtime runs one sample at a time."""
         if batch_size is None or int(batch_size) < 1:

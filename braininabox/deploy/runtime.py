@@ -90,11 +90,12 @@ class CModel:
                                  zip(self.plan.op_inputs[i], in_shapes)],
                       "output": _tensor(out_at, op.out_shape),
                       "scratch_at": scratch_at if scratch_at is not None else 0,
-                      "scratch_bytes": op.scratch_bytes() if scratch_at is not None else 0,
-                      "data_count": len(data), "data": data}
+                      "scratch_bytes": op.scratch_bytes() if scratch_at is not None else 0}
             params = op.c_params()
             if params is not None:
                 fields["params"] = {op.params_member: params}
+            # after params: the header's initializers follow bb_op's declaration order (C++)
+            fields.update(data_count=len(data), data=data)
             self.op_fields.append(fields)
         self.layout = layout
         self.data = layout.words()

@@ -94,8 +94,9 @@ class Stage:
         self.folded = None  # the weighted layer with the BatchNorm folded in
         self.batch_norm = self._find(BatchNorm)
         self.pool = self._find(MaxPool)
-        act = self._find(ReLU) or self._find(ReLU6)
-        self.activation = None if act is None else ACTIVATIONS[type(act.layer)]
+        # one clamp for the stage's activations (two in a row: the narrower, ReLU6)
+        acts = {ACTIVATIONS[type(n.layer)] for n in nodes if type(n.layer) in ACTIVATIONS}
+        self.activation = "relu6" if "relu6" in acts else ("relu" if acts else None)
 
     def _find(self, cls):
         return next((n for n in self.nodes[1:] if type(n.layer) is cls), None)
@@ -149,9 +150,12 @@ def _check_supported(node):
 
 def _check_stage_node(node, sources):
     cls, layer = type(node.layer), node.layer
-    if cls is Concatenate and (layer.axis not in (1, -3) or len(node.shape) != 3):
-        raise ValueError(f"quantize: {node.label} joins along axis {layer.axis}; int8 "
-                         f"concatenates (C, H, W) images along the channels (axis=1) only")
+    # Along axis 1 (channels of (C, H, W) or Conv1D's (C, L), features of (F,)) a sample's
+    # output is its inputs' bytes one after another: the one channel concat op.
+    if cls is Concatenate and (layer.axis if layer.axis >= 0 else layer.axis + len(node.shape) + 1) != 1:
+        raise ValueError(f"quantize: {node.label} joins along axis {layer.axis} (into per-sample "
+                         f"shape {tuple(node.shape)}); int8 concatenates along axis 1 "
+                         f"only (the channels of (C, H, W) or (C, L), the features of (F,))")
     if cls is Concatenate and len(sources) > 4:
         raise ValueError(f"quantize: {node.label} joins {len(sources)} inputs; the int8 op "
                          f"takes at most 4")

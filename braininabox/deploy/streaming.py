@@ -9,7 +9,8 @@ when every stage keeps the shape. Same bytes, less memory, some copying.
 `stream(q)` picks chains greedily: while the plan's peak op can be covered by a chain that
 lowers the arena, it takes the chain and band height that give the smallest arena, the
 tallest band among equals (fewer kernel calls, less copying). A chain is taken only when
-it lowers the arena, so a model whose peak no chain can lower is returned unchanged. The
+it lowers the arena, so a model whose peak no chain can lower is returned unchanged, and
+with an arena budget a model that already fits it is returned unchanged too. The
 plan (memory_plan.plan_memory) counts each chain's scratch, rows buffers included, as its
 live bytes: the arena it reports is exact.
 """
@@ -32,7 +33,6 @@ def _stage_ok(op, first):
 def fuse(q, start, count, band_rows):
     """q with ops [start, start + count) as one BandChainOp of band_rows rows per band.
     Each op after the first must read only the one before it, which nothing else reads."""
-    from .quantized import QuantizedModel
     ops, reads = q.ops, q.reads
     for k in range(start + 1, start + count):
         readers = [t for t, values in enumerate(reads) if k - 1 in values]
@@ -47,7 +47,8 @@ def fuse(q, start, count, band_rows):
     new_ops = ops[:start] + [chain] + ops[start + count:]
     new_reads = (reads[:start] + [reads[start]]
                  + [[moved(v) for v in values] for values in reads[start + count:]])
-    return QuantizedModel(new_ops, q.input_shape, q.input_q, q.output_shape, reads=new_reads,
+    # type(q), not an import of quantized.py: export.py asks this planner for its advice
+    return type(q)(new_ops, q.input_shape, q.input_q, q.output_shape, reads=new_reads,
                           frontend=q.frontend)
 
 
@@ -89,11 +90,10 @@ def _key(plan):
 
 def _with_rows(q, index, rows):
     """q with op `index` (a chain) at `rows` rows per band."""
-    from .quantized import QuantizedModel
     chain = q.ops[index]
     ops = list(q.ops)
     ops[index] = BandChainOp.of(chain.stages, rows)
-    return QuantizedModel(ops, q.input_shape, q.input_q, q.output_shape, reads=q.reads,
+    return type(q)(ops, q.input_shape, q.input_q, q.output_shape, reads=q.reads,
                           frontend=q.frontend)
 
 
@@ -104,8 +104,11 @@ def stream(q, arena_limit=None, max_rounds=64):
     it smaller (each at the band height that keeps its live bytes lowest); then each
     chain's band is made as tall as the arena allows (fewer kernel calls and copies):
     the smallest arena reached, or arena_limit bytes when that is larger (trading RAM
-    back for ticks)."""
+    back for ticks). When q's own arena fits arena_limit, q comes back unstreamed: whole
+    ops are the fastest. The result's arena is never larger than q's."""
     best_q, best = q, plan_memory(q)
+    if arena_limit is not None and best.arena_bytes <= arena_limit:
+        return q
     for _ in range(max_rounds):
         found = None
         for start, count in candidates(best_q, best.peak_op):

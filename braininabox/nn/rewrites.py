@@ -14,7 +14,8 @@ Both give the values and gradients of the unfused layers (tests check it exactly
 INT8_CHAINS, the layers one int8 op computes (deploy/stages.py): a convolution or Linear
 with the BatchNorm after it folded into its weights, the ReLU / ReLU6 after it as the
 clamp of its requantization, and, after a Conv2D, a MaxPool (the conv2d_pool op, which
-never stores the convolution's output); an Add with its ReLU.
+never stores the convolution's output); an Add with its ReLU; two activations in a row
+as one clamp.
 """
 from .layers import BatchNorm, Conv1D, Conv2D, DepthwiseConv2D, Linear, MaxPool, ReLU, ReLU6
 from .merge import Add
@@ -27,11 +28,15 @@ TRAINING_CHAINS = (
     ((ReLU,), (MaxPool,)),
 )
 
+# A second activation right after the first is one clamp too (ReLU6 then ReLU is ReLU6).
 INT8_CHAINS = (
-    ((Conv2D,), (BatchNorm, OPTIONAL), (ACTIVATIONS, OPTIONAL), (MaxPool, OPTIONAL)),
-    ((Conv2D,), (BatchNorm, OPTIONAL), (MaxPool,), ACTIVATIONS),
-    ((DepthwiseConv2D, Conv1D, Linear), (BatchNorm, OPTIONAL), (ACTIVATIONS, OPTIONAL)),
-    ((Add,), (ACTIVATIONS, OPTIONAL)),
+    ((Conv2D,), (BatchNorm, OPTIONAL), (ACTIVATIONS, OPTIONAL), (ACTIVATIONS, OPTIONAL),
+     (MaxPool, OPTIONAL)),
+    ((Conv2D,), (BatchNorm, OPTIONAL), (MaxPool,), ACTIVATIONS, (ACTIVATIONS, OPTIONAL)),
+    ((DepthwiseConv2D, Conv1D, Linear), (BatchNorm, OPTIONAL), (ACTIVATIONS, OPTIONAL),
+     (ACTIVATIONS, OPTIONAL)),
+    ((Add,), (ACTIVATIONS, OPTIONAL), (ACTIVATIONS, OPTIONAL)),
+    (ACTIVATIONS, ACTIVATIONS),
 )
 
 

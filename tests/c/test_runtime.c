@@ -299,8 +299,15 @@ int main(void)
 
     /* Refusals with the status and op named. */
     bb_runtime rt;
-    int8_t arena[ARENA];
+    static union {
+        int8_t bytes[ARENA + 4];
+        uint32_t align;
+    } aligned;
+    int8_t *arena = aligned.bytes;
     check(bb_runtime_init(&rt, &base, arena, ARENA - 1) == BB_ERR_ARENA, "arena one byte short");
+    for (int offset = 1; offset < 4; offset++)
+        check(bb_runtime_init(&rt, &base, arena + offset, ARENA) == BB_ERR_ALIGN && rt.model == NULL,
+              "an arena %d bytes past 4-byte alignment is refused", offset);
     check(bb_runtime_init(&rt, NULL, arena, ARENA) == BB_ERR_NULL, "NULL model");
     bb_model m = base;
     m.checksum ^= 1u;
