@@ -49,6 +49,25 @@ def test_layers_added_after_fit_are_trained_and_state_survives_otherwise():
     assert len(opt.params) == 6 and m.predict(X).shape == (64, 3)
 
 
+def test_an_optimizer_made_with_some_of_the_models_parameters_trains_only_those():
+    """Freezing, PyTorch's way: the optimizer holds the layers to train; fit keeps it."""
+    X, y = data()
+    bb.seed(0)
+    m = bb.Sequential([Linear(8), ReLU(), Linear(2)])
+    m.build((4,))
+    frozen = [p.data.copy() for p in m.layers[0].parameters()]
+    head = m.layers[-1].weight.data.copy()
+    opt = bb.optimizers.Adam(m.layers[-1].parameters(), lr=0.05)
+    m.compile(opt, "cross_entropy").fit(X, y, epochs=2, batch_size=16, verbose=0)
+    for p, w in zip(m.layers[0].parameters(), frozen):
+        np.testing.assert_array_equal(p.data, w)
+    assert not np.allclose(m.layers[-1].weight.data, head)
+    assert [id(p) for p in opt.params] == [id(p) for p in m.layers[-1].parameters()]
+    other = bb.Sequential([Linear(2)]).compile(opt, "cross_entropy")   # not its parameters
+    other.fit(X, y, epochs=1, verbose=0)
+    assert [id(p) for p in opt.params] == [id(p) for p in other.parameters()]
+
+
 # ------------------------------------------------------------ cross-entropy's classes
 def test_cross_entropy_over_one_class_is_refused():
     X, y = data()

@@ -1,7 +1,9 @@
 """Optimizers: update parameters in place from their .grad, in the C core.
 
-An optimizer made without params is bound to the model's parameters by fit(); fit binds
-it afresh (new state) whenever its parameters are not exactly the model's.
+An optimizer made without params is bound to the model's parameters by fit(). One made
+with params (some of the model's parameters: the others stay frozen) keeps them; fit binds
+an optimizer afresh (new state) when it holds anything that is not the model's, or when fit
+itself bound it to an earlier set (another model, or before Sequential.add).
 """
 import numpy as np
 
@@ -23,6 +25,7 @@ class Optimizer:
         self.lr = lr
         self.params = []
         self.state = {}
+        self.bound_by_fit = False  # True when fit chose the parameters, not the user
         if params is not None:
             self.bind(params)
 
@@ -34,6 +37,7 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__}: parameter {i} is a "
                                 f"{type(p).__name__}, not a Tensor (pass model.parameters())")
         self.params = params
+        self.bound_by_fit = False
         for p in self.params:
             if p.dtype != np.float32 or not p.data.flags.c_contiguous:
                 p.data = np.ascontiguousarray(p.data, dtype=np.float32)

@@ -119,10 +119,11 @@ class BaseModel:
     def compile(self, optimizer="adam", loss="cross_entropy", metrics=None):
         """Choose the optimizer, the loss and the metrics reported by fit and evaluate.
 
-        fit trains exactly model.parameters(): an optimizer bound to other parameters (made
-        with params=, used by another model, or from before Sequential.add) is bound afresh
-        to this model's, with fresh state (momentum, Adam moments), as Keras builds an
-        optimizer for each model it trains."""
+        fit trains model.parameters(), or the subset of them the optimizer was made with
+        (params=: the others stay frozen). An optimizer bound to anything else (another
+        model's parameters, or this model's before Sequential.add) is bound afresh to this
+        model's, with fresh state (momentum, Adam moments), as Keras builds an optimizer for
+        each model it trains."""
         self.optimizer = _lookup(optimizer, _OPTIMIZERS, "optimizer")
         self.loss = _lookup(loss, _LOSSES, "loss")
         if not isinstance(self.optimizer, optimizers.Optimizer):
@@ -230,8 +231,12 @@ class BaseModel:
             yv = _as_targets(validation_data[1], len(Xv), "fit (validation_data)")
             self.loss.check_targets(yv, (len(Xv),) + tuple(out_shape))
         params = self.parameters()
-        if [id(p) for p in self.optimizer.params] != [id(p) for p in params]:
+        bound = [id(p) for p in self.optimizer.params]
+        chosen = (bound and not self.optimizer.bound_by_fit
+                  and set(bound) <= {id(p) for p in params})  # the user's subset: the rest frozen
+        if bound != [id(p) for p in params] and not chosen:
             self.optimizer.bind(params)  # fresh state: see compile()
+            self.optimizer.bound_by_fit = True
         classes = out_shape[-1] if out_shape else 1
         weights = self._class_weight(class_weight, classes)
 
