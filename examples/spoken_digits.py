@@ -23,8 +23,9 @@ What it teaches:
   model memorises them easily. Each epoch every training recording is heard anew, as
   another voice and microphone would give it: moved up to 150 ms off the centre of the
   1 s window, faster or slower (+-15 %), up to 20 dB louder or quieter, with a random
-  spectral tilt and DC offset and background noise 10-40 dB below the speech; then a
-  few frames and coefficients of its features are masked (SpecAugment);
+  spectral tilt, a broad bump or dip around 2 kHz and a DC offset, and background noise
+  10-40 dB below the speech; then a few frames and coefficients of its features are
+  masked (SpecAugment);
 * int8: bb.quantize(model, pcm, frontend=MFCC) turns the model into int8 arithmetic with
   the front end as its first op, so the int8 model takes raw PCM, as a board does; the
   test accuracy is printed for both. The network reads the features as
@@ -112,13 +113,16 @@ def augment(pcm, rng):
     """One random hearing of a recording, as another speaker and microphone would give it:
     faster or slower (+-15 %: pitch and formants move, roughly a longer or shorter vocal
     tract), 20 dB louder or quieter (FSDD's speakers differ tenfold in level), half the
-    time a spectral tilt and a DC offset (another microphone), up to MAX_SHIFT off the centre of the
-    window (a random second when it is longer), with background noise 10-40 dB below."""
+    time a spectral tilt, a broad bump or dip and a DC offset (another microphone), up to
+    MAX_SHIFT off the centre of the window (a random second when it is longer), with
+    background noise 10-40 dB below."""
     x = pcm.astype(np.float64)
     n = max(FRAME, int(round(len(x) / rng.uniform(0.85, 1.15))))
     x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
     if rng.random() < 0.5:  # half the time another microphone, half as recorded
         x = x + rng.uniform(-0.7, 0.7) * np.concatenate([[0.0], x[:-1]])  # tilt: x[t] + a x[t-1]
+        if rng.random() < 0.5:  # and a broad bump or dip (at 2 kHz): x[t] + b x[t-2]
+            x = x + rng.uniform(-0.6, 0.6) * np.concatenate([[0.0, 0.0], x[:-2]])
         x = x + rng.uniform(-300, 300)
     peak = max(float(np.abs(x).max()), 1.0)
     x = x * min(10 ** rng.uniform(-1, 1), 30000 / peak)  # no clipping
