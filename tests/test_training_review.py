@@ -366,3 +366,39 @@ def test_summary_counts_the_macs_of_recurrent_layers():
 def test_concatenate_refuses_the_batch_axis_when_made():
     with pytest.raises(ValueError, match="Concatenate: axis 0 is the batch axis"):
         bb.layers.Concatenate(axis=0)
+
+
+# ------------------------------------------------------------ label smoothing
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 5, 4)])   # (N, classes) and sequences (N, T, classes)
+def test_label_smoothing_matches_torch(weighted, shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=shape).astype(np.float32) * 3
+    labels = rng.integers(0, shape[-1], size=shape[:-1])
+    weight = rng.uniform(0.2, 2.0, size=shape[-1]).astype(np.float32) if weighted else None
+    x = bb.Tensor(logits.copy(), requires_grad=True)
+    loss = bb.loss.CrossEntropy(weight=weight, label_smoothing=0.2)(x, labels)
+    loss.backward()
+    t = torch.tensor(logits, requires_grad=True)
+    t_logits = t if len(shape) == 2 else t.permute(0, 2, 1)   # torch wants (N, C, T)
+    expected = torch.nn.functional.cross_entropy(
+        t_logits, torch.tensor(labels), label_smoothing=0.2,
+        weight=None if weight is None else torch.tensor(weight))
+    expected.backward()
+    np.testing.assert_allclose(float(loss.data), expected.item(), rtol=1e-5)
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_label_smoothing_of_probability_targets_matches_torch_and_bad_values_are_named():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    logits = rng.normal(size=(5, 3)).astype(np.float32)
+    targets = rng.dirichlet(np.ones(3), size=5).astype(np.float32)
+    loss = bb.loss.CrossEntropy(label_smoothing=0.1)(bb.Tensor(logits), targets)
+    expected = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(targets),
+                                                 label_smoothing=0.1)
+    np.testing.assert_allclose(float(loss.data), expected.item(), rtol=1e-5)
+    for bad in (-0.1, 1.5, "0.1", True, float("nan")):
+        with pytest.raises(ValueError, match="label_smoothing must be a number in \\[0, 1\\]"):
+            bb.loss.CrossEntropy(label_smoothing=bad)

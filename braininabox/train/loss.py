@@ -47,22 +47,44 @@ class CrossEntropy(Loss):
 
     Targets are integer class labels (N,) or one-hot / probability rows (N, classes).
     weight: optional per-class weights (PyTorch's weighted mean).
+    label_smoothing: epsilon in [0, 1]: the target is (1 - epsilon) on the true class plus
+    epsilon spread evenly over all classes, as PyTorch's label_smoothing (with weights too).
     """
 
-    def __init__(self, weight=None):
+    def __init__(self, weight=None, label_smoothing=0.0):
         self.weight = None if weight is None else np.asarray(weight, dtype=np.float32)
+        if isinstance(label_smoothing, bool) or not isinstance(
+                label_smoothing, (int, float, np.integer, np.floating)) or not 0 <= label_smoothing <= 1:
+            raise ValueError(f"CrossEntropy: label_smoothing must be a number in [0, 1], got "
+                             f"{label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
 
     def __call__(self, outputs, targets, class_weight=None):
         weight = self.weight if class_weight is None else class_weight
         targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
         _check_classes(outputs.shape)
+        eps, classes = self.label_smoothing, outputs.shape[-1]
         if targets.ndim == outputs.ndim and targets.shape == outputs.shape:
             if weight is not None:
                 raise ValueError("class weights need integer labels, not one-hot targets")
             _check_probabilities(targets)
+            if eps:
+                targets = targets * (1 - eps) + eps / classes
             rows = outputs.size // outputs.shape[-1]  # the mean over every position, as labels
             return -(F.log_softmax(outputs) * targets).sum() * (1.0 / rows)
-        return F.cross_entropy(outputs, targets, weight)
+        hard = F.cross_entropy(outputs, targets, weight)
+        if not eps:
+            return hard
+        # The smoothed part: every class's -log p (weighted by its class weight), averaged
+        # over the positions as the hard part is (by the weights of their labels).
+        log_p = F.log_softmax(outputs)
+        if weight is None:
+            spread, total = -log_p.sum(), outputs.size // classes
+        else:
+            weight = np.asarray(weight, dtype=np.float32)
+            labels = F._class_labels(targets, outputs.shape[:-1], classes)
+            spread, total = -(log_p * weight).sum(), float(weight[labels].sum())
+        return hard * (1 - eps) + spread * (eps / classes / total)
 
     def predicted_classes(self, outputs):
         return outputs.argmax(axis=-1)
