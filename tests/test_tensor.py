@@ -593,3 +593,37 @@ def test_relu_float32_c_kernel_matches_numpy_including_zero_and_nan():
     y.backward(g)
     np.testing.assert_array_equal(t.grad, g * (x > 0))  # zero subgradient at 0 and NaN
     assert y.data.dtype == np.float32 and t.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["min", "max"])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_min_and_max_match_torch_amin_amax_with_ties(name, axis):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    x[0, 1] = x[0, 2] = x[0].min() - 1     # a tie for the smallest entry of row 0
+    x[2, 0] = x[2, 3] = x[2].max() + 1     # and for the largest of row 2
+    a, t = Tensor(x.copy(), requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = getattr(a, name)(axis=axis)
+    (y * y).sum().backward()
+    reduce = getattr(torch, "a" + name)
+    ty = reduce(t) if axis is None else reduce(t, dim=axis)
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy())
+    np.testing.assert_allclose(a.grad, t.grad.numpy())
+
+
+def test_clip_and_argmax_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0], [0.3, -0.7, 1.0, -1.0, 0.1]])
+    for low, high in ((-0.5, 0.5), (None, 0.2), (-0.6, None)):
+        a, t = Tensor(x.copy(), requires_grad=True), torch.tensor(x, requires_grad=True)
+        y = a.clip(low, high)
+        (y * np.arange(5)).sum().backward()
+        ty = t.clamp(low, high)
+        (ty * torch.arange(5)).sum().backward()
+        np.testing.assert_allclose(y.data, ty.detach().numpy())
+        np.testing.assert_allclose(a.grad, t.grad.numpy())   # flows at the bounds too
+    np.testing.assert_array_equal(Tensor(x).argmax(axis=1), torch.tensor(x).argmax(dim=1).numpy())
+    np.testing.assert_array_equal(Tensor(x).argmin(axis=0), torch.tensor(x).argmin(dim=0).numpy())
+    with pytest.raises(ValueError, match="clip: give low, high or both"):
+        Tensor(x).clip()

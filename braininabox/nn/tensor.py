@@ -290,8 +290,16 @@ class Tensor:
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
 
     def max(self, axis=None, keepdims=False):
+        """Largest entries (torch.amax: tied entries share the gradient equally)."""
+        return self._extreme(np.max, axis, keepdims, "max")
+
+    def min(self, axis=None, keepdims=False):
+        """Smallest entries (torch.amin: tied entries share the gradient equally)."""
+        return self._extreme(np.min, axis, keepdims, "min")
+
+    def _extreme(self, reduce, axis, keepdims, op):
         x = self.data
-        top = x.max(axis=axis, keepdims=True)
+        top = reduce(x, axis=axis, keepdims=True)
 
         def backward(g):
             if not keepdims and axis is not None:
@@ -299,8 +307,30 @@ class Tensor:
             winners = (x == top)  # ties share the gradient equally
             share = winners * (g / winners.sum(axis=axis, keepdims=True))
             return (share.astype(x.dtype, copy=False),)
-        out = top if keepdims else np.asarray(x.max(axis=axis))
-        return self._result(out, (self,), backward, "max")
+        out = top if keepdims else np.asarray(reduce(x, axis=axis))
+        return self._result(out, (self,), backward, op)
+
+    def argmax(self, axis=None):
+        """Index of the largest entry (the first among ties), as a numpy array: no gradient."""
+        return np.argmax(self.data, axis=axis)
+
+    def argmin(self, axis=None):
+        """Index of the smallest entry (the first among ties), as a numpy array: no gradient."""
+        return np.argmin(self.data, axis=axis)
+
+    def clip(self, low=None, high=None):
+        """Entries limited to [low, high] (either may be None); the gradient flows where
+        low <= x <= high, as torch.clamp's."""
+        if low is None and high is None:
+            raise ValueError("clip: give low, high or both")
+        x = self.data
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        y = np.clip(x, low, high).astype(x.dtype, copy=False)
+        return self._result(y, (self,), lambda g: (g * inside,), "clip")
 
     # ------------------------------------------------------------- elementwise
     def exp(self):
