@@ -402,3 +402,41 @@ def test_label_smoothing_of_probability_targets_matches_torch_and_bad_values_are
     for bad in (-0.1, 1.5, "0.1", True, float("nan")):
         with pytest.raises(ValueError, match="label_smoothing must be a number in \\[0, 1\\]"):
             bb.loss.CrossEntropy(label_smoothing=bad)
+
+
+# ------------------------------------------------------------ get_weights / set_weights
+def make_bn_net(seed):
+    bb.seed(seed)
+    inputs = bb.Input((4,))
+    hidden = bb.layers.ReLU()(bb.layers.BatchNorm()(Linear(8)(inputs)))
+    return bb.Model(inputs, Linear(2)(hidden))
+
+
+def test_weights_move_between_twin_models_with_batch_norm_statistics():
+    X, y = data()
+    trained = make_bn_net(0).compile("adam", "cross_entropy")
+    trained.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    twin = make_bn_net(1)
+    weights = trained.get_weights()
+    assert len(weights) == len(trained.parameters()) + 2   # + running mean and variance
+    twin.set_weights(weights)
+    trained.eval(), twin.eval()
+    np.testing.assert_array_equal(twin.predict(X), trained.predict(X))
+    weights[0][...] = 0   # copies: the model is not changed through them
+    assert trained.get_weights()[0].any()
+
+
+def test_set_weights_names_a_wrong_count_shape_or_value():
+    X, _ = data()
+    model = bb.Sequential([Linear(3), ReLU(), Linear(2)])
+    with pytest.raises(RuntimeError, match="not built yet.*before get_weights"):
+        model.get_weights()
+    model.predict(X)
+    weights = model.get_weights()
+    with pytest.raises(ValueError, match="the model has 4 weight arrays .* got 3"):
+        model.set_weights(weights[:3])
+    with pytest.raises(ValueError, match=r"array 2 has shape \(3, 2\), the model's \(2, 3\)"):
+        model.set_weights(weights[:2] + [weights[2].T] + weights[3:])
+    weights[1][0] = np.nan
+    with pytest.raises(ValueError, match="array 1 must hold finite real numbers"):
+        model.set_weights(weights)

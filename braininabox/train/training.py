@@ -404,6 +404,41 @@ class BaseModel:
         print_fn(text)
         return text
 
+    def get_weights(self):
+        """Copies of the model's state as a list of numpy arrays: every parameter (in
+        parameters() order), then every layer's buffers (BatchNorm's running statistics)
+        in layer order. set_weights takes the same list, e.g. from a twin model."""
+        self._require_built("get_weights")
+        params, buffers = self._snapshot()
+        return params + [array for saved in buffers for _, array in sorted(saved.items())]
+
+    def set_weights(self, weights):
+        """Put a list from get_weights (of this model or of one with the same layers) into
+        the model, in place; refuses a wrong count, shape or non-finite value by position."""
+        self._require_built("set_weights")
+        own = self.get_weights()
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(f"set_weights: the model has {len(own)} weight arrays "
+                             f"({len(self.parameters())} parameters and the rest buffers), "
+                             f"got {len(weights)}")
+        arrays = []
+        for i, (new, old) in enumerate(zip(weights, own)):
+            new = np.asarray(new)
+            if new.shape != old.shape:
+                raise ValueError(f"set_weights: array {i} has shape {new.shape}, the model's "
+                                 f"{old.shape}")
+            if new.dtype.kind not in "biuf" or not np.all(np.isfinite(new)):
+                raise ValueError(f"set_weights: array {i} must hold finite real numbers")
+            arrays.append(new.astype(np.float32))
+        count = len(self.parameters())
+        buffers, k = [], count
+        for layer in self.layers_in_order():
+            names = sorted(layer.buffers())
+            buffers.append(dict(zip(names, arrays[k:k + len(names)])))
+            k += len(names)
+        self._put_back((arrays[:count], buffers))
+
     def _snapshot(self):
         """Copies of every parameter and every layer's buffers (BatchNorm's running
         statistics): the state _put_back restores."""
