@@ -344,6 +344,19 @@ def test_fit_takes_a_data_loader_with_its_batches():
         model.fit(loader, validation_split=0.2, verbose=0)
 
 
+def test_evaluate_and_predict_take_a_data_loader_too():
+    X, y = data(40)
+    model = small()
+    model.fit(X, y, epochs=1, verbose=0)
+    loader = bb.data.DataLoader(X, y, batch_size=8, shuffle=True, seed=0)
+    assert model.evaluate(loader) == model.evaluate(X, y)   # every sample, in order
+    np.testing.assert_array_equal(model.predict(loader), model.predict(X))
+    with pytest.raises(ValueError, match="evaluate: with a DataLoader as X, the targets come"):
+        model.evaluate(bb.data.DataLoader(X, batch_size=8))
+    with pytest.raises(ValueError, match="evaluate: y is None"):
+        model.evaluate(X)
+
+
 def test_adamw_and_categorical_crossentropy_by_name():
     X, y = data()
     model = small().compile("adamw", "categorical_crossentropy")

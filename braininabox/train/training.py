@@ -359,9 +359,19 @@ class BaseModel:
             zero = float(self.loss(Tensor(np.zeros_like(outputs.data)), targets).data)
         return abs(value) > 1e6 * max(abs(first_loss), abs(zero), 1e-3)
 
-    def evaluate(self, X, y, batch_size=256, verbose=0):
-        """The loss and metrics on (X, y), as a dict {"loss": ..., "accuracy": ...}."""
+    def evaluate(self, X, y=None, batch_size=256, verbose=0):
+        """The loss and metrics on (X, y), as a dict {"loss": ..., "accuracy": ...}.
+        X may be a bb.data.DataLoader(X, y): every sample of its arrays, in order, without
+        its shuffling or augmentation."""
         self._require_compiled("evaluate")
+        if isinstance(X, DataLoader):
+            if y is not None or X.y is None:
+                raise ValueError("evaluate: with a DataLoader as X, the targets come from the "
+                                 "loader: DataLoader(X, y) and evaluate(loader) without y")
+            X, y = X.X, X.y
+        elif y is None:
+            raise ValueError("evaluate: y is None; pass the targets, evaluate(X, y), or a "
+                             "bb.data.DataLoader(X, y) as X")
         X = as_features(X, "evaluate")
         y = _as_targets(y, len(X), "evaluate")
         out_shape = self._build_for(X)
@@ -384,7 +394,10 @@ class BaseModel:
         return results
 
     def predict(self, X, batch_size=256):
-        """Model outputs for X as a numpy array, computed in batches in evaluation mode."""
+        """Model outputs for X as a numpy array, computed in batches in evaluation mode.
+        X may be a bb.data.DataLoader: every sample of its X, in order."""
+        if isinstance(X, DataLoader):
+            X = X.X
         X = as_features(X, "predict")
         self._build_for(X)
         self.eval()
