@@ -206,8 +206,8 @@ def test_string_optimizer_and_loss_names():
     assert isinstance(model.optimizer, Adam) and isinstance(model.loss, BinaryCrossEntropy)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     assert isinstance(model.loss, CrossEntropy)
-    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
-        model.compile(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'"):
+        model.compile(optimizer="adagrad")
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         model.compile(loss="hinge")
     with pytest.raises(TypeError, match="optimizer must be a braininabox optimizer"):
