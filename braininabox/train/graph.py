@@ -9,6 +9,9 @@ Calling layers on symbolic tensors (nn/symbolic.py) recorded the nodes; Model wa
 them back from the output, puts them in an order where each node comes after the
 nodes it reads, and runs them in that order on data. A layer used by two nodes is one
 set of weights. One input and one output. Training, summary and saving: training.py.
+
+A model called on a symbolic tensor (features = base(x)) records its own nodes again,
+reading x: the outer Model is flat, with the base's layer objects (weights shared).
 """
 from ..nn.rewrites import fused_pairs, run_pair
 from ..nn.symbolic import Input, SymbolicTensor, is_symbolic
