@@ -220,3 +220,16 @@ def test_quantize_of_a_nested_model_gives_the_int8_bytes_of_the_flat_model_by_ha
             if x_a is not None:
                 assert x_a.dtype == x_b.dtype and x_a.tobytes() == x_b.tobytes(), field
     np.testing.assert_array_equal(qn.predict_int8(X), qf.predict_int8(X))
+
+
+def test_summary_numbers_a_layers_calls_in_its_own_graph():
+    enc = Linear(4)
+    enc.name = "enc"
+    x = bb.Input((4,), name="x")
+    base = bb.Model(x, enc(x))  # enc's first call is in base's graph
+    x2 = bb.Input((4,), name="x2")
+    model = bb.Model(x2, base(base(x2)))
+    rows = model.summary(print_fn=lambda *_: None)
+    # enc was called once when base was written: here its calls are enc and enc:1
+    assert "enc (Linear)" in rows and "enc:1 (Linear)" in rows and "enc:2" not in rows
+    assert "shared" in rows
