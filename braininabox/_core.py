@@ -533,6 +533,23 @@ def sgd_step(param, grad, velocity, lr, momentum, weight_decay, nesterov):
                               lr, momentum, weight_decay, int(nesterov)), what)
 
 
+def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buf, lr, alpha, eps,
+                 weight_decay, momentum, centered):
+    """One RMSprop update of param and its buffers in place (grad_avg only when centered,
+    momentum_buf only with momentum)."""
+    what = "RMSprop step"
+    if not isinstance(param, np.ndarray):
+        raise TypeError(f"{what}: param must be a numpy array, got {type(param).__name__}")
+    check(lib.bb_rmsprop_step_f32(param.size, buffer(param, what, "param", written=True),
+                                  buffer(grad, what, "grad", param.shape),
+                                  buffer(square_avg, what, "square_avg", param.shape, written=True),
+                                  buffer(grad_avg, what, "grad_avg", param.shape, optional=True,
+                                         written=True),
+                                  buffer(momentum_buf, what, "momentum_buf", param.shape,
+                                         optional=True, written=True),
+                                  lr, alpha, eps, weight_decay, momentum, int(centered)), what)
+
+
 def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
     """One Adam update of param, m and v in place."""
     what = "Adam step"

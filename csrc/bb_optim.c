@@ -1,4 +1,4 @@
-/* bb_optim.c: SGD and Adam updates, mirroring torch.optim's single-tensor path.
+/* bb_optim.c: SGD, Adam and RMSprop updates, mirroring torch.optim's single-tensor path.
  *
  * To stay as close to PyTorch as float32 hyper-parameters allow, the element-wise
  * operations are written in the order PyTorch's CPU kernels evaluate them, and the
@@ -81,6 +81,45 @@ bb_status bb_adam_step_f32(size_t n, float *param, const float *grad, float *m, 
         v[i] = vi;
         const float denom = sqrtf(vi) / bc2_sqrt + eps;
         param[i] = param[i] + neg_step_size * mi / denom;
+    }
+    return BB_OK;
+}
+
+bb_status bb_rmsprop_step_f32(size_t n, float *param, const float *grad, float *square_avg,
+                              float *grad_avg, float *momentum_buf, float lr, float alpha,
+                              float eps, float weight_decay, float momentum, int centered)
+{
+    if (!is_non_negative(lr) || !is_non_negative(eps) || !is_non_negative(weight_decay) ||
+        !is_non_negative(momentum) || !(alpha >= 0.0f && alpha <= 1.0f))
+        return BB_ERR_ARGUMENT;
+    if (n == 0)
+        return BB_OK;
+    if (param == NULL || grad == NULL || square_avg == NULL || (centered && grad_avg == NULL) ||
+        (momentum != 0.0f && momentum_buf == NULL))
+        return BB_ERR_NULL;
+
+    const float one_minus_alpha = 1.0f - alpha;
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i];
+        if (weight_decay != 0.0f)
+            g = MUL_ADD(weight_decay, param[i], g);
+        const float sq = square_avg[i] * alpha + one_minus_alpha * g * g;
+        square_avg[i] = sq;
+        float denom;
+        if (centered) {
+            const float ga = MUL_ADD(one_minus_alpha, g - grad_avg[i], grad_avg[i]);
+            grad_avg[i] = ga;
+            denom = sqrtf(sq - ga * ga) + eps;
+        } else {
+            denom = sqrtf(sq) + eps;
+        }
+        if (momentum != 0.0f) {
+            const float buf = momentum_buf[i] * momentum + g / denom;
+            momentum_buf[i] = buf;
+            param[i] = MUL_ADD(-lr, buf, param[i]);
+        } else {
+            param[i] = param[i] + -lr * g / denom;
+        }
     }
     return BB_OK;
 }

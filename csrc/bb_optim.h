@@ -22,4 +22,14 @@ bb_status bb_adam_step_f32(size_t n, float *param, const float *grad, float *m, 
                            float lr, float beta1, float beta2, float eps, float weight_decay,
                            int step);
 
+/* RMSprop (Hinton), as torch.optim.RMSprop: g = grad + weight_decay * param;
+ * square_avg = alpha * square_avg + (1 - alpha) * g^2; when centered, grad_avg moves
+ * toward g by (1 - alpha) and the denominator is sqrt(square_avg - grad_avg^2) + eps,
+ * else sqrt(square_avg) + eps; with momentum > 0, buf = momentum * buf + g / denom and
+ * param -= lr * buf, else param -= lr * g / denom. The buffers start at zero; grad_avg
+ * may be NULL unless centered, momentum_buf unless momentum > 0. */
+bb_status bb_rmsprop_step_f32(size_t n, float *param, const float *grad, float *square_avg,
+                              float *grad_avg, float *momentum_buf, float lr, float alpha,
+                              float eps, float weight_decay, float momentum, int centered);
+
 #endif /* BB_OPTIM_H */

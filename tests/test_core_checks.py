@@ -186,6 +186,19 @@ CASES = {
         (lambda: _core.adam_step(r(5), r(5), z(5), z(5, dtype=np.float64), 0.1, 0.9, 0.999, 1e-8,
                                  0, 1), TypeError, "v must be float32"),
     ]),
+    "rmsprop_step": (lambda: _core.rmsprop_step(r(5), r(5), z(5), z(5), z(5), 0.1, 0.99, 1e-8, 0,
+                                                0.9, True), [
+        (lambda: _core.rmsprop_step(r(5), r(6), z(5), None, None, 0.1, 0.99, 1e-8, 0, 0, False),
+         ValueError, "grad must"),
+        (lambda: _core.rmsprop_step(r(5), r(5), z(4), None, None, 0.1, 0.99, 1e-8, 0, 0, False),
+         ValueError, "square_avg must"),
+        (lambda: _core.rmsprop_step(r(5), r(5), z(5), z(7), None, 0.1, 0.99, 1e-8, 0, 0, True),
+         ValueError, "grad_avg must"),
+        (lambda: _core.rmsprop_step(r(5), r(5), z(5), None, None, 0.1, 0.99, 1e-8, 0, 0, True),
+         Exception, "RMSprop step"),   # centered without grad_avg: the C check (status)
+        (lambda: _core.rmsprop_step(r(5), r(5), z(5), None, z(3), 0.1, 0.99, 1e-8, 0, 0.9, False),
+         ValueError, "momentum_buf must"),
+    ]),
 }
 
 # Public functions that hand no array to a kernel (helpers and settings).

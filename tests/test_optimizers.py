@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import braininabox as bb
-from braininabox.train.optimizers import SGD, Adam
+from braininabox.train.optimizers import SGD, Adam, RMSprop
 
 SHAPES = [(4, 3), (3,), (2, 2, 3, 3)]
 STEPS = 10
@@ -291,3 +291,35 @@ def test_state_is_per_parameter():
 def test_bad_hyper_parameters_rejected(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# -------------------------------------------------------------------- RMSprop
+RMSPROP_CONFIGS = [dict(lr=1e-2), dict(lr=1e-3, alpha=0.9, eps=1e-6),
+                   dict(lr=1e-2, weight_decay=0.1), dict(lr=1e-2, momentum=0.9),
+                   dict(lr=1e-2, centered=True), dict(lr=3e-3, centered=True, momentum=0.5,
+                                                      weight_decay=0.01)]
+
+
+@pytest.mark.parametrize("config", RMSPROP_CONFIGS)
+def test_rmsprop_matches_torch(config):
+    torch = pytest.importorskip("torch")
+    init, grads = _problem(seed=5)
+    ours = _run_bb(lambda ps: RMSprop(ps, **config), init, grads)
+    theirs = _run_torch(lambda ps: torch.optim.RMSprop(ps, **config), init, grads)
+    _assert_close(ours, theirs, atol=2e-6)
+    moved = max(np.abs(a - b).max() for a, b in zip(ours, init))
+    assert moved > config["lr"]
+
+
+def test_rmsprop_first_step_by_hand_and_bad_settings():
+    # square_avg = (1 - alpha) g^2, so the first step is lr * g / (sqrt(1 - alpha) |g| + eps)
+    p = bb.Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    p.grad = np.array([2.0, -0.5, 1e-3], dtype=np.float32)
+    RMSprop([p], lr=0.1, alpha=0.99, eps=0.0).step()
+    np.testing.assert_allclose(p.data, [-1.0, 1.0, -1.0], rtol=1e-5)
+    with pytest.raises(ValueError, match="RMSprop: alpha must be in \\[0, 1\\], got 1.5"):
+        RMSprop([p], alpha=1.5)
+    with pytest.raises(ValueError, match="eps, weight_decay and momentum must be >= 0"):
+        RMSprop([p], momentum=-0.1)
+    model = bb.Sequential([bb.layers.Linear(2)]).compile("rmsprop", "cross_entropy")
+    assert type(model.optimizer) is RMSprop

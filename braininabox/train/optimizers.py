@@ -130,3 +130,27 @@ class AdamW(Adam):
             param *= np.float32(1.0 - self.lr * self.weight_decay)
         _core.adam_step(param, grad, state[0], state[1], self.lr, self.betas[0], self.betas[1],
                         self.eps, 0.0, state[2])
+
+
+class RMSprop(Optimizer):
+    """RMSprop, with the same update as torch.optim.RMSprop: each step divides the gradient
+    by the root of a running mean of its squares (alpha: how slowly that mean moves);
+    centered=True subtracts the square of the gradient's running mean first; momentum and
+    L2 weight_decay as in SGD. (Keras's RMSprop defaults to alpha 0.9, eps 1e-7.)"""
+
+    def __init__(self, params=None, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                 momentum=0.0, centered=False):
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha}")
+        if not (eps >= 0 and weight_decay >= 0 and momentum >= 0):
+            raise ValueError("RMSprop: eps, weight_decay and momentum must be >= 0")
+        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
+        self.momentum, self.centered = momentum, bool(centered)
+        super().__init__(params, lr)
+
+    def _update(self, index, param, grad):
+        square_avg, grad_avg, buf = self._state_for(index, param, lambda: [
+            np.zeros_like(param), np.zeros_like(param) if self.centered else None,
+            np.zeros_like(param) if self.momentum else None])
+        _core.rmsprop_step(param, grad, square_avg, grad_avg, buf, self.lr, self.alpha,
+                           self.eps, self.weight_decay, self.momentum, self.centered)

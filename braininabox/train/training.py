@@ -27,7 +27,8 @@ from . import model_file, optimizers
 from .callbacks import Callback, History
 from .progress import ProgressBar
 
-_OPTIMIZERS = {"adam": optimizers.Adam, "adamw": optimizers.AdamW, "sgd": optimizers.SGD}
+_OPTIMIZERS = {"adam": optimizers.Adam, "adamw": optimizers.AdamW, "sgd": optimizers.SGD,
+               "rmsprop": optimizers.RMSprop}
 _LOSSES = {"cross_entropy": losses.CrossEntropy, "sparse_categorical_crossentropy": losses.CrossEntropy,
            "categorical_crossentropy": losses.CrossEntropy,  # one-hot rows: the same loss
            "mse": losses.MSE, "binary_cross_entropy": losses.BinaryCrossEntropy,
