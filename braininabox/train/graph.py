@@ -9,9 +9,12 @@ Calling layers on symbolic tensors (nn/symbolic.py) recorded the nodes; Model wa
 them back from the output, puts them in an order where each node comes after the
 nodes it reads, and runs them in that order on data. A layer used by two nodes is one
 set of weights. One input and one output. Training, summary and saving: training.py.
+
+A model called on a symbolic tensor (features = base(x)) records its own nodes again,
+reading x: the outer Model is flat, with the base's layer objects (weights shared).
 """
 from ..nn.rewrites import fused_pairs, run_pair
-from ..nn.symbolic import Input, SymbolicTensor
+from ..nn.symbolic import Input, SymbolicTensor, is_symbolic
 from ..nn.tensor import Tensor
 from .training import BaseModel
 
@@ -78,8 +81,8 @@ def _ordered_nodes(inputs, outputs):
 class Model(BaseModel):
     """A graph of layers from bb.Input to one output; see the module docstring."""
 
-    def __init__(self, inputs, outputs):
-        super().__init__()
+    def __init__(self, inputs, outputs, name=None):
+        super().__init__(name)
         self.input = _single(inputs, "input")
         self.output = _single(outputs, "output")
         if self.input.layer is not None:
@@ -116,6 +119,8 @@ class Model(BaseModel):
 
     # ----------------------------------------------------------- forward
     def __call__(self, x):
+        if is_symbolic(x):  # used as a layer of another Model: its nodes are inlined
+            return self._call_symbolic(x)
         x = x if isinstance(x, Tensor) else Tensor(x)
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"Model expects input (N, {', '.join(map(str, self.input_shape))}), "
@@ -132,6 +137,14 @@ class Model(BaseModel):
             for r in self._done_after[i]:
                 values[r] = None
         return values[-1]
+
+    def _record(self, x):
+        """Each node again, reading x where this model reads its Input."""
+        tensors = {id(self.input): x}
+        for node in self.nodes:
+            args = [tensors[id(t)] for t in node.inputs]
+            tensors[id(node)] = node.layer(args if node.listed else args[0])
+        return tensors[id(self.output)]
 
     def build(self, input_shape):
         """A Model is built when it is made; this only checks the shape."""
@@ -157,14 +170,19 @@ class Model(BaseModel):
     # ------------------------------------------------------------- display
     def summary(self, print_fn=print):
         """Each node: its layer, output shape, the nodes it reads, MACs and parameters."""
-        rows, seen = [], set()
+        rows, calls = [], {}
+        # a layer's calls numbered in this graph (dense, dense:1): a model inlined here
+        # (model(symbolic tensor)) was called once before, when it was written
+        names = {id(self.input): self.input.name}
         for node, (layer, shape, macs) in zip(self.nodes, self._node_costs()):
             count = f"{sum(p.size for p in layer.parameters()):,}"
-            if id(layer) in seen:
+            call = calls.get(id(layer), 0)
+            if call:
                 count = "shared"  # its weights are counted where the layer first appears
-            seen.add(id(layer))
-            rows.append((f"{node.name} ({type(layer).__name__})", str((None,) + shape),
-                         ", ".join(t.name for t in node.inputs), f"{macs:,}", count))
+            calls[id(layer)] = call + 1
+            names[id(node)] = layer.name if call == 0 else f"{layer.name}:{call}"
+            rows.append((f"{names[id(node)]} ({type(layer).__name__})", str((None,) + shape),
+                         ", ".join(names[id(t)] for t in node.inputs), f"{macs:,}", count))
         return self._summary(f"Input {self.input.name!r}: {(None,) + self.input_shape}",
                              ("Layer (type)", "Output Shape", "Reads", "MACs", "Param #"),
                              rows, print_fn)

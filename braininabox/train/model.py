@@ -9,6 +9,7 @@ import numpy as np
 
 from ..nn.layer import Layer
 from ..nn.rewrites import fused_pairs, run_pair
+from ..nn.symbolic import is_symbolic
 from ..nn.tensor import Tensor, no_grad
 from .training import BaseModel
 
@@ -19,8 +20,8 @@ FORMAT_VERSION = 2  # 2: a SHA-256 of every byte (train/model_file.py); 1 still 
 class Sequential(BaseModel):
     """Layers applied in order: Sequential([Conv2D(32, 3), ReLU(), ..., Linear(10)])."""
 
-    def __init__(self, layers=None):
-        super().__init__()
+    def __init__(self, layers=None, name=None):
+        super().__init__(name)
         self.layers = []
         for layer in layers or []:
             self.add(layer)
@@ -35,6 +36,8 @@ class Sequential(BaseModel):
 
     # ----------------------------------------------------------- forward
     def __call__(self, x):
+        if is_symbolic(x):  # used as a layer of a bb.Model: its layers are inlined
+            return self._call_symbolic(x)
         x = x if isinstance(x, Tensor) else Tensor(x)
         if all(layer.built for layer in self.layers) and self.input_shape is not None:
             return self._forward(x)
@@ -42,6 +45,13 @@ class Sequential(BaseModel):
             if self.input_shape is None:
                 self.input_shape = tuple(x.shape[1:])
             return self._forward(x)
+
+    def _record(self, x):
+        if self._output_shapes is None:  # layers added since the last build
+            self.build(x.shape)
+        for layer in self.layers:
+            x = layer(x)
+        return x
 
     @contextlib.contextmanager
     def _unbuilt_on_error(self):

@@ -17,7 +17,9 @@ import numpy as np
 from .. import _rng
 from .._files import atomic_write
 from ..data.loader import DataLoader, as_features
+from ..nn.layer import _default_name
 from ..nn.layers import BatchNorm
+from ..nn.symbolic import SymbolicTensor
 from ..nn.tensor import Tensor, no_grad
 from . import loss as losses
 from . import metrics as metric_lib
@@ -61,7 +63,8 @@ def table(rows):
 class BaseModel:
     """The training loop and bookkeeping shared by Sequential and Model."""
 
-    def __init__(self):
+    def __init__(self, name=None):
+        self.name = _default_name(type(self)) if name is None else str(name)  # model, model_1, ...
         self.optimizer = self.loss = None
         self.metric_names = []
         self.stop_training = False
@@ -80,6 +83,32 @@ class BaseModel:
     def _build_for(self, X):
         """Build for X's sample shape when needed; return one sample's output shape."""
         raise NotImplementedError
+
+    def _record(self, x):
+        """Record this model's layers on symbolic x (its sample shape already checked)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------- a model used as a layer
+    def _call_symbolic(self, x):
+        """model(symbolic tensor), as Keras does for transfer learning: this model's layers
+        are recorded into the graph being written (inlined, node by node), so the outer
+        bb.Model is an ordinary flat graph. They are the same layer objects: their weights
+        are shared with this model, and calling it twice shares them too."""
+        kind = f"{type(self).__name__} {self.name!r}"
+        if isinstance(x, (list, tuple)):
+            raise TypeError(f"{kind} takes one input, got a list of {len(x)}")
+        if not isinstance(x, SymbolicTensor):
+            raise TypeError(f"{kind}: cannot mix symbolic inputs with {type(x).__name__} data")
+        expected = self.input_shape
+        if expected is None:  # an unbuilt Sequential: built for the symbolic input's shape
+            try:
+                self.build(x.shape)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"{kind} cannot be built for {x.name!r} {x.shape}: {exc}") from None
+        elif tuple(expected) != x.shape:
+            raise ValueError(f"{kind} expects input {(None,) + tuple(expected)}, got {x.name!r} "
+                             f"of shape {(None,) + x.shape}")
+        return self._record(x)
 
     # --------------------------------------------------------------- common
     def parameters(self):
