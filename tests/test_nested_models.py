@@ -233,3 +233,33 @@ def test_summary_numbers_a_layers_calls_in_its_own_graph():
     # enc was called once when base was written: here its calls are enc and enc:1
     assert "enc (Linear)" in rows and "enc:1 (Linear)" in rows and "enc:2" not in rows
     assert "shared" in rows
+
+
+def test_a_frozen_base_keeps_its_weights_and_batch_norm_statistics_as_in_keras():
+    """base.trainable = False: fit trains the rest, and the base runs in evaluation mode
+    (its BatchNorm neither uses nor updates batch statistics)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    bb.seed(0)
+    base = bb.Sequential([bb.layers.Linear(8), bb.layers.BatchNorm(), bb.layers.ReLU()])
+    inputs = bb.Input((4,))
+    model = bb.Model(inputs, bb.layers.Linear(2)(base(inputs)))
+    before = base.get_weights()   # weights, then the running mean and variance
+    head_before = [p.data.copy() for p in model.layers_in_order()[-1].parameters()]
+    base.trainable = False
+    assert not base.trainable and model.trainable
+    assert len(model.trainable_parameters()) == 2   # the head's weight and bias
+    model.compile("adam", "cross_entropy").fit(X, y, epochs=2, batch_size=16, verbose=0)
+    for now, then in zip(base.get_weights(), before):
+        np.testing.assert_array_equal(now, then)
+    head_now = [p.data for p in model.layers_in_order()[-1].parameters()]
+    assert all(not np.array_equal(a, b) for a, b in zip(head_now, head_before))
+    summary = model.summary(print_fn=lambda text: None)
+    assert "Trainable params: 18 (the rest frozen: trainable=False)" in summary
+    base.trainable = True   # and back: BatchNorm learns again
+    model.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    assert not np.array_equal(base.get_weights()[-1], before[-1])
+    model.trainable = False
+    with pytest.raises(ValueError, match="fit: no layer is trainable"):
+        model.fit(X, y, verbose=0)

@@ -36,6 +36,7 @@ class Layer:
 
     def __init__(self):
         self.training = True
+        self.trainable = True  # False: fit leaves its weights and its BatchNorm statistics alone
         self.built = False
         self._name = _default_name(type(self))  # at construction, so names follow the code's order
 

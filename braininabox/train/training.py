@@ -122,9 +122,29 @@ class BaseModel:
         return params
 
     def train(self, mode=True):
+        """Training mode (Dropout drops, BatchNorm uses and updates batch statistics), except
+        in layers made untrainable, which stay in evaluation mode, as in Keras."""
         for layer in self.layers_in_order():
-            layer.training = mode
+            layer.training = mode and getattr(layer, "trainable", True)
         return self
+
+    @property
+    def trainable(self):
+        """False when no layer is trainable. Setting it sets every layer's trainable: a
+        frozen base (base.trainable = False) keeps its weights and BatchNorm statistics in
+        fit, and runs in evaluation mode there, as in Keras."""
+        return any(getattr(layer, "trainable", True) for layer in self.layers_in_order())
+
+    @trainable.setter
+    def trainable(self, value):
+        for layer in self.layers_in_order():
+            layer.trainable = bool(value)
+
+    def trainable_parameters(self):
+        """The parameters fit trains: those of layers whose trainable is True."""
+        frozen = {id(p) for layer in self.layers_in_order() if not getattr(layer, "trainable", True)
+                  for p in layer.parameters()}
+        return [p for p in self.parameters() if id(p) not in frozen]
 
     def eval(self):
         return self.train(False)
@@ -260,7 +280,9 @@ class BaseModel:
                                  f"the training X {X.shape[1:]}")
             yv = _as_targets(validation_data[1], len(Xv), "fit (validation_data)")
             self.loss.check_targets(yv, (len(Xv),) + tuple(out_shape))
-        params = self.parameters()
+        params = self.trainable_parameters()
+        if not params:
+            raise ValueError("fit: no layer is trainable (every layer's trainable is False)")
         bound = [id(p) for p in self.optimizer.params]
         chosen = (bound and not self.optimizer.bound_by_fit
                   and set(bound) <= {id(p) for p in params})  # the user's subset: the rest frozen
@@ -440,10 +462,13 @@ class BaseModel:
         """The table every summary() prints: header line, columns, rows, then the totals."""
         lines, width = table([columns] + rows)
         total = self.count_params()
+        trainable = int(sum(p.size for p in self.trainable_parameters()))
         text = "\n".join([header_line, "-" * width, lines[0], "=" * width] + lines[1:] +
                          ["-" * width,
-                          f"Total params: {total:,} ({4 * total:,} bytes as float32)",
-                          f"Total MACs: {self.macs():,} (multiply-accumulates per sample)"])
+                          f"Total params: {total:,} ({4 * total:,} bytes as float32)"] +
+                         ([f"Trainable params: {trainable:,} (the rest frozen: trainable=False)"]
+                          if trainable != total else []) +
+                         [f"Total MACs: {self.macs():,} (multiply-accumulates per sample)"])
         print_fn(text)
         return text
 
