@@ -521,12 +521,18 @@ def cross_entropy(logits, labels, class_weights=None, need_grad=True):
 
 
 # --------------------------------------------------------------- optimizers
+def _step_param(param, what):
+    """The parameter an optimizer step updates in place: a numpy array (a Tensor's .data)."""
+    if not isinstance(param, np.ndarray):
+        raise TypeError(f"{what}: param must be a numpy array, got {type(param).__name__}")
+    return buffer(param, what, "param", written=True)
+
+
 def sgd_step(param, grad, velocity, lr, momentum, weight_decay, nesterov):
     """One SGD update of param in place (velocity too, when given)."""
     what = "SGD step"
-    if not isinstance(param, np.ndarray):
-        raise TypeError(f"{what}: param must be a numpy array, got {type(param).__name__}")
-    check(lib.bb_sgd_step_f32(param.size, buffer(param, what, "param", written=True),
+    target = _step_param(param, what)  # checked first: the others take its shape
+    check(lib.bb_sgd_step_f32(param.size, target,
                               buffer(grad, what, "grad", param.shape),
                               buffer(velocity, what, "velocity", param.shape, optional=True,
                                      written=True),
@@ -538,9 +544,8 @@ def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buf, lr, alpha, eps
     """One RMSprop update of param and its buffers in place (grad_avg only when centered,
     momentum_buf only with momentum)."""
     what = "RMSprop step"
-    if not isinstance(param, np.ndarray):
-        raise TypeError(f"{what}: param must be a numpy array, got {type(param).__name__}")
-    check(lib.bb_rmsprop_step_f32(param.size, buffer(param, what, "param", written=True),
+    target = _step_param(param, what)  # checked first: the others take its shape
+    check(lib.bb_rmsprop_step_f32(param.size, target,
                                   buffer(grad, what, "grad", param.shape),
                                   buffer(square_avg, what, "square_avg", param.shape, written=True),
                                   buffer(grad_avg, what, "grad_avg", param.shape, optional=True,
@@ -553,9 +558,8 @@ def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buf, lr, alpha, eps
 def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
     """One Adam update of param, m and v in place."""
     what = "Adam step"
-    if not isinstance(param, np.ndarray):
-        raise TypeError(f"{what}: param must be a numpy array, got {type(param).__name__}")
-    check(lib.bb_adam_step_f32(param.size, buffer(param, what, "param", written=True),
+    target = _step_param(param, what)  # checked first: the others take its shape
+    check(lib.bb_adam_step_f32(param.size, target,
                                buffer(grad, what, "grad", param.shape),
                                buffer(m, what, "m", param.shape, written=True),
                                buffer(v, what, "v", param.shape, written=True),

@@ -7,6 +7,7 @@ import torch
 import braininabox as bb
 from braininabox.nn.layers import Add, BatchNorm, Concatenate, Linear, ReLU, Tanh
 from braininabox.nn.tensor import Tensor
+from test_quantize_graph import _randomize_batch_norms
 
 L = bb.layers
 
@@ -83,23 +84,11 @@ def small_cnn(ls, x):
     return ls["fc"](ls["pool"](ls["add"]([y, z])))
 
 
-def randomized(layers, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in layers:
-        if isinstance(layer, BatchNorm):
-            c = layer.in_channels
-            layer.running_mean[:] = rng.normal(0, 0.5, c)
-            layer.running_var[:] = rng.uniform(0.5, 2.0, c)
-            layer.weight.data[:] = rng.uniform(0.5, 1.5, c)
-            layer.bias.data[:] = rng.normal(0, 0.2, c)
-    return layers
-
-
 def cnn_base():
     ls = small_cnn_layers()
     x = bb.Input((1, 12, 10))
     base = bb.Model(x, small_cnn(ls, x))
-    randomized(base.layers)
+    _randomize_batch_norms(base)
     return base, ls
 
 

@@ -35,6 +35,20 @@ _LOSSES = {"cross_entropy": losses.CrossEntropy, "sparse_categorical_crossentrop
            "binary_crossentropy": losses.BinaryCrossEntropy}
 
 
+def _unpack_loader(X, y, what):
+    """(X, y): a DataLoader given as X gives its arrays (then y must be None); otherwise
+    X and y as given, and a missing y is refused."""
+    if isinstance(X, DataLoader):
+        if y is not None or X.y is None:
+            raise ValueError(f"{what}: with a DataLoader as X, the targets come from the "
+                             f"loader: DataLoader(X, y, ...) and {what}(loader) without y")
+        return X.X, X.y
+    if y is None and X is not None:
+        raise ValueError(f"{what}: y is None; pass the targets, {what}(X, y), or a "
+                         f"bb.data.DataLoader(X, y) as X")
+    return X, y
+
+
 def _lookup(value, table, what):
     if not isinstance(value, str):
         return value
@@ -248,19 +262,11 @@ class BaseModel:
                              f"{type(validation_data).__name__}" +
                              (f" of {len(validation_data)}" if isinstance(
                                  validation_data, (tuple, list)) else ""))
-        loader = None
-        if isinstance(X, DataLoader):
-            loader, X = X, X.X
-            if y is not None or loader.y is None:
-                raise ValueError("fit: with a DataLoader as X, the targets come from the "
-                                 "loader: DataLoader(X, y, ...) and fit(loader) without y")
-            if validation_split or augment is not None:
-                raise ValueError("fit: with a DataLoader, pass validation_data=(X_val, y_val) "
-                                 "instead of validation_split, and augment to the DataLoader")
-            y = loader.y
-        elif y is None and X is not None:
-            raise ValueError("fit: y is None; pass the targets, fit(X, y), or a "
-                             "bb.data.DataLoader(X, y) as X")
+        loader = X if isinstance(X, DataLoader) else None
+        X, y = _unpack_loader(X, y, "fit")
+        if loader is not None and (validation_split or augment is not None):
+            raise ValueError("fit: with a DataLoader, pass validation_data=(X_val, y_val) "
+                             "instead of validation_split, and augment to the DataLoader")
         X = as_features(X, "fit")
         y = _as_targets(y, len(X), "fit")
         if not 0.0 <= validation_split < 1.0:
@@ -416,14 +422,7 @@ class BaseModel:
         X may be a bb.data.DataLoader(X, y): every sample of its arrays, in order, without
         its shuffling or augmentation."""
         self._require_compiled("evaluate")
-        if isinstance(X, DataLoader):
-            if y is not None or X.y is None:
-                raise ValueError("evaluate: with a DataLoader as X, the targets come from the "
-                                 "loader: DataLoader(X, y) and evaluate(loader) without y")
-            X, y = X.X, X.y
-        elif y is None:
-            raise ValueError("evaluate: y is None; pass the targets, evaluate(X, y), or a "
-                             "bb.data.DataLoader(X, y) as X")
+        X, y = _unpack_loader(X, y, "evaluate")
         X = as_features(X, "evaluate")
         y = _as_targets(y, len(X), "evaluate")
         out_shape = self._build_for(X)
@@ -472,24 +471,28 @@ class BaseModel:
         print_fn(text)
         return text
 
+    def _weight_arrays(self):
+        """The model's own arrays, in get_weights order: every parameter (in parameters()
+        order), then every layer's buffers (BatchNorm's running statistics), by name."""
+        return ([p.data for p in self.parameters()] +
+                [array for layer in self.layers_in_order()
+                 for _, array in sorted(layer.buffers().items())])
+
     def get_weights(self):
-        """Copies of the model's state as a list of numpy arrays: every parameter (in
-        parameters() order), then every layer's buffers (BatchNorm's running statistics)
-        in layer order. set_weights takes the same list, e.g. from a twin model."""
+        """Copies of the model's state as a list of numpy arrays (_weight_arrays' order);
+        set_weights takes the same list, e.g. from a twin model."""
         self._require_built("get_weights")
-        params, buffers = self._snapshot()
-        return params + [array for saved in buffers for _, array in sorted(saved.items())]
+        return [array.copy() for array in self._weight_arrays()]
 
     def set_weights(self, weights):
         """Put a list from get_weights (of this model or of one with the same layers) into
         the model, in place; refuses a wrong count, shape or non-finite value by position."""
         self._require_built("set_weights")
-        own = self.get_weights()
+        own, count = self._weight_arrays(), len(self.parameters())
         weights = list(weights)
         if len(weights) != len(own):
             raise ValueError(f"set_weights: the model has {len(own)} weight arrays "
-                             f"({len(self.parameters())} parameters and the rest buffers), "
-                             f"got {len(weights)}")
+                             f"({count} parameters and the rest buffers), got {len(weights)}")
         arrays = []
         for i, (new, old) in enumerate(zip(weights, own)):
             new = np.asarray(new)
@@ -499,7 +502,6 @@ class BaseModel:
             if new.dtype.kind not in "biuf" or not np.all(np.isfinite(new)):
                 raise ValueError(f"set_weights: array {i} must hold finite real numbers")
             arrays.append(new.astype(np.float32))
-        count = len(self.parameters())
         buffers, k = [], count
         for layer in self.layers_in_order():
             names = sorted(layer.buffers())
